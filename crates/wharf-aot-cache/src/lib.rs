@@ -1,0 +1,183 @@
+//! The ahead-of-time (AOT) compilation cache.
+//!
+//! The first run of a binary compiles it with Cranelift, which takes from milliseconds to
+//! seconds; the cache keeps the machine code so that later runs only map it in. An entry is
+//! keyed by the SHA-256 digest of the Wasm binary (the same digest an OCI image names its wasm
+//! layer by) and by wasmtime's [`Engine::precompile_compatibility_hash`], which covers the
+//! wasmtime version and every setting that changes the machine code.
+//!
+//! Entries are never trusted blindly: each file carries a checksum of its payload, so a
+//! truncated, corrupt or foreign file is detected, removed and rebuilt, never run. Entries are
+//! written with [`wharf_root::write_atomic`], so two processes filling the same entry at once each
+//! write a whole file and the last rename wins. A cache that cannot be written (a full disk, a
+//! read-only root) costs speed, not correctness: the code compiled in memory still runs.
+
+#![warn(missing_docs)]
+
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Engine, Module};
+use wharf_sandbox::{Compiled, GuestKind, WasmBinary};
+
+/// Marks the start of every cache file; the digit is the file layout's version.
+const MAGIC: &[u8; 8] = b"WHARFAO1";
+/// Magic, then the SHA-256 of the payload.
+const HEADER_LEN: usize = MAGIC.len() + 32;
+
+/// Why a binary could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The binary is not valid WebAssembly (or uses a feature wharf does not enable).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The AOT cache in one directory.
+#[derive(Debug, Clone)]
+pub struct AotCache {
+    dir: PathBuf,
+}
+
+/// Where a compiled binary came from, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Loaded from a valid cache entry.
+    Cache,
+    /// Compiled now (and stored, when the cache is writable).
+    Compiled,
+}
+
+impl AotCache {
+    /// A cache kept in `dir` (created on first store).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        AotCache { dir: dir.into() }
+    }
+
+    /// The directory the entries live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file that holds, or will hold, the machine code of `wasm` for `engine`.
+    pub fn entry_path(&self, engine: &Engine, wasm: &WasmBinary) -> PathBuf {
+        let digest = hex::encode(Sha256::digest(&wasm.bytes));
+        let mut engine_hash = Sha256Hasher(Sha256::new());
+        std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+        let engine_hash = hex::encode(&engine_hash.0.finalize()[..8]);
+        self.dir.join(format!(
+            "sha256-{digest}-{}-{engine_hash}.cwasm",
+            wasm.kind.name()
+        ))
+    }
+
+    /// Returns `wasm` compiled for `engine`, from the cache when a valid entry exists.
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &WasmBinary,
+    ) -> Result<(Compiled, Source), CompileError> {
+        let path = self.entry_path(engine, wasm);
+        match self.load(engine, wasm.kind, &path) {
+            Ok(Some(compiled)) => return Ok((compiled, Source::Cache)),
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!("rebuilding AOT cache entry {}: {reason}", path.display());
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        let (compiled, artifact) = compile(engine, wasm)?;
+        if let Err(e) = wharf_root::write_atomic(&path, &framed(&artifact)) {
+            tracing::warn!(
+                "cannot store compiled code in {} ({e}); running without the cache",
+                path.display()
+            );
+        }
+        Ok((compiled, Source::Compiled))
+    }
+
+    /// `Ok(None)` when there is no entry; `Err` says why an existing entry is unusable.
+    fn load(
+        &self,
+        engine: &Engine,
+        kind: GuestKind,
+        path: &Path,
+    ) -> Result<Option<Compiled>, String> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read it: {e}")),
+        };
+        let payload = unframe(&bytes)?;
+        // SAFETY: wasmtime requires that deserialized bytes come from a trusted `serialize` of a
+        // compatible engine. The checksum proves these are exactly the bytes wharf wrote after
+        // compiling (not truncated or altered), and wasmtime itself rejects artifacts from an
+        // incompatible engine or version.
+        let compiled = unsafe {
+            match kind {
+                GuestKind::Module => Module::deserialize(engine, payload).map(Compiled::Module),
+                GuestKind::Component => {
+                    Component::deserialize(engine, payload).map(Compiled::Component)
+                }
+            }
+        };
+        compiled
+            .map(Some)
+            .map_err(|e| format!("wasmtime rejected it: {e}"))
+    }
+}
+
+/// Compiles `wasm`, returning the code and its serialized form for the cache.
+fn compile(engine: &Engine, wasm: &WasmBinary) -> Result<(Compiled, Vec<u8>), CompileError> {
+    let invalid = |e: wasmtime::Error| CompileError::Invalid(format!("{e:#}"));
+    match wasm.kind {
+        GuestKind::Module => {
+            let module = Module::from_binary(engine, &wasm.bytes).map_err(invalid)?;
+            let artifact = module.serialize().map_err(invalid)?;
+            Ok((Compiled::Module(module), artifact))
+        }
+        GuestKind::Component => {
+            let component = Component::from_binary(engine, &wasm.bytes).map_err(invalid)?;
+            let artifact = component.serialize().map_err(invalid)?;
+            Ok((Compiled::Component(component), artifact))
+        }
+    }
+}
+
+fn framed(payload: &[u8]) -> Vec<u8> {
+    let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(&Sha256::digest(payload));
+    file.extend_from_slice(payload);
+    file
+}
+
+fn unframe(file: &[u8]) -> Result<&[u8], String> {
+    if file.len() < HEADER_LEN || &file[..MAGIC.len()] != MAGIC {
+        return Err("it is not a wharf cache file (bad header)".into());
+    }
+    let (checksum, payload) = file[MAGIC.len()..].split_at(32);
+    if Sha256::digest(payload).as_slice() != checksum {
+        return Err("its checksum does not match (truncated or corrupt)".into());
+    }
+    Ok(payload)
+}
+
+/// Feeds `Hash` output into SHA-256, so the engine's compatibility hash gives a stable key.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests;

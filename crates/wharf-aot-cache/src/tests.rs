@@ -1,0 +1,112 @@
+use super::*;
+
+const HELLO: &str = r#"(module (func (export "_start")) (memory (export "memory") 1))"#;
+
+fn setup() -> (tempfile::TempDir, AotCache, Engine, WasmBinary) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = AotCache::new(tmp.path().join("aot"));
+    let engine = wharf_sandbox::new_engine().unwrap();
+    let wasm = WasmBinary::parse(HELLO.as_bytes().to_vec()).unwrap();
+    (tmp, cache, engine, wasm)
+}
+
+#[test]
+fn compiles_once_then_loads_from_the_cache() {
+    let (_tmp, cache, engine, wasm) = setup();
+    let (_, first) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(first, Source::Compiled);
+    assert!(cache.entry_path(&engine, &wasm).is_file());
+    let (compiled, second) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(second, Source::Cache);
+    assert_eq!(compiled.kind(), GuestKind::Module);
+}
+
+#[test]
+fn the_key_covers_the_binary_and_the_engine() {
+    let (_tmp, cache, engine, wasm) = setup();
+    let other = WasmBinary::parse(b"(module (func (export \"_start\") nop))".to_vec()).unwrap();
+    assert_ne!(
+        cache.entry_path(&engine, &wasm),
+        cache.entry_path(&engine, &other)
+    );
+    let mut config = wasmtime::Config::new();
+    config.cranelift_opt_level(wasmtime::OptLevel::None);
+    let other_engine = Engine::new(&config).unwrap();
+    assert_ne!(
+        cache.entry_path(&engine, &wasm),
+        cache.entry_path(&other_engine, &wasm)
+    );
+}
+
+/// Every way a cache file can go bad is detected and rebuilt, never loaded.
+#[test]
+fn corrupt_truncated_and_foreign_entries_are_rebuilt() {
+    let (_tmp, cache, engine, wasm) = setup();
+    cache.load_or_compile(&engine, &wasm).unwrap();
+    let path = cache.entry_path(&engine, &wasm);
+    let good = std::fs::read(&path).unwrap();
+
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xff;
+    let truncated = good[..good.len() / 3].to_vec();
+    let mut foreign = framed(b"not machine code at all");
+    foreign.truncate(foreign.len());
+    let damaged: [(&str, Vec<u8>); 5] = [
+        ("bit flip", flipped),
+        ("truncated", truncated),
+        ("empty", Vec::new()),
+        (
+            "bad magic",
+            b"garbage garbage garbage garbage garbage garbage".to_vec(),
+        ),
+        ("valid frame, foreign payload", foreign),
+    ];
+    for (what, bytes) in damaged {
+        std::fs::write(&path, &bytes).unwrap();
+        let (compiled, source) = cache.load_or_compile(&engine, &wasm).unwrap();
+        assert_eq!(source, Source::Compiled, "{what} was loaded");
+        assert_eq!(compiled.kind(), GuestKind::Module);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            good,
+            "{what} was not rebuilt"
+        );
+    }
+}
+
+#[test]
+fn an_unwritable_cache_still_runs_the_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blocker = tmp.path().join("file");
+    std::fs::write(&blocker, b"").unwrap();
+    let cache = AotCache::new(blocker.join("aot"));
+    let engine = wharf_sandbox::new_engine().unwrap();
+    let wasm = WasmBinary::parse(HELLO.as_bytes().to_vec()).unwrap();
+    let (_, source) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(source, Source::Compiled);
+}
+
+#[test]
+fn invalid_binaries_are_reported() {
+    let (_tmp, cache, engine, _) = setup();
+    let mut bytes = WasmBinary::parse(HELLO.as_bytes().to_vec()).unwrap().bytes;
+    bytes.truncate(bytes.len() - 3);
+    let wasm = WasmBinary::parse(bytes).unwrap();
+    let err = cache.load_or_compile(&engine, &wasm).unwrap_err();
+    assert!(err.to_string().contains("end"), "{err}");
+}
+
+#[test]
+fn concurrent_fills_of_one_entry_are_safe() {
+    let (_tmp, cache, engine, wasm) = setup();
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| cache.load_or_compile(&engine, &wasm).unwrap());
+        }
+    });
+    let (_, source) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(source, Source::Cache);
+    let entries = std::fs::read_dir(cache.dir()).unwrap().count();
+    assert_eq!(entries, 1, "temporary files were left behind");
+}

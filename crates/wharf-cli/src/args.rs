@@ -1,0 +1,219 @@
+//! Parsing Docker-style flag values: sizes, durations, `-e`, `--env-file` and `-v`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wharf_core::Mount;
+
+/// Parses a Docker memory size: a number with an optional unit b, k, m, g (binary units).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let trimmed = lower
+        .strip_suffix('b')
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&lower);
+    let (number, unit) = match trimmed.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => trimmed.split_at(i),
+        None => (trimmed, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "k" | "ki" => 10,
+        "m" | "mi" => 20,
+        "g" | "gi" => 30,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?}: use a number with b, k, m or g, e.g. 64m"
+            ))
+        }
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: use a number with b, k, m or g, e.g. 64m"))?;
+    number
+        .checked_mul(1 << shift)
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| format!("invalid size {text:?}: it must be above zero and fit in 64 bits"))
+}
+
+/// Parses a duration: `30s`, `500ms`, `2m`, `1h`, or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds > 0.0 && seconds.is_finite() {
+            return Ok(Duration::from_secs_f64(seconds));
+        }
+    }
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "invalid duration {text:?}: use e.g. 30s, 500ms or 2m"
+        )),
+    }
+}
+
+/// Resolves `-e KEY=VALUE` and `-e KEY` (taken from wharf's own environment, skipped when unset,
+/// as Docker does).
+pub fn env_entry(entry: &str) -> Result<Option<(String, String)>, String> {
+    match entry.split_once('=') {
+        Some(("", _)) => Err(format!(
+            "invalid environment variable {entry:?}: the name is empty"
+        )),
+        Some((key, value)) => Ok(Some((key.to_string(), value.to_string()))),
+        None if entry.is_empty() => {
+            Err("invalid environment variable \"\": the name is empty".into())
+        }
+        None => Ok(std::env::var(entry)
+            .ok()
+            .map(|value| (entry.to_string(), value))),
+    }
+}
+
+/// Reads an env file: one `KEY=VALUE` or `KEY` a line; blank lines and `#` comments skipped.
+pub fn env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
+    let mut vars = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let entry =
+            env_entry(line).map_err(|e| format!("{}:{}: {e}", path.display(), number + 1))?;
+        vars.extend(entry);
+    }
+    Ok(vars)
+}
+
+/// Parses `-v HOST_DIR:GUEST_DIR[:ro|rw]`. The host directory must exist (Docker's bind-mount
+/// rule) and the guest path must be absolute.
+pub fn parse_mount(spec: &str) -> Result<Mount, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (host, guest, mode) = match parts.as_slice() {
+        [host, guest] => (*host, *guest, "rw"),
+        [host, guest, mode] => (*host, *guest, *mode),
+        _ => {
+            return Err(format!(
+                "invalid volume {spec:?}: use HOST_DIR:GUEST_DIR[:ro]"
+            ))
+        }
+    };
+    let read_only = match mode {
+        "ro" => true,
+        "rw" => false,
+        _ => {
+            return Err(format!(
+                "invalid volume {spec:?}: the mode must be ro or rw, not {mode:?}"
+            ))
+        }
+    };
+    if !guest.starts_with('/') {
+        return Err(format!(
+            "invalid volume {spec:?}: the guest path {guest:?} must be absolute"
+        ));
+    }
+    if host.is_empty() {
+        return Err(format!("invalid volume {spec:?}: the host path is empty"));
+    }
+    let host_path = PathBuf::from(host);
+    let meta = std::fs::metadata(&host_path).map_err(|e| {
+        format!("invalid volume {spec:?}: the host path {host} cannot be used: {e}")
+    })?;
+    if !meta.is_dir() {
+        return Err(format!(
+            "invalid volume {spec:?}: {host} is not a directory (WASI can only grant directories)"
+        ));
+    }
+    let host =
+        std::fs::canonicalize(&host_path).map_err(|e| format!("invalid volume {spec:?}: {e}"))?;
+    Ok(Mount {
+        host,
+        guest: normalize_guest_path(guest),
+        read_only,
+    })
+}
+
+/// `/data/` and `/data//x/.` name the same guest directory as `/data` and `/data/x`.
+fn normalize_guest_path(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("64MB"), Ok(64 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5x").is_err());
+        assert!(parse_size("99999999999999g").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn env_entries() {
+        assert_eq!(env_entry("A=b=c"), Ok(Some(("A".into(), "b=c".into()))));
+        assert_eq!(env_entry("A="), Ok(Some(("A".into(), "".into()))));
+        assert_eq!(env_entry("WHARF_SURELY_UNSET_VARIABLE"), Ok(None));
+        assert!(env_entry("=x").is_err());
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(env_entry("PATH"), Ok(Some(("PATH".into(), path))));
+    }
+
+    #[test]
+    fn env_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("env");
+        std::fs::write(
+            &file,
+            "# comment\nA=1\n\nB=two words\nWHARF_SURELY_UNSET_VARIABLE\n",
+        )
+        .unwrap();
+        assert_eq!(
+            env_file(&file),
+            Ok(vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "two words".into())
+            ])
+        );
+        std::fs::write(&file, "=bad\n").unwrap();
+        assert!(env_file(&file).unwrap_err().contains(":1:"));
+        assert!(env_file(&tmp.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn mounts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = tmp.path().to_str().unwrap();
+        let mount = parse_mount(&format!("{host}:/data/:ro")).unwrap();
+        assert_eq!(mount.guest, "/data");
+        assert!(mount.read_only);
+        assert!(!parse_mount(&format!("{host}:/data")).unwrap().read_only);
+        assert!(parse_mount(&format!("{host}:data")).is_err());
+        assert!(parse_mount(&format!("{host}:/data:xx")).is_err());
+        assert!(parse_mount(&format!("{host}/missing:/data")).is_err());
+        std::fs::write(tmp.path().join("f"), "").unwrap();
+        assert!(parse_mount(&format!("{host}/f:/data"))
+            .unwrap_err()
+            .contains("not a directory"));
+    }
+}

@@ -1,0 +1,74 @@
+//! The `wharf` command line. Each subcommand parses its flags into a core request, calls
+//! `wharf-core`, and prints the result the way Docker users expect; no engine or store logic
+//! lives here.
+
+#![warn(missing_docs)]
+
+mod args;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use wharf_core::{Root, Wharf};
+
+/// wharf: a container engine for WebAssembly.
+#[derive(Debug, Parser)]
+#[command(name = "wharf", version, about, disable_help_subcommand = true)]
+struct Cli {
+    /// Where wharf keeps its data (AOT cache, and later images and containers).
+    /// Default: /var/lib/wharf for root, else $XDG_DATA_HOME/wharf or ~/.local/share/wharf.
+    #[arg(long, global = true, env = wharf_core::ROOT_ENV, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a WebAssembly program (.wasm module or component, or .wat text) in a sandbox.
+    Run(run::RunArgs),
+}
+
+/// Docker's exit code when the engine itself fails (bad flag, internal error).
+const ENGINE_FAILED: i32 = 125;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { ENGINE_FAILED } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let root = cli.root.unwrap_or_else(Root::default_path);
+    let wharf = match Root::open(root)
+        .map_err(anyhow::Error::from)
+        .and_then(|root| Wharf::open(root).map_err(anyhow::Error::from))
+    {
+        Ok(wharf) => wharf,
+        Err(e) => {
+            eprintln!("wharf: {e:#}");
+            return ENGINE_FAILED;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::run(&wharf, args),
+    }
+}
+
+/// Logs go to stderr, warnings and up unless `WHARF_LOG` asks for more (e.g. `WHARF_LOG=debug`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,170 @@
+//! `wharf run`: flags to a sandbox policy, then the outcome to messages and an exit code.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use wharf_core::{exit_code, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason, Wharf};
+
+use crate::args;
+use crate::ENGINE_FAILED;
+
+/// `wharf run [OPTIONS] FILE [ARG...]`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Set an environment variable (KEY=VALUE), or pass one from wharf's environment (KEY).
+    #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+
+    /// Read environment variables from a file of KEY=VALUE lines.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+
+    /// Grant a host directory: HOST_DIR:GUEST_DIR[:ro].
+    #[arg(short = 'v', long = "volume", value_name = "HOST:GUEST[:ro]")]
+    volume: Vec<String>,
+
+    /// The guest's working directory.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    workdir: Option<String>,
+
+    /// Keep stdin open for the guest (otherwise it reads end-of-file).
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+
+    /// Memory limit for the guest's linear memory, e.g. 64m or 1g.
+    #[arg(short = 'm', long = "memory", value_name = "SIZE", value_parser = args::parse_size)]
+    memory: Option<u64>,
+
+    /// Stop the guest if it runs longer than this, e.g. 30s or 500ms.
+    #[arg(long = "timeout", value_name = "DURATION", value_parser = args::parse_duration)]
+    timeout: Option<Duration>,
+
+    /// The .wasm or .wat file, then the arguments passed to it.
+    #[arg(
+        value_name = "FILE [ARG...]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    command: Vec<String>,
+}
+
+impl RunArgs {
+    fn policy(&self) -> Result<SandboxPolicy, String> {
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            env.extend(args::env_file(file)?);
+        }
+        for entry in &self.env {
+            env.extend(args::env_entry(entry)?);
+        }
+        let mounts = self
+            .volume
+            .iter()
+            .map(|spec| args::parse_mount(spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(dir) = &self.workdir {
+            if !dir.starts_with('/') {
+                return Err(format!(
+                    "invalid working directory {dir:?}: it must be an absolute path"
+                ));
+            }
+        }
+        Ok(SandboxPolicy {
+            args: self.command.clone(),
+            env,
+            mounts,
+            workdir: self.workdir.clone(),
+            stdin: if self.interactive {
+                Stdin::Inherit
+            } else {
+                Stdin::Closed
+            },
+            memory_limit: self.memory,
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// Runs the guest and returns wharf's exit code.
+pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
+    let policy = match args.policy() {
+        Ok(policy) => policy,
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            return ENGINE_FAILED;
+        }
+    };
+    let stop = StopHandle::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) =
+            signal_hook::flag::register_usize(signal, stop.signal_flag(), signal as usize)
+        {
+            eprintln!("wharf: cannot install a handler for signal {signal}: {e}");
+            return ENGINE_FAILED;
+        }
+    }
+    let file = PathBuf::from(&args.command[0]);
+    let name = file.display().to_string();
+    match wharf.run_file(&file, &policy, &stop) {
+        Ok(outcome) => {
+            report(&name, &outcome);
+            exit_code(&outcome)
+        }
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Says on stderr how the guest ended, unless it simply exited.
+fn report(name: &str, outcome: &Outcome) {
+    match outcome {
+        Outcome::Exited {
+            code,
+            memory_limit_hit: true,
+        } if *code != 0 => {
+            eprintln!("wharf: note: {name} was refused memory by its --memory limit before it exited with code {code}");
+        }
+        Outcome::Exited { .. } => {}
+        Outcome::Trapped { message, backtrace } => {
+            eprintln!("wharf: {name} trapped: {message}");
+            if let Some(backtrace) = backtrace {
+                eprintln!("{}", backtrace.trim_end());
+            }
+        }
+        Outcome::OutOfMemory { limit, detail } => {
+            eprintln!(
+                "wharf: {name} ran out of memory: it reached its --memory limit of {} and then died ({detail})",
+                human_size(*limit)
+            );
+        }
+        Outcome::Stopped(StopReason::Timeout(after)) => {
+            eprintln!(
+                "wharf: {name} was stopped: it ran longer than its --timeout of {}",
+                humantime::format_duration(*after)
+            );
+        }
+        Outcome::Stopped(StopReason::Signal(signal)) => {
+            let signal_name = match *signal {
+                2 => "SIGINT".to_string(),
+                15 => "SIGTERM".to_string(),
+                n => format!("signal {n}"),
+            };
+            eprintln!("wharf: {name} was stopped by {signal_name}");
+        }
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}

@@ -1,0 +1,233 @@
+//! wharf's core: the operations every front end calls.
+//!
+//! The `wharf` CLI, and later the Docker API service and the containerd shim, translate their
+//! protocol into calls on [`Wharf`] and turn its results back; none of them touches the engine,
+//! the cache or the disk layout directly. Exit codes follow Docker's conventions here, once, so
+//! that every front end reports the same code for the same ending.
+
+#![warn(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use wharf_aot_cache::{AotCache, CompileError};
+pub use wharf_root::{Root, ROOT_ENV};
+use wharf_sandbox::{Engine, RunError, WasmBinary};
+pub use wharf_sandbox::{Mount, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason};
+
+/// One wharf installation: its root directory, engine and AOT cache.
+pub struct Wharf {
+    root: Root,
+    engine: Engine,
+    cache: AotCache,
+}
+
+/// Why wharf could not run something. Each variant maps to Docker's exit code for it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file to run does not exist (exit code 127).
+    #[error("cannot run {}: no such file", .0.display())]
+    NotFound(PathBuf),
+    /// The file exists but cannot be run: not Wasm, invalid, missing imports or entry point
+    /// (exit code 126).
+    #[error("cannot run {}: {reason}", file.display())]
+    NotRunnable {
+        /// The file that was asked for.
+        file: PathBuf,
+        /// Why, in a sentence for the user.
+        reason: String,
+    },
+    /// wharf itself failed (exit code 125).
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// The exit code Docker uses for this kind of failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::NotFound(_) => 127,
+            Error::NotRunnable { .. } => 126,
+            Error::Internal(_) => 125,
+        }
+    }
+}
+
+/// The exit code Docker users expect for how a guest ended: the guest's own code; 134 for a
+/// trap (as SIGABRT); 137 when a limit killed it (memory, timeout: as SIGKILL); 128 + N when
+/// signal N stopped it.
+pub fn exit_code(outcome: &Outcome) -> i32 {
+    match outcome {
+        Outcome::Exited { code, .. } => *code,
+        Outcome::Trapped { .. } => 134,
+        Outcome::OutOfMemory { .. } | Outcome::Stopped(StopReason::Timeout(_)) => 137,
+        Outcome::Stopped(StopReason::Signal(signal)) => 128 + signal,
+    }
+}
+
+impl Wharf {
+    /// Opens wharf at `root`, creating the engine it runs guests with.
+    pub fn open(root: Root) -> Result<Wharf, Error> {
+        let engine = wharf_sandbox::new_engine()?;
+        let cache = AotCache::new(root.aot_cache_dir());
+        Ok(Wharf {
+            root,
+            engine,
+            cache,
+        })
+    }
+
+    /// The root directory this wharf keeps its data in.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// Runs the `.wasm` or `.wat` file at `file` under `policy` until it ends or `stop` fires.
+    pub fn run_file(
+        &self,
+        file: &Path,
+        policy: &SandboxPolicy,
+        stop: &StopHandle,
+    ) -> Result<Outcome, Error> {
+        let not_runnable = |reason: String| Error::NotRunnable {
+            file: file.to_path_buf(),
+            reason,
+        };
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(file.to_path_buf()))
+            }
+            Err(_) if file.is_dir() => return Err(not_runnable("it is a directory".into())),
+            Err(e) => return Err(not_runnable(format!("cannot read it: {e}"))),
+        };
+        let wasm = WasmBinary::parse(bytes).map_err(not_runnable)?;
+        let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(
+            |CompileError::Invalid(e)| not_runnable(format!("invalid WebAssembly: {e}")),
+        )?;
+        tracing::debug!(?source, kind = wasm.kind.name(), "compiled code ready");
+        wharf_sandbox::run(&self.engine, &compiled, policy, stop).map_err(|e| match e {
+            RunError::CannotStart(reason) => not_runnable(reason),
+            RunError::Internal(e) => Error::Internal(e),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn wharf() -> (tempfile::TempDir, Wharf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let wharf = Wharf::open(Root::open(tmp.path().join("root")).unwrap()).unwrap();
+        (tmp, wharf)
+    }
+
+    fn run_wat(
+        wharf: &Wharf,
+        dir: &Path,
+        wat: &str,
+        policy: &SandboxPolicy,
+    ) -> Result<Outcome, Error> {
+        let file = dir.join("guest.wat");
+        std::fs::write(&file, wat).unwrap();
+        wharf.run_file(&file, policy, &StopHandle::new())
+    }
+
+    #[test]
+    fn exit_codes_follow_docker() {
+        let exited = Outcome::Exited {
+            code: 3,
+            memory_limit_hit: false,
+        };
+        assert_eq!(exit_code(&exited), 3);
+        let trapped = Outcome::Trapped {
+            message: String::new(),
+            backtrace: None,
+        };
+        assert_eq!(exit_code(&trapped), 134);
+        assert_eq!(
+            exit_code(&Outcome::Stopped(StopReason::Timeout(Duration::ZERO))),
+            137
+        );
+        assert_eq!(exit_code(&Outcome::Stopped(StopReason::Signal(15))), 143);
+        assert_eq!(
+            exit_code(&Outcome::OutOfMemory {
+                limit: 1,
+                detail: String::new()
+            }),
+            137
+        );
+        assert_eq!(Error::NotFound(PathBuf::new()).exit_code(), 127);
+    }
+
+    #[test]
+    fn runs_a_module_and_reports_its_exit_code() {
+        let (tmp, wharf) = wharf();
+        let wat = r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start") (call $exit (i32.const 7))))"#;
+        let outcome = run_wat(&wharf, tmp.path(), wat, &SandboxPolicy::default()).unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Exited {
+                code: 7,
+                memory_limit_hit: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_timeout_stops_an_endless_loop() {
+        let (tmp, wharf) = wharf();
+        let wat = r#"(module (func (export "_start") (loop (br 0))))"#;
+        let policy = SandboxPolicy {
+            timeout: Some(Duration::from_millis(200)),
+            ..Default::default()
+        };
+        let outcome = run_wat(&wharf, tmp.path(), wat, &policy).unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Stopped(StopReason::Timeout(Duration::from_millis(200)))
+        );
+    }
+
+    #[test]
+    fn missing_imports_are_named() {
+        let (tmp, wharf) = wharf();
+        let wat = r#"(module
+            (import "env" "magic" (func))
+            (import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "not_a_wasi_call" (func))
+            (func (export "_start")))"#;
+        let err = run_wat(&wharf, tmp.path(), wat, &SandboxPolicy::default()).unwrap_err();
+        assert_eq!(err.exit_code(), 126);
+        let text = err.to_string();
+        assert!(text.contains("env::magic"), "{text}");
+        assert!(
+            text.contains("wasi_snapshot_preview1::not_a_wasi_call"),
+            "{text}"
+        );
+        assert!(!text.contains("sock_accept"), "{text}");
+        assert!(text.contains("preview1"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_file_and_a_non_wasm_file_are_told_apart() {
+        let (tmp, wharf) = wharf();
+        let missing = wharf.run_file(
+            &tmp.path().join("nope.wasm"),
+            &SandboxPolicy::default(),
+            &StopHandle::new(),
+        );
+        assert_eq!(missing.unwrap_err().exit_code(), 127);
+        let script = tmp.path().join("script.wasm");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let err = wharf
+            .run_file(&script, &SandboxPolicy::default(), &StopHandle::new())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 126);
+        assert!(err.to_string().contains("not a WebAssembly file"), "{err}");
+    }
+}

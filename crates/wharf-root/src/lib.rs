@@ -1,0 +1,134 @@
+//! Where wharf keeps its data.
+//!
+//! Everything wharf stores on disk lives under one root directory, so that the AOT cache, the image
+//! store and container state sit side by side and can be moved, backed up or wiped together. This
+//! crate decides where that root is and names the places inside it; it knows nothing about what
+//! those places hold.
+//!
+//! The root is chosen in this order: an explicit path (`--root` or `WHARF_ROOT`), then
+//! `/var/lib/wharf` when running as root (as Docker's `/var/lib/docker`), then
+//! `$XDG_DATA_HOME/wharf`, then `~/.local/share/wharf`.
+
+#![warn(missing_docs)]
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The environment variable that names the root directory when `--root` is not given.
+pub const ROOT_ENV: &str = "WHARF_ROOT";
+
+/// An opened wharf root directory.
+#[derive(Debug, Clone)]
+pub struct Root {
+    path: PathBuf,
+}
+
+impl Root {
+    /// Opens the root at `path`, creating it (and its parents) when it does not exist yet.
+    pub fn open(path: impl Into<PathBuf>) -> io::Result<Root> {
+        let path = path.into();
+        fs::create_dir_all(&path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create wharf's root directory {}: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+        Ok(Root { path })
+    }
+
+    /// The default root for this user when neither `--root` nor `WHARF_ROOT` is set.
+    pub fn default_path() -> PathBuf {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            return PathBuf::from("/var/lib/wharf");
+        }
+        if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(data).join("wharf");
+        }
+        match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/share/wharf"),
+            None => std::env::temp_dir().join("wharf"),
+        }
+    }
+
+    /// The root directory itself.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory of precompiled (AOT) code, keyed by module digest and engine configuration.
+    pub fn aot_cache_dir(&self) -> PathBuf {
+        self.path.join("cache").join("aot")
+    }
+}
+
+/// Writes `bytes` to `path` so that readers see either the old file or the whole new one, never
+/// a part: the data goes to a unique temporary file in the same directory, is flushed to disk,
+/// and is then renamed over `path`. Two processes writing the same path at once are safe; the
+/// last rename wins and both wrote complete files.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(
+        ".{file_name}.{}.{}.tmp",
+        std::process::id(),
+        unique_suffix()
+    ));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A number that differs between calls in one process, so that threads never share a temp file.
+fn unique_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_creates_the_directory_and_names_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::open(tmp.path().join("a/b")).unwrap();
+        assert!(root.path().is_dir());
+        assert_eq!(root.aot_cache_dir(), tmp.path().join("a/b/cache/aot"));
+    }
+
+    #[test]
+    fn write_atomic_replaces_whole_files_and_leaves_no_temporaries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("sub/x");
+        write_atomic(&target, b"first").unwrap();
+        write_atomic(&target, b"second").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(target.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("x")]);
+    }
+
+    #[test]
+    fn write_atomic_reports_an_unwritable_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let blocker = tmp.path().join("file");
+        fs::write(&blocker, b"").unwrap();
+        assert!(write_atomic(&blocker.join("x"), b"data").is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! Recognising what a file holds: a core module, a component, WAT text, or not Wasm at all.
+
+use wasmtime::component::Component;
+use wasmtime::Module;
+
+/// The two kinds of WebAssembly binaries wharf runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestKind {
+    /// A core module; wharf runs those that import WASI preview1.
+    Module,
+    /// A component; wharf runs those that export `wasi:cli/run` (WASI preview2 commands).
+    Component,
+}
+
+impl GuestKind {
+    /// A short lowercase name, stable enough for cache keys and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            GuestKind::Module => "module",
+            GuestKind::Component => "component",
+        }
+    }
+}
+
+/// A WebAssembly binary whose kind is known; WAT text has already been turned into binary.
+#[derive(Debug, Clone)]
+pub struct WasmBinary {
+    /// Module or component.
+    pub kind: GuestKind,
+    /// The binary encoding.
+    pub bytes: Vec<u8>,
+}
+
+const MAGIC: &[u8; 4] = b"\0asm";
+
+impl WasmBinary {
+    /// Recognises `bytes` as a WebAssembly binary or WAT text.
+    ///
+    /// The error is a sentence meant for the user (the file is not Wasm, or its text does not
+    /// parse). Validation of the binary itself happens when it is compiled.
+    pub fn parse(bytes: Vec<u8>) -> Result<WasmBinary, String> {
+        if let Some(kind) = binary_kind(&bytes)? {
+            return Ok(WasmBinary { kind, bytes });
+        }
+        if !looks_like_text(&bytes) {
+            return Err("it is not a WebAssembly file (no \\0asm header, and not WAT text)".into());
+        }
+        let binary = wat::parse_bytes(&bytes)
+            .map_err(|e| format!("its WebAssembly text does not parse: {e}"))?
+            .into_owned();
+        match binary_kind(&binary)? {
+            Some(kind) => Ok(WasmBinary {
+                kind,
+                bytes: binary,
+            }),
+            None => Err("its WebAssembly text did not produce a binary".into()),
+        }
+    }
+}
+
+/// Reads the 8-byte preamble: magic, then a version and layer (module: 1/0, component: 0xd/1).
+fn binary_kind(bytes: &[u8]) -> Result<Option<GuestKind>, String> {
+    if !bytes.starts_with(MAGIC) {
+        return Ok(None);
+    }
+    match bytes.get(4..8) {
+        Some([1, 0, 0, 0]) => Ok(Some(GuestKind::Module)),
+        Some([_, _, 1, 0]) => Ok(Some(GuestKind::Component)),
+        Some(other) => Err(format!(
+            "it has a WebAssembly header with an unknown version {other:02x?}"
+        )),
+        None => Err("it is a truncated WebAssembly file (it ends inside its header)".into()),
+    }
+}
+
+/// WAT is UTF-8 text; a stray binary file should not be reported as "text that does not parse".
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(4096)];
+    match std::str::from_utf8(head) {
+        Ok(text) => text.trim_start().starts_with('(') || text.trim_start().starts_with(";;"),
+        // A cut inside a multi-byte character at the 4096 boundary is still text.
+        Err(e) => e.error_len().is_none() && e.valid_up_to() > 0,
+    }
+}
+
+/// Code compiled for the engine, ready to instantiate.
+#[derive(Clone)]
+pub enum Compiled {
+    /// A compiled core module.
+    Module(Module),
+    /// A compiled component.
+    Component(Component),
+}
+
+impl Compiled {
+    /// Which kind of binary this was compiled from.
+    pub fn kind(&self) -> GuestKind {
+        match self {
+            Compiled::Module(_) => GuestKind::Module,
+            Compiled::Component(_) => GuestKind::Component,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_modules_components_and_text() {
+        let module = WasmBinary::parse(b"\0asm\x01\0\0\0".to_vec()).unwrap();
+        assert_eq!(module.kind, GuestKind::Module);
+        let component = WasmBinary::parse(b"\0asm\x0d\0\x01\0".to_vec()).unwrap();
+        assert_eq!(component.kind, GuestKind::Component);
+        let text = WasmBinary::parse(b"(module (func (export \"_start\")))".to_vec()).unwrap();
+        assert_eq!(text.kind, GuestKind::Module);
+        assert!(text.bytes.starts_with(MAGIC));
+        let component_text = WasmBinary::parse(b"(component)".to_vec()).unwrap();
+        assert_eq!(component_text.kind, GuestKind::Component);
+    }
+
+    #[test]
+    fn rejects_what_is_not_wasm() {
+        let err = WasmBinary::parse(b"#!/bin/sh\necho hi\n".to_vec()).unwrap_err();
+        assert!(err.contains("not a WebAssembly file"), "{err}");
+        let err = WasmBinary::parse(vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0xff]).unwrap_err();
+        assert!(err.contains("not a WebAssembly file"), "{err}");
+        let err = WasmBinary::parse(b"\0asm\x01".to_vec()).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+        let err = WasmBinary::parse(b"(module (func $f (i32.bogus)))".to_vec()).unwrap_err();
+        assert!(err.contains("does not parse"), "{err}");
+    }
+}

@@ -1,0 +1,24 @@
+//! Runs one WebAssembly guest under a sandbox policy.
+//!
+//! This crate is wharf's sandbox: given compiled code and a [`SandboxPolicy`] (the args, env,
+//! directories, stdio and limits a guest is granted), it runs a WASI preview1 core module or a
+//! preview2 `wasi:cli/command` component to completion and reports how it ended as an
+//! [`Outcome`]. Nothing of the host is reachable unless the policy grants it.
+//!
+//! It does not know where code comes from (files, images, the AOT cache) nor how outcomes are
+//! shown to users; those belong to `wharf-core` and the front ends.
+
+#![warn(missing_docs)]
+
+mod engine;
+mod guest;
+mod imports;
+mod limits;
+mod policy;
+mod run;
+
+pub use engine::new_engine;
+pub use guest::{Compiled, GuestKind, WasmBinary};
+pub use policy::{Mount, SandboxPolicy, Stdin};
+pub use run::{run, Outcome, RunError, StopHandle, StopReason};
+pub use wasmtime::Engine;

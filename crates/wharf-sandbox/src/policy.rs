@@ -1,0 +1,45 @@
+//! What a guest is granted. Anything not listed here is unreachable from inside the sandbox.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a guest may see and use. The default grants nothing: no args, no env, no
+/// directories, closed stdin, and no limits beyond WebAssembly's own.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxPolicy {
+    /// The guest's argv, including argv\[0\].
+    pub args: Vec<String>,
+    /// Environment variables, in order.
+    pub env: Vec<(String, String)>,
+    /// Host directories made visible inside the guest.
+    pub mounts: Vec<Mount>,
+    /// The guest's initial working directory (a guest path).
+    pub workdir: Option<String>,
+    /// Whether the guest reads the host's stdin.
+    pub stdin: Stdin,
+    /// The most linear memory, in bytes, all of the guest's memories may hold together.
+    pub memory_limit: Option<u64>,
+    /// The longest the guest may run before it is stopped.
+    pub timeout: Option<Duration>,
+}
+
+/// A host directory granted to the guest at a guest path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the guest sees it, an absolute guest path such as `/data`.
+    pub guest: String,
+    /// When set, the guest can read but never create, change or delete anything under it.
+    pub read_only: bool,
+}
+
+/// The guest's standard input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stdin {
+    /// Reads see end-of-file at once (Docker's default without `-i`).
+    #[default]
+    Closed,
+    /// The host process's stdin (`-i`).
+    Inherit,
+}

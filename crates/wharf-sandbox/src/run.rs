@@ -1,0 +1,445 @@
+//! Running a guest to completion, and stopping it early when asked.
+//!
+//! The guest runs on a thread of its own while the calling thread supervises: it enforces the
+//! timeout and watches the [`StopHandle`]. Stopping uses epoch interruption, which reaches a guest
+//! spinning in WebAssembly within microseconds. A guest blocked inside a host call (a sleep, a read
+//! of stdin) cannot be interrupted that way; after a short grace the supervisor reports it stopped
+//! anyway and leaves the thread to die with the process.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{Engine, Linker, Module, Store, Trap, UpdateDeadline, WasmBacktrace};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::imports::wanted_wasi;
+use crate::limits::MemoryLimiter;
+use crate::{Compiled, SandboxPolicy, Stdin};
+
+/// How a guest ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It returned or called exit. `memory_limit_hit` says a `memory.grow` was refused on the way,
+    /// which often explains a non-zero code.
+    Exited {
+        /// The guest's exit code.
+        code: i32,
+        /// Whether the memory limit refused a growth during the run.
+        memory_limit_hit: bool,
+    },
+    /// It trapped (an `unreachable`, a division by zero, an out-of-bounds access...).
+    Trapped {
+        /// The trap's message.
+        message: String,
+        /// The guest's WebAssembly backtrace, with function names where the binary has them.
+        backtrace: Option<String>,
+    },
+    /// It died after the memory limit refused it memory.
+    OutOfMemory {
+        /// The limit in bytes.
+        limit: u64,
+        /// What finally killed it (a trap message or an exit code).
+        detail: String,
+    },
+    /// It was stopped from outside before it finished.
+    Stopped(StopReason),
+}
+
+/// Why a guest was stopped from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// It ran longer than the policy's timeout.
+    Timeout(Duration),
+    /// A signal (SIGINT, SIGTERM...) asked for it to stop; the number is the signal's.
+    Signal(i32),
+}
+
+/// Why a guest could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The guest is not a runnable WASI program: missing imports, no entry point, a reactor...
+    /// The text says which and what it wants.
+    #[error("{0}")]
+    CannotStart(String),
+    /// Setting up the sandbox failed (a mount that cannot be opened, an engine error...).
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<wasmtime::Error> for RunError {
+    fn from(e: wasmtime::Error) -> Self {
+        RunError::Internal(e.into())
+    }
+}
+
+/// Asks a running guest to stop. Cheap to clone; every clone controls the same run.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle {
+    /// 0 while running; otherwise the signal number that asked for the stop, or [`TIMEOUT`].
+    requested: Arc<AtomicUsize>,
+}
+
+const TIMEOUT: usize = usize::MAX;
+
+impl StopHandle {
+    /// A handle for a run that nothing has asked to stop yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the guest to stop because of `signal`. The first request wins.
+    pub fn request(&self, signal: i32) {
+        let _ =
+            self.requested
+                .compare_exchange(0, signal as usize, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The flag a signal handler sets: storing a signal number in it is the same as [`request`].
+    ///
+    /// [`request`]: StopHandle::request
+    pub fn signal_flag(&self) -> Arc<AtomicUsize> {
+        self.requested.clone()
+    }
+
+    fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst) != 0
+    }
+
+    fn reason(&self, timeout: Option<Duration>) -> StopReason {
+        match self.requested.load(Ordering::SeqCst) {
+            TIMEOUT => StopReason::Timeout(timeout.unwrap_or_default()),
+            signal => StopReason::Signal(signal as i32),
+        }
+    }
+}
+
+/// How often the supervisor checks the timeout and the stop flag.
+const POLL: Duration = Duration::from_millis(5);
+/// How long a guest gets to notice an interruption before it is reported stopped regardless.
+const GRACE: Duration = Duration::from_millis(100);
+/// Wasm runs on the native stack of its thread; leave room above wasmtime's 512 KiB wasm stack.
+const GUEST_THREAD_STACK: usize = 8 << 20;
+
+/// Runs `compiled` under `policy` until it ends or `stop` is requested.
+pub fn run(
+    engine: &Engine,
+    compiled: &Compiled,
+    policy: &SandboxPolicy,
+    stop: &StopHandle,
+) -> Result<Outcome, RunError> {
+    let deadline = policy.timeout.map(|t| Instant::now() + t);
+    let (tx, rx) = mpsc::sync_channel(1);
+    let guest = GuestRun {
+        engine: engine.clone(),
+        compiled: compiled.clone(),
+        policy: policy.clone(),
+        stop: stop.clone(),
+    };
+    thread::Builder::new()
+        .name("wharf-guest".into())
+        .stack_size(GUEST_THREAD_STACK)
+        .spawn(move || {
+            let _ = tx.send(guest.run());
+        })
+        .map_err(|e| anyhow::anyhow!("cannot start the guest thread: {e}"))?;
+
+    let mut interrupted_at = None;
+    loop {
+        match rx.recv_timeout(POLL) {
+            Ok(Ok(Interruptible::Finished(outcome))) => return Ok(outcome),
+            Ok(Ok(Interruptible::Interrupted)) => {
+                return Ok(Outcome::Stopped(stop.reason(policy.timeout)))
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(anyhow::anyhow!("the guest thread ended without a result").into())
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            stop.requested
+                .compare_exchange(0, TIMEOUT, Ordering::SeqCst, Ordering::SeqCst)
+                .ok();
+        }
+        if stop.is_requested() {
+            // Keep bumping: the guest's deadline callback may have re-armed for another store.
+            engine.increment_epoch();
+            let since = *interrupted_at.get_or_insert_with(Instant::now);
+            if since.elapsed() >= GRACE {
+                return Ok(Outcome::Stopped(stop.reason(policy.timeout)));
+            }
+        }
+    }
+}
+
+/// A guest's own result, before the supervisor turns an interruption into a stop reason.
+enum Interruptible {
+    Finished(Outcome),
+    Interrupted,
+}
+
+/// What the guest thread owns.
+struct GuestRun {
+    engine: Engine,
+    compiled: Compiled,
+    policy: SandboxPolicy,
+    stop: StopHandle,
+}
+
+/// Store data for a preview1 module.
+struct ModuleHost {
+    wasi: WasiP1Ctx,
+    limiter: MemoryLimiter,
+}
+
+/// Store data for a preview2 component.
+struct ComponentHost {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+}
+
+impl WasiView for ComponentHost {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl GuestRun {
+    fn run(self) -> Result<Interruptible, RunError> {
+        let wasi = wasi_builder(&self.policy)?;
+        let limiter = MemoryLimiter::new(self.policy.memory_limit);
+        match &self.compiled {
+            Compiled::Module(module) => self.run_module(module, wasi, limiter),
+            Compiled::Component(component) => self.run_component(component, wasi, limiter),
+        }
+    }
+
+    fn new_store<T: 'static>(
+        &self,
+        data: T,
+        limiter: fn(&mut T) -> &mut MemoryLimiter,
+    ) -> Store<T> {
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
+        let stop = self.stop.clone();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if stop.is_requested() {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
+        store
+    }
+
+    fn run_module(
+        &self,
+        module: &Module,
+        mut wasi: WasiCtxBuilder,
+        limiter: MemoryLimiter,
+    ) -> Result<Interruptible, RunError> {
+        let mut linker: Linker<ModuleHost> = Linker::new(&self.engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host| &mut host.wasi)?;
+        let host = ModuleHost {
+            wasi: wasi.build_p1(),
+            limiter,
+        };
+        let mut store = self.new_store(host, |host| &mut host.limiter);
+
+        let missing: Vec<String> = module
+            .imports()
+            .filter(|import| linker.get_by_import(&mut store, import).is_none())
+            .map(|import| format!("{}::{}", import.module(), import.name()))
+            .collect();
+        if !missing.is_empty() {
+            let wants = wanted_wasi(module.imports().map(|i| i.module()));
+            return Err(RunError::CannotStart(format!(
+                "it imports {} that wharf does not provide: {}. It wants {wants}",
+                plural(missing.len(), "function"),
+                missing.join(", ")
+            )));
+        }
+        let has_start = module
+            .exports()
+            .any(|e| e.name() == "_start" && e.ty().func().is_some());
+        if !has_start {
+            let reactor = module.exports().any(|e| e.name() == "_initialize");
+            return Err(RunError::CannotStart(if reactor {
+                "it is a reactor (a library module with `_initialize`), not a command: it has no `_start` to run".into()
+            } else {
+                "it has no `_start` function to run: it is not a WASI command".into()
+            }));
+        }
+
+        let result = linker.instantiate(&mut store, module).and_then(|instance| {
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call(&mut store, ())
+        });
+        Ok(finish(
+            result.map(|()| 0),
+            &store.data().limiter,
+            self.policy.memory_limit,
+        ))
+    }
+
+    fn run_component(
+        &self,
+        component: &Component,
+        mut wasi: WasiCtxBuilder,
+        limiter: MemoryLimiter,
+    ) -> Result<Interruptible, RunError> {
+        let mut linker = wasmtime::component::Linker::<ComponentHost>::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        let pre = linker.instantiate_pre(component).map_err(|e| {
+            let ty = component.component_type();
+            let imports: Vec<String> = ty
+                .imports(&self.engine)
+                .map(|(n, _)| n.to_string())
+                .collect();
+            let wants = wanted_wasi(imports.iter().map(String::as_str));
+            RunError::CannotStart(format!("{}. It wants {wants}", root_message(&e)))
+        })?;
+        let pre = CommandPre::new(pre).map_err(|_| {
+            let ty = component.component_type();
+            let exports: Vec<String> = ty
+                .exports(&self.engine)
+                .map(|(n, _)| n.to_string())
+                .collect();
+            let what = if exports
+                .iter()
+                .any(|e| e.starts_with("wasi:http/incoming-handler"))
+            {
+                "it is a wasi:http server (it exports wasi:http/incoming-handler), not a command"
+                    .to_string()
+            } else {
+                format!(
+                    "it does not export wasi:cli/run, so it is not a WASI command (it exports: {})",
+                    if exports.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        exports.join(", ")
+                    }
+                )
+            };
+            RunError::CannotStart(what)
+        })?;
+        let host = ComponentHost {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter,
+        };
+        let mut store = self.new_store(host, |host| &mut host.limiter);
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|command| command.wasi_cli_run().call_run(&mut store))
+            .map(|ran| if ran.is_ok() { 0 } else { 1 });
+        Ok(finish(
+            result,
+            &store.data().limiter,
+            self.policy.memory_limit,
+        ))
+    }
+}
+
+/// Turns what the guest's entry point returned into an outcome.
+fn finish(
+    result: wasmtime::Result<i32>,
+    limiter: &MemoryLimiter,
+    memory_limit: Option<u64>,
+) -> Interruptible {
+    let memory_limit_hit = limiter.limit_hit;
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => exit.0,
+            None => return Interruptible::from_error(e, memory_limit_hit, memory_limit),
+        },
+    };
+    Interruptible::Finished(Outcome::Exited {
+        code,
+        memory_limit_hit,
+    })
+}
+
+impl Interruptible {
+    fn from_error(e: wasmtime::Error, memory_limit_hit: bool, limit: Option<u64>) -> Interruptible {
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return Interruptible::Interrupted;
+        }
+        let message = match e.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => root_message(&e),
+        };
+        if memory_limit_hit {
+            if let Some(limit) = limit {
+                return Interruptible::Finished(Outcome::OutOfMemory {
+                    limit,
+                    detail: message,
+                });
+            }
+        }
+        let backtrace = e
+            .downcast_ref::<WasmBacktrace>()
+            .map(|bt| bt.to_string())
+            .filter(|bt| !bt.trim().is_empty());
+        Interruptible::Finished(Outcome::Trapped { message, backtrace })
+    }
+}
+
+/// The innermost cause of an error, where wasmtime says what actually went wrong.
+fn root_message(e: &wasmtime::Error) -> String {
+    e.chain()
+        .last()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Turns the policy into a WASI context: exactly the grants, nothing of the host besides.
+fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.allow_blocking_current_thread(true)
+        .args(&policy.args)
+        .envs(&policy.env)
+        .inherit_stdout()
+        .inherit_stderr();
+    if policy.stdin == Stdin::Inherit {
+        wasi.inherit_stdin();
+    }
+    for mount in &policy.mounts {
+        let perms = if mount.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        wasi.preopened_dir(&mount.host, &mount.guest, perms)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open {} to mount it at {}: {e}",
+                    mount.host.display(),
+                    mount.guest
+                )
+            })?;
+    }
+    if let Some(workdir) = &policy.workdir {
+        wasi.initial_cwd(workdir);
+    }
+    Ok(wasi)
+}
