@@ -65,6 +65,12 @@ impl RunArgs {
             .iter()
             .map(|spec| args::parse_mount(spec))
             .collect::<Result<Vec<_>, _>>()?;
+        if self.command[0].starts_with('-') {
+            return Err(format!(
+                "unknown flag: {} (see 'wharf run --help'; name a file that starts with '-' as ./{0})",
+                self.command[0]
+            ));
+        }
         if let Some(dir) = &self.workdir {
             if !dir.starts_with('/') {
                 return Err(format!(
@@ -162,7 +168,7 @@ fn report(name: &str, outcome: &Outcome) {
 fn human_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }

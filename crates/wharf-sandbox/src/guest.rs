@@ -46,7 +46,15 @@ impl WasmBinary {
             return Err("it is not a WebAssembly file (no \\0asm header, and not WAT text)".into());
         }
         let binary = wat::parse_bytes(&bytes)
-            .map_err(|e| format!("its WebAssembly text does not parse: {e}"))?
+            .map_err(|e| {
+                // wat's message spans several lines (a source snippet); keep the first, which
+                // says what is wrong and where.
+                let text = e.to_string();
+                let mut lines = text.lines().map(str::trim);
+                let what = lines.next().unwrap_or_default().to_string();
+                let at = lines.next().unwrap_or_default().trim_start_matches("--> ");
+                format!("its WebAssembly text does not parse: {what} (at {at})")
+            })?
             .into_owned();
         match binary_kind(&binary)? {
             Some(kind) => Ok(WasmBinary {
@@ -90,6 +98,12 @@ pub enum Compiled {
     Module(Module),
     /// A compiled component.
     Component(Component),
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Compiled({})", self.kind().name())
+    }
 }
 
 impl Compiled {

@@ -307,7 +307,7 @@ impl GuestRun {
                 .map(|(n, _)| n.to_string())
                 .collect();
             let wants = wanted_wasi(imports.iter().map(String::as_str));
-            RunError::CannotStart(format!("{}. It wants {wants}", root_message(&e)))
+            RunError::CannotStart(format!("{e:#}. It wants {wants}"))
         })?;
         let pre = CommandPre::new(pre).map_err(|_| {
             let ty = component.component_type();
@@ -440,6 +440,53 @@ fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
     }
     if let Some(workdir) = &policy.workdir {
         wasi.initial_cwd(workdir);
+        // wasi-libc (for preview1, and inside adapted components) resolves relative paths
+        // against a `.` preopen, not against initial-cwd: grant the working directory as `.` too.
+        if let Some((host, read_only)) = workdir_on_host(&policy.mounts, workdir)? {
+            let perms = if read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            wasi.preopened_dir(&host, ".", perms)
+                .map_err(|e| anyhow::anyhow!("cannot open working directory {workdir}: {e}"))?;
+        }
     }
     Ok(wasi)
+}
+
+/// The host directory behind guest path `workdir`, through the mount that holds it, and
+/// whether that mount is read-only. `None` when no mount holds it. A working directory that
+/// leaves its mount (through `..` or a symlink) is refused rather than followed.
+fn workdir_on_host(
+    mounts: &[crate::Mount],
+    workdir: &str,
+) -> Result<Option<(std::path::PathBuf, bool)>, RunError> {
+    let escapes = || {
+        RunError::Internal(anyhow::anyhow!(
+            "working directory {workdir} leaves the mount that holds it"
+        ))
+    };
+    if workdir.split('/').any(|part| part == "..") {
+        return Err(escapes());
+    }
+    let within = |mount: &&crate::Mount| {
+        let prefix = mount.guest.trim_end_matches('/');
+        workdir == prefix || workdir.starts_with(&format!("{prefix}/")) || prefix.is_empty()
+    };
+    let Some(mount) = mounts.iter().filter(within).max_by_key(|m| m.guest.len()) else {
+        return Ok(None);
+    };
+    let rest = workdir[mount.guest.trim_end_matches('/').len()..].trim_start_matches('/');
+    let base = std::fs::canonicalize(&mount.host).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let host = match std::fs::canonicalize(base.join(rest)) {
+        Ok(host) => host,
+        // Docker creates a missing working directory; wharf never writes to the host unasked,
+        // so the guest simply starts without a `.` preopen.
+        Err(_) => return Ok(None),
+    };
+    if !host.starts_with(&base) || !host.is_dir() {
+        return Err(escapes());
+    }
+    Ok(Some((host, mount.read_only)))
 }

@@ -1,0 +1,93 @@
+//! The AOT cache through the CLI: reuse, corruption, and concurrent fills.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{guest, wharf_in, Ran};
+
+fn entries(root: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(root.join("cache/aot")) {
+        Ok(dir) => dir.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn run_hello(root: &Path) -> Ran {
+    let ran: Ran = wharf_in(root)
+        .env("WHARF_LOG", "warn,wharf_core=debug")
+        .arg("run")
+        .arg(guest("hello.wasm"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.starts_with("hello from wasm\n"), "{ran:?}");
+    ran
+}
+
+#[test]
+fn the_second_run_loads_precompiled_code() {
+    let root = tempfile::tempdir().unwrap();
+    let first = run_hello(root.path());
+    assert!(first.stderr.contains("source=Compiled"), "{first:?}");
+    let cached = entries(root.path());
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let name = cached[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.starts_with("sha256-") && name.contains("-module-"),
+        "{name}"
+    );
+    let second = run_hello(root.path());
+    assert!(second.stderr.contains("source=Cache"), "{second:?}");
+}
+
+#[test]
+fn a_corrupt_or_truncated_entry_is_rebuilt_not_run() {
+    let root = tempfile::tempdir().unwrap();
+    run_hello(root.path());
+    let entry = entries(root.path()).pop().unwrap();
+    let good = std::fs::read(&entry).unwrap();
+    let mut flipped = good.clone();
+    let at = flipped.len() * 2 / 3;
+    flipped[at] ^= 0x55;
+    for bad in [flipped, good[..good.len() / 2].to_vec(), Vec::new()] {
+        std::fs::write(&entry, &bad).unwrap();
+        let ran = run_hello(root.path());
+        assert!(ran.stderr.contains("rebuilding AOT cache entry"), "{ran:?}");
+        assert!(ran.stderr.contains("source=Compiled"), "{ran:?}");
+        assert_eq!(std::fs::read(&entry).unwrap(), good);
+    }
+}
+
+#[test]
+fn parallel_first_runs_share_one_entry_safely() {
+    let root = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            wharf_in(root.path())
+                .arg("run")
+                .arg(guest("hello.wasm"))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("hello from wasm\n"));
+    }
+    assert_eq!(entries(root.path()).len(), 1, "temporaries left behind");
+    let ran = run_hello(root.path());
+    assert!(ran.stderr.contains("source=Cache"), "{ran:?}");
+}
+
+#[test]
+fn an_unwritable_cache_still_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    // A file where the cache directory should be: every store fails, as on a full disk.
+    std::fs::write(root.join("cache"), "").unwrap();
+    let ran = run_hello(&root);
+    assert!(ran.stderr.contains("running without the cache"), "{ran:?}");
+}

@@ -1,0 +1,102 @@
+//! Memory and wall-time limits.
+
+use std::time::{Duration, Instant};
+
+use crate::support::run_guest;
+
+#[test]
+fn memory_within_the_limit_is_fine() {
+    let ran = run_guest(&["--memory", "64m"], "memhog.wasm", &["16"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.stdout, "memhog: got 16 MiB\n");
+}
+
+#[test]
+fn a_guest_that_dies_of_the_memory_limit_is_137_and_says_so() {
+    for file in ["memhog.wasm", "memhog.component.wasm"] {
+        let ran = run_guest(&["--memory", "32m"], file, &["1000"]);
+        assert_eq!(ran.code, 137, "{file}: {ran:?}");
+        assert!(ran.stderr.contains("ran out of memory"), "{file}: {ran:?}");
+        assert!(ran.stderr.contains("32 MiB"), "{file}: {ran:?}");
+        if file.contains("component") {
+            // The preview1 adapter needs memory of its own and may be the first to fail.
+            continue;
+        }
+        assert!(
+            ran.stderr.contains("malloc failed after"),
+            "{file}: {ran:?}"
+        );
+        let got: u32 = ran
+            .stderr
+            .split("after ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (20..32).contains(&got),
+            "{file}: allocated {got} MiB under a 32 MiB cap"
+        );
+    }
+}
+
+#[test]
+fn memory_grow_fails_past_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grow = tmp.path().join("grow.wat");
+    // Exits with 10 + memory.grow's result: 11 when it succeeded (old size 1), 9 when refused.
+    std::fs::write(
+        &grow,
+        r#"(module
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")
+          (call $exit (i32.add (i32.const 10) (memory.grow (i32.const 1000))))))"#,
+    )
+    .unwrap();
+    let grow = grow.to_str().unwrap();
+    assert_eq!(crate::support::run(&["run", grow]).code, 11);
+    let ran = crate::support::run(&["run", "--memory", "16m", grow]);
+    assert_eq!(ran.code, 9, "{ran:?}");
+    assert!(ran.stderr.contains("refused memory"), "{ran:?}");
+}
+
+#[test]
+fn an_initial_memory_above_the_limit_is_137() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.wat");
+    std::fs::write(
+        &big,
+        r#"(module (memory (export "memory") 1024) (func (export "_start")))"#,
+    )
+    .unwrap();
+    let ran = crate::support::run(&["run", "--memory", "16m", big.to_str().unwrap()]);
+    assert_eq!(ran.code, 137, "{ran:?}");
+    assert!(ran.stderr.contains("ran out of memory"), "{ran:?}");
+}
+
+#[test]
+fn a_timeout_stops_an_endless_loop_with_137() {
+    for file in ["loop.wat", "spin.wasm", "spin.component.wasm", "sleep.wasm"] {
+        let start = Instant::now();
+        let ran = run_guest(&["--timeout", "300ms"], file, &[]);
+        let took = start.elapsed();
+        assert_eq!(ran.code, 137, "{file}: {ran:?}");
+        assert!(
+            ran.stderr
+                .contains("ran longer than its --timeout of 300ms"),
+            "{file}: {ran:?}"
+        );
+        assert!(took >= Duration::from_millis(300), "{file} stopped early");
+        assert!(took < Duration::from_secs(20), "{file} took {took:?}");
+    }
+}
+
+#[test]
+fn a_guest_that_finishes_in_time_is_not_stopped() {
+    let ran = run_guest(&["--timeout", "60s"], "hello.wasm", &[]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+}

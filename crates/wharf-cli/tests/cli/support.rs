@@ -1,0 +1,132 @@
+//! Test support: builds the real guests in `tests/guests/` once per test run, and runs the real
+//! `wharf` binary against them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository's guest sources.
+fn sources() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/guests")
+}
+
+/// C guests, built with Debian's clang and wasi-libc.
+const C_GUESTS: &[&str] = &[
+    "hello", "files", "cpu", "memhog", "exit3", "stdin", "sleep", "escape", "spin",
+];
+/// C guests that are also wrapped into preview2 command components with the preview1 adapter.
+const COMPONENTS: &[&str] = &[
+    "hello", "files", "exit3", "stdin", "memhog", "escape", "spin",
+];
+
+struct Built {
+    dir: tempfile::TempDir,
+}
+
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir for guests");
+        for name in C_GUESTS {
+            let out = dir.path().join(format!("{name}.wasm"));
+            let status = Command::new("clang")
+                .args(["--target=wasm32-wasi", "-O2", "-Wl,--strip-debug", "-o"])
+                .arg(&out)
+                .arg(sources().join(format!("{name}.c")))
+                .status()
+                .expect("clang not found: install clang lld wasi-libc libclang-rt-14-dev-wasm32 (scripts/test.sh does)");
+            assert!(status.success(), "building guest {name} failed");
+        }
+        for name in COMPONENTS {
+            let module = std::fs::read(dir.path().join(format!("{name}.wasm"))).unwrap();
+            let component = wit_component::ComponentEncoder::default()
+                .module(&module)
+                .unwrap()
+                .adapter(
+                    wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                    wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+                )
+                .unwrap()
+                .validate(true)
+                .encode()
+                .unwrap_or_else(|e| panic!("componentizing {name} failed: {e:#}"));
+            std::fs::write(dir.path().join(format!("{name}.component.wasm")), component).unwrap();
+        }
+        for entry in std::fs::read_dir(sources()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "wat") {
+                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        Built { dir }
+    })
+}
+
+/// The path of a built guest, e.g. `hello.wasm`, `hello.component.wasm` or `trap.wat`.
+pub fn guest(file: &str) -> PathBuf {
+    let path = built().dir.path().join(file);
+    assert!(path.exists(), "no guest {file}");
+    path
+}
+
+/// A wharf root shared by the tests that do not look at the cache, so each guest compiles once.
+pub fn shared_root() -> &'static Path {
+    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    ROOT.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// `wharf` with the shared root and a clean environment.
+pub fn wharf() -> Command {
+    wharf_in(shared_root())
+}
+
+/// `wharf` with the given root.
+pub fn wharf_in(root: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    cmd.env("WHARF_ROOT", root).env_remove("WHARF_LOG");
+    cmd
+}
+
+/// What a finished wharf printed and returned.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Ran {
+    fn from(out: Output) -> Self {
+        let ran = Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            !ran.stderr.contains("panicked"),
+            "wharf panicked: {}",
+            ran.stderr
+        );
+        ran
+    }
+}
+
+/// Runs `wharf ARGS...` with the shared root, stdin from /dev/null.
+pub fn run(args: &[&str]) -> Ran {
+    wharf()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// `wharf run [FLAGS...] GUEST [ARGS...]`, split on the guest's name.
+pub fn run_guest(flags: &[&str], guest_file: &str, args: &[&str]) -> Ran {
+    let path = guest(guest_file);
+    let mut all = vec!["run"];
+    all.extend_from_slice(flags);
+    all.push(path.to_str().unwrap());
+    all.extend_from_slice(args);
+    run(&all)
+}

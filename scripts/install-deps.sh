@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages wharf's tests and examples need on Debian 12: clang, lld and
+# wasi-libc build the C test guests into WASI modules. Skips apt when everything is present.
+set -euo pipefail
+
+packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
