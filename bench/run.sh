@@ -36,7 +36,7 @@ done
 
 export WHARF_ROOT=$PWD/$work/wharf-root
 wasmtime_cache=$PWD/$work/wasmtime-cache
-printf '[cache]\nenabled = true\ndirectory = "%s"\n' "$wasmtime_cache" > "$work/wasmtime-cache.toml"
+printf '[cache]\ndirectory = "%s"\n' "$wasmtime_cache" > "$work/wasmtime-cache.toml"
 wt_cached=("$WASMTIME" run -C "cache-config=$PWD/$work/wasmtime-cache.toml")
 
 echo "wharf:    $($WHARF --version)"

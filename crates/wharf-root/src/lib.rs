@@ -66,10 +66,14 @@ impl Root {
     }
 }
 
-/// Writes `bytes` to `path` so that readers see either the old file or the whole new one, never
-/// a part: the data goes to a unique temporary file in the same directory, is flushed to disk,
-/// and is then renamed over `path`. Two processes writing the same path at once are safe; the
-/// last rename wins and both wrote complete files.
+/// Writes `bytes` to `path` so that running processes see either the old file or the whole new
+/// one, never a part: the data goes to a unique temporary file in the same directory, which is
+/// then renamed over `path`. Two processes writing the same path at once are safe; the last
+/// rename wins and both wrote complete files.
+///
+/// The data is not forced to disk (no fsync, which costs milliseconds): after a machine crash the
+/// file may be empty or partial. Use it for data that is verified when read, as the AOT cache
+/// checksums its entries.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
@@ -82,7 +86,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_data()?;
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
