@@ -27,6 +27,9 @@ const MAGIC: &[u8; 8] = b"WHARFAO1";
 /// Magic, then the SHA-256 of the payload.
 const HEADER_LEN: usize = MAGIC.len() + 32;
 
+/// A temporary file this old was left by a writer that died; no write takes this long.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Why a binary could not be compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
@@ -89,6 +92,7 @@ impl AotCache {
             }
         }
         let (compiled, artifact) = compile(engine, wasm)?;
+        self.remove_abandoned_temporaries();
         if let Err(e) = wharf_root::write_atomic(&path, &framed(&artifact)) {
             tracing::warn!(
                 "cannot store compiled code in {} ({e}); running without the cache",
@@ -96,6 +100,30 @@ impl AotCache {
             );
         }
         Ok((compiled, Source::Compiled))
+    }
+
+    /// Removes temporary files that a writer killed mid-write (kill -9, power loss) left behind.
+    /// Only old ones: a young one may belong to a process writing right now. Runs on the cold
+    /// path only, where compiling already costs far more than a directory listing.
+    fn remove_abandoned_temporaries(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with('.') && name.ends_with(".tmp")) {
+                continue;
+            }
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok());
+            if age.is_some_and(|age| age > ABANDONED_AFTER) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// `Ok(None)` when there is no entry; `Err` says why an existing entry is unusable.

@@ -110,3 +110,27 @@ fn concurrent_fills_of_one_entry_are_safe() {
     let entries = std::fs::read_dir(cache.dir()).unwrap().count();
     assert_eq!(entries, 1, "temporary files were left behind");
 }
+
+#[test]
+fn temporaries_abandoned_by_killed_writers_are_cleaned_up() {
+    let (_tmp, cache, engine, wasm) = setup();
+    std::fs::create_dir_all(cache.dir()).unwrap();
+    let old = cache.dir().join(".sha256-x.cwasm.123.0.tmp");
+    let young = cache.dir().join(".sha256-y.cwasm.456.0.tmp");
+    for path in [&old, &young] {
+        std::fs::write(path, b"half a file").unwrap();
+    }
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    cache.load_or_compile(&engine, &wasm).unwrap();
+    assert!(!old.exists(), "an abandoned temporary was kept");
+    assert!(
+        young.exists(),
+        "a temporary that may still be written was removed"
+    );
+}

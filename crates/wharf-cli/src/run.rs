@@ -32,6 +32,10 @@ pub struct RunArgs {
     #[arg(short = 'i', long = "interactive")]
     interactive: bool,
 
+    /// Accepted for Docker habits (`-it`): the guest's stdio already is wharf's terminal.
+    #[arg(short = 't', long = "tty")]
+    _tty: bool,
+
     /// Memory limit for the guest's linear memory, e.g. 64m or 1g.
     #[arg(short = 'm', long = "memory", value_name = "SIZE", value_parser = args::parse_size)]
     memory: Option<u64>,

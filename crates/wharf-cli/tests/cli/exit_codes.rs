@@ -198,6 +198,7 @@ fn stdin_is_closed_unless_interactive() {
     for (flags, expected) in [
         (vec![], "read 0 bytes\n"),
         (vec!["-i"], "WASM IN\nread 8 bytes\n"),
+        (vec!["-it"], "WASM IN\nread 8 bytes\n"),
     ] {
         for file in ["stdin.wasm", "stdin.component.wasm"] {
             let mut child = crate::support::wharf()
