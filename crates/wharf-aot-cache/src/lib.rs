@@ -6,11 +6,15 @@
 //! layer by) and by wasmtime's [`Engine::precompile_compatibility_hash`], which covers the
 //! wasmtime version and every setting that changes the machine code.
 //!
-//! Entries are never trusted blindly: each file carries a checksum of its payload, so a
-//! truncated, corrupt or foreign file is detected, removed and rebuilt, never run. Entries are
-//! written with [`wharf_root::write_atomic`], so two processes filling the same entry at once each
-//! write a whole file and the last rename wins. A cache that cannot be written (a full disk, a
-//! read-only root) costs speed, not correctness: the code compiled in memory still runs.
+//! Entries are never trusted blindly: beside each artifact (`*.cwasm`, exactly what wasmtime
+//! serialized, so that wasmtime can map it straight from the file) lies a checksum file
+//! (`*.cwasm.xxh3`). A truncated, corrupt, foreign or checksum-less entry is detected, removed and
+//! rebuilt, never run. XXH3-128 rather than SHA-256 because it reads a 240 MB artifact in tens of
+//! milliseconds; it guards against damage, not against someone who can write wharf's root. Files
+//! are written with [`wharf_root::write_atomic`], so two processes filling the same entry at once
+//! each write whole files; compilation is deterministic, so whichever rename wins, artifact and
+//! checksum agree. A cache that cannot be written (a full disk, a read-only root) costs speed, not
+//! correctness: the code compiled in memory still runs.
 
 #![warn(missing_docs)]
 
@@ -21,11 +25,10 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 use wharf_sandbox::{Compiled, GuestKind, WasmBinary};
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
-/// Marks the start of every cache file; the digit is the file layout's version.
-const MAGIC: &[u8; 8] = b"WHARFAO1";
-/// Magic, then the SHA-256 of the payload.
-const HEADER_LEN: usize = MAGIC.len() + 32;
+/// The extension of an entry's checksum file, next to its `.cwasm`.
+const CHECKSUM_EXTENSION: &str = "cwasm.xxh3";
 
 /// A temporary file this old was left by a writer that died; no write takes this long.
 const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
@@ -89,11 +92,15 @@ impl AotCache {
             Err(reason) => {
                 tracing::warn!("rebuilding AOT cache entry {}: {reason}", path.display());
                 let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(checksum_path(&path));
             }
         }
         let (compiled, artifact) = compile(engine, wasm)?;
         self.remove_abandoned_temporaries();
-        if let Err(e) = wharf_root::write_atomic(&path, &framed(&artifact)) {
+        let checksum = format!("{:032x}", xxh3_128(&artifact));
+        let stored = wharf_root::write_atomic(&path, &artifact)
+            .and_then(|()| wharf_root::write_atomic(&checksum_path(&path), checksum.as_bytes()));
+        if let Err(e) = stored {
             tracing::warn!(
                 "cannot store compiled code in {} ({e}); running without the cache",
                 path.display()
@@ -133,27 +140,62 @@ impl AotCache {
         kind: GuestKind,
         path: &Path,
     ) -> Result<Option<Compiled>, String> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read it: {e}")),
+        let expected = match std::fs::read_to_string(checksum_path(path)) {
+            Ok(text) => u128::from_str_radix(text.trim(), 16)
+                .map_err(|_| "its checksum file is malformed".to_string())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return match path.exists() {
+                    // Code without a checksum: a writer died between its two renames.
+                    true => Err("it has no checksum file".into()),
+                    false => Ok(None),
+                };
+            }
+            Err(e) => return Err(format!("cannot read its checksum: {e}")),
         };
-        let payload = unframe(&bytes)?;
-        // SAFETY: wasmtime requires that deserialized bytes come from a trusted `serialize` of a
-        // compatible engine. The checksum proves these are exactly the bytes wharf wrote after
-        // compiling (not truncated or altered), and wasmtime itself rejects artifacts from an
-        // incompatible engine or version.
+        let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+        let actual = checksum_of(&mut file).map_err(|e| format!("cannot read it: {e}"))?;
+        if actual != expected {
+            return Err("its checksum does not match (truncated or corrupt)".into());
+        }
+        // SAFETY: wasmtime requires that deserialized code comes from a trusted `serialize` of a
+        // compatible engine, and that the file is not changed while mapped. The checksum shows
+        // these are the bytes wharf wrote after compiling; wharf only ever replaces entries by
+        // rename, never in place; and wasmtime itself rejects artifacts from an incompatible
+        // engine or version.
         let compiled = unsafe {
             match kind {
-                GuestKind::Module => Module::deserialize(engine, payload).map(Compiled::Module),
+                GuestKind::Module => {
+                    Module::deserialize_open_file(engine, file).map(Compiled::Module)
+                }
+                // Components can only be mapped by path. Reopening it is safe: a concurrent
+                // writer can only rename the same deterministic bytes over it.
                 GuestKind::Component => {
-                    Component::deserialize(engine, payload).map(Compiled::Component)
+                    drop(file);
+                    Component::deserialize_file(engine, path).map(Compiled::Component)
                 }
             }
         };
         compiled
             .map(Some)
             .map_err(|e| format!("wasmtime rejected it: {e}"))
+    }
+}
+
+/// The checksum file that vouches for the artifact at `entry`.
+fn checksum_path(entry: &Path) -> PathBuf {
+    entry.with_extension(CHECKSUM_EXTENSION)
+}
+
+/// XXH3-128 of a file, read in chunks so a large artifact is never held in memory twice.
+fn checksum_of(file: &mut std::fs::File) -> std::io::Result<u128> {
+    use std::io::Read;
+    let mut hasher = Xxh3::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        match file.read(&mut buffer)? {
+            0 => return Ok(hasher.digest128()),
+            n => hasher.update(&buffer[..n]),
+        }
     }
 }
 
@@ -172,25 +214,6 @@ fn compile(engine: &Engine, wasm: &WasmBinary) -> Result<(Compiled, Vec<u8>), Co
             Ok((Compiled::Component(component), artifact))
         }
     }
-}
-
-fn framed(payload: &[u8]) -> Vec<u8> {
-    let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
-    file.extend_from_slice(MAGIC);
-    file.extend_from_slice(&Sha256::digest(payload));
-    file.extend_from_slice(payload);
-    file
-}
-
-fn unframe(file: &[u8]) -> Result<&[u8], String> {
-    if file.len() < HEADER_LEN || &file[..MAGIC.len()] != MAGIC {
-        return Err("it is not a wharf cache file (bad header)".into());
-    }
-    let (checksum, payload) = file[MAGIC.len()..].split_at(32);
-    if Sha256::digest(payload).as_slice() != checksum {
-        return Err("its checksum does not match (truncated or corrupt)".into());
-    }
-    Ok(payload)
 }
 
 /// Feeds `Hash` output into SHA-256, so the engine's compatibility hash gives a stable key.

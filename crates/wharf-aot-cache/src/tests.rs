@@ -38,32 +38,44 @@ fn the_key_covers_the_binary_and_the_engine() {
     );
 }
 
-/// Every way a cache file can go bad is detected and rebuilt, never loaded.
+/// Every way an entry can go bad is detected and rebuilt, never loaded.
 #[test]
 fn corrupt_truncated_and_foreign_entries_are_rebuilt() {
     let (_tmp, cache, engine, wasm) = setup();
     cache.load_or_compile(&engine, &wasm).unwrap();
     let path = cache.entry_path(&engine, &wasm);
+    let sum_path = checksum_path(&path);
     let good = std::fs::read(&path).unwrap();
+    let good_sum = std::fs::read(&sum_path).unwrap();
 
     let mut flipped = good.clone();
     let middle = flipped.len() / 2;
     flipped[middle] ^= 0xff;
-    let truncated = good[..good.len() / 3].to_vec();
-    let mut foreign = framed(b"not machine code at all");
-    foreign.truncate(foreign.len());
-    let damaged: [(&str, Vec<u8>); 5] = [
-        ("bit flip", flipped),
-        ("truncated", truncated),
-        ("empty", Vec::new()),
+    let foreign = b"not machine code at all".to_vec();
+    let foreign_sum = format!("{:032x}", xxh3_128(&foreign)).into_bytes();
+    let damaged: [(&str, Vec<u8>, Option<Vec<u8>>); 7] = [
+        ("bit flip", flipped, Some(good_sum.clone())),
         (
-            "bad magic",
-            b"garbage garbage garbage garbage garbage garbage".to_vec(),
+            "truncated",
+            good[..good.len() / 3].to_vec(),
+            Some(good_sum.clone()),
         ),
-        ("valid frame, foreign payload", foreign),
+        ("empty", Vec::new(), Some(good_sum.clone())),
+        ("malformed checksum", good.clone(), Some(b"zz".to_vec())),
+        ("wrong checksum", good.clone(), Some(foreign_sum.clone())),
+        ("no checksum", good.clone(), None),
+        (
+            "foreign payload with its own checksum",
+            foreign,
+            Some(foreign_sum),
+        ),
     ];
-    for (what, bytes) in damaged {
+    for (what, bytes, sum) in damaged {
         std::fs::write(&path, &bytes).unwrap();
+        match sum {
+            Some(sum) => std::fs::write(&sum_path, sum).unwrap(),
+            None => std::fs::remove_file(&sum_path).unwrap(),
+        }
         let (compiled, source) = cache.load_or_compile(&engine, &wasm).unwrap();
         assert_eq!(source, Source::Compiled, "{what} was loaded");
         assert_eq!(compiled.kind(), GuestKind::Module);
@@ -72,7 +84,22 @@ fn corrupt_truncated_and_foreign_entries_are_rebuilt() {
             good,
             "{what} was not rebuilt"
         );
+        assert_eq!(
+            std::fs::read(&sum_path).unwrap(),
+            good_sum,
+            "{what}: checksum not rebuilt"
+        );
     }
+}
+
+#[test]
+fn components_are_cached_too() {
+    let (_tmp, cache, engine, _) = setup();
+    let wasm = WasmBinary::parse(b"(component)".to_vec()).unwrap();
+    let (_, first) = cache.load_or_compile(&engine, &wasm).unwrap();
+    let (compiled, second) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!((first, second), (Source::Compiled, Source::Cache));
+    assert_eq!(compiled.kind(), GuestKind::Component);
 }
 
 #[test]
@@ -108,7 +135,7 @@ fn concurrent_fills_of_one_entry_are_safe() {
     let (_, source) = cache.load_or_compile(&engine, &wasm).unwrap();
     assert_eq!(source, Source::Cache);
     let entries = std::fs::read_dir(cache.dir()).unwrap().count();
-    assert_eq!(entries, 1, "temporary files were left behind");
+    assert_eq!(entries, 2, "temporary files were left behind");
 }
 
 #[test]
