@@ -53,7 +53,8 @@ fn corrupt_truncated_and_foreign_entries_are_rebuilt() {
     flipped[middle] ^= 0xff;
     let foreign = b"not machine code at all".to_vec();
     let foreign_sum = format!("{:032x}", xxh3_128(&foreign)).into_bytes();
-    let damaged: [(&str, Vec<u8>, Option<Vec<u8>>); 7] = [
+    // (what, artifact bytes, checksum file bytes or none)
+    let damaged = [
         ("bit flip", flipped, Some(good_sum.clone())),
         (
             "truncated",
