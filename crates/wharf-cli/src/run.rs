@@ -82,8 +82,18 @@ impl RunArgs {
                 ));
             }
         }
+        // argv[0] is the file's name without its directories, as `wasmtime run` passes it, so
+        // that programs that print their own name say the same under both.
+        let program = &self.command[0];
+        let argv0 = std::path::Path::new(program).file_name().map_or_else(
+            || program.clone(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let args = std::iter::once(argv0)
+            .chain(self.command[1..].iter().cloned())
+            .collect();
         Ok(SandboxPolicy {
-            args: self.command.clone(),
+            args,
             env,
             mounts,
             workdir: self.workdir.clone(),

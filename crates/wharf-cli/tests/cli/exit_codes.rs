@@ -16,7 +16,9 @@ fn hello_prints_args_and_only_the_granted_env() {
             "{file}: {ran:?}"
         );
         assert!(
-            ran.stdout.contains("arg[1]=one\narg[2]=--two\narg[3]=-e\n"),
+            ran.stdout.contains(&format!(
+                "arg[0]={file}\narg[1]=one\narg[2]=--two\narg[3]=-e\n"
+            )),
             "{file}: {ran:?}"
         );
         let env: Vec<&str> = ran
