@@ -30,9 +30,6 @@ use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 /// The extension of an entry's checksum file, next to its `.cwasm`.
 const CHECKSUM_EXTENSION: &str = "cwasm.xxh3";
 
-/// A temporary file this old was left by a writer that died; no write takes this long.
-const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
 /// Why a binary could not be compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
@@ -96,7 +93,9 @@ impl AotCache {
             }
         }
         let (compiled, artifact) = compile(engine, wasm)?;
-        self.remove_abandoned_temporaries();
+        // Cleaning up after writers killed mid-write costs a directory listing: cheap beside
+        // compiling, so it is done on this cold path only.
+        wharf_root::remove_abandoned_temporaries(&self.dir);
         let checksum = format!("{:032x}", xxh3_128(&artifact));
         let stored = wharf_root::write_atomic(&path, &artifact)
             .and_then(|()| wharf_root::write_atomic(&checksum_path(&path), checksum.as_bytes()));
@@ -107,30 +106,6 @@ impl AotCache {
             );
         }
         Ok((compiled, Source::Compiled))
-    }
-
-    /// Removes temporary files that a writer killed mid-write (kill -9, power loss) left behind.
-    /// Only old ones: a young one may belong to a process writing right now. Runs on the cold
-    /// path only, where compiling already costs far more than a directory listing.
-    fn remove_abandoned_temporaries(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if !(name.starts_with('.') && name.ends_with(".tmp")) {
-                continue;
-            }
-            let age = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|modified| modified.elapsed().ok());
-            if age.is_some_and(|age| age > ABANDONED_AFTER) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
     }
 
     /// `Ok(None)` when there is no entry; `Err` says why an existing entry is unusable.

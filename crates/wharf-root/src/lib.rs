@@ -60,6 +60,11 @@ impl Root {
         &self.path
     }
 
+    /// The image store: blobs and the index of images and tags.
+    pub fn image_store_dir(&self) -> PathBuf {
+        self.path.join("images")
+    }
+
     /// The directory of precompiled (AOT) code, keyed by module digest and engine configuration.
     pub fn aot_cache_dir(&self) -> PathBuf {
         self.path.join("cache").join("aot")
@@ -75,6 +80,17 @@ impl Root {
 /// file may be empty or partial. Use it for data that is verified when read, as the AOT cache
 /// checksums its entries.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_replacing(path, bytes, false)
+}
+
+/// [`write_atomic`], and durable: the file's data is flushed to disk before the rename and the
+/// directory after it, so that after a machine crash `path` holds the old or the new contents.
+/// For metadata that cannot be re-derived, such as the image index.
+pub fn write_atomic_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_replacing(path, bytes, true)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
@@ -86,12 +102,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
-        fs::rename(&tmp, path)
+        if durable {
+            file.sync_data()?;
+        }
+        fs::rename(&tmp, path)?;
+        if durable {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// A temporary file this old was left by a writer that died (kill -9, power loss): no write
+/// takes this long.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Removes the temporary files (names ending in `.tmp`) in `dir` older than [`ABANDONED_AFTER`].
+/// Young ones may belong to a process writing right now and are left alone.
+pub fn remove_abandoned_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().ends_with(".tmp") {
+            continue;
+        }
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok());
+        if age.is_some_and(|age| age > ABANDONED_AFTER) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A number that differs between calls in one process, so that threads never share a temp file.

@@ -1,0 +1,338 @@
+//! The content-addressed image store.
+//!
+//! Blobs (manifests, configs, layers) are files named by their SHA-256 digest under
+//! `blobs/sha256/`, and every write is verified: bytes that do not hash to the digest they claim
+//! are never kept. What the store holds (images and the tags that name them) is one JSON index,
+//! changed only inside [`Store::update`]: under an exclusive lock shared by every wharf process,
+//! read, changed, checked (every blob an image needs must be present), then replaced atomically
+//! and durably. A process killed at any moment therefore leaves either the old index or the new
+//! one; blobs it wrote but did not register are unreferenced, and an update that drops the last
+//! reference to a blob deletes it.
+//!
+//! Writers put blobs first and register them after; a concurrent `rmi` can delete a blob that a
+//! writer had counted on, in which case the writer's update fails with [`Error::MissingBlob`] and
+//! it puts the blob again.
+
+#![warn(missing_docs)]
+
+mod digest;
+mod lock;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+pub use digest::Digest;
+use lock::StoreLock;
+
+/// Why a store operation failed. Each message says what to do where there is something to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What wharf was doing.
+        what: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Bytes did not hash to the digest they were announced with; nothing was stored.
+    #[error("content does not match its digest: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The announced digest.
+        expected: Digest,
+        /// What the bytes hash to.
+        actual: Digest,
+    },
+    /// A blob was larger than the caller allows; nothing was stored.
+    #[error("blob {digest} is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The blob.
+        digest: Digest,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// An image refers to a blob the store does not hold.
+    #[error("blob {0} is missing from the store")]
+    MissingBlob(Digest),
+    /// The index cannot be parsed.
+    #[error("the image index {path} is corrupt ({reason}); move it away to start an empty store")]
+    CorruptIndex {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// One image: its manifest and the blobs it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The image config blob.
+    pub config: Digest,
+    /// Layer blobs, bottom first.
+    pub layers: Vec<Digest>,
+    /// Other blobs the image keeps (for example the index it was picked from).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<Digest>,
+    /// When the image was created (RFC 3339), if its config says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+/// Everything the store holds, as kept in `index.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    /// Images by manifest digest.
+    #[serde(default)]
+    pub images: BTreeMap<Digest, ImageRecord>,
+    /// Tags (full references such as `docker.io/library/app:latest`) to manifest digests.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Digest>,
+}
+
+impl Index {
+    /// Every blob some image needs: manifests, configs, layers and extras.
+    pub fn referenced_blobs(&self) -> BTreeSet<Digest> {
+        let mut blobs = BTreeSet::new();
+        for (manifest, image) in &self.images {
+            blobs.insert(manifest.clone());
+            blobs.insert(image.config.clone());
+            blobs.extend(image.layers.iter().cloned());
+            blobs.extend(image.extra.iter().cloned());
+        }
+        blobs
+    }
+}
+
+/// The store in one directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store in `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Store, Error> {
+        let store = Store { dir: dir.into() };
+        for sub in [store.blob_dir(), store.tmp_dir()] {
+            fs::create_dir_all(&sub)
+                .map_err(io_error(format!("cannot create {}", sub.display())))?;
+        }
+        wharf_root::remove_abandoned_temporaries(&store.tmp_dir());
+        Ok(store)
+    }
+
+    fn blob_dir(&self) -> PathBuf {
+        self.dir.join("blobs").join("sha256")
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.dir.join("index.json")
+    }
+
+    /// Where the blob `digest` lives (whether or not it is present).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blob_dir().join(digest.hex())
+    }
+
+    /// Whether the store holds `digest`.
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Stores `bytes` and returns their digest.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest, Error> {
+        let digest = Digest::of(bytes);
+        self.put_blob_from(&digest, bytes, u64::MAX)?;
+        Ok(digest)
+    }
+
+    /// Streams a blob announced as `expected` into the store, reading at most `limit` bytes.
+    /// The blob becomes visible only once whole and verified; on any error nothing is kept.
+    /// Returns the blob's size.
+    pub fn put_blob_from(
+        &self,
+        expected: &Digest,
+        mut reader: impl Read,
+        limit: u64,
+    ) -> Result<u64, Error> {
+        let tmp = tempfile_in(&self.tmp_dir())?;
+        let mut file: &fs::File = tmp.as_file();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buffer = vec![0u8; 256 << 10];
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(format!("reading blob {expected}"))(e)),
+            };
+            size += n as u64;
+            if size > limit {
+                return Err(Error::TooLarge {
+                    digest: expected.clone(),
+                    limit,
+                });
+            }
+            hasher.update(&buffer[..n]);
+            file.write_all(&buffer[..n])
+                .map_err(io_error(format!("writing blob {expected}")))?;
+        }
+        let actual = Digest::from_hasher(hasher);
+        if &actual != expected {
+            return Err(Error::DigestMismatch {
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        file.sync_data()
+            .map_err(io_error(format!("writing blob {expected}")))?;
+        tmp.persist(&self.blob_path(expected))
+            .map_err(|e| io_error(format!("storing blob {expected}"))(e.error))?;
+        Ok(size)
+    }
+
+    /// Reads a whole blob of at most `limit` bytes, checking its digest again.
+    pub fn read_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>, Error> {
+        let path = self.blob_path(digest);
+        let file = fs::File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::MissingBlob(digest.clone()),
+            _ => io_error(format!("reading blob {digest}"))(e),
+        })?;
+        let mut bytes = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(io_error(format!("reading blob {digest}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::TooLarge {
+                digest: digest.clone(),
+                limit,
+            });
+        }
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            return Err(Error::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// The index as it is now. Readers take no lock: the file is only ever replaced whole.
+    pub fn index(&self) -> Result<Index, Error> {
+        let path = self.index_path();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::CorruptIndex {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Index::default()),
+            Err(e) => Err(io_error(format!("reading {}", path.display()))(e)),
+        }
+    }
+
+    /// Changes the index in one transaction: `change` sees the current index under the store's
+    /// exclusive lock; if it succeeds and every blob the new index refers to is present, the new
+    /// index replaces the old one durably and blobs no image refers to any more are deleted.
+    pub fn update<R>(
+        &self,
+        change: impl FnOnce(&mut Index) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let lock_path = self.dir.join("lock");
+        let _lock = StoreLock::exclusive(&lock_path)
+            .map_err(io_error(format!("locking {}", lock_path.display())))?;
+        let before = self.index()?;
+        let mut after = before.clone();
+        let result = change(&mut after)?;
+        if after == before {
+            return Ok(result);
+        }
+        let needed = after.referenced_blobs();
+        if let Some(missing) = needed.iter().find(|d| !self.has_blob(d)) {
+            return Err(Error::MissingBlob(missing.clone()));
+        }
+        let json = serde_json::to_vec_pretty(&after).expect("the index always serializes");
+        wharf_root::write_atomic_durable(&self.index_path(), &json)
+            .map_err(io_error("writing the image index"))?;
+        for unused in before.referenced_blobs().difference(&needed) {
+            if let Err(e) = fs::remove_file(self.blob_path(unused)) {
+                tracing::warn!("cannot delete unused blob {unused}: {e}");
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// A temporary file that is deleted unless persisted.
+struct TempBlob {
+    file: fs::File,
+    path: PathBuf,
+    persisted: bool,
+}
+
+impl TempBlob {
+    fn as_file(&self) -> &fs::File {
+        &self.file
+    }
+
+    fn persist(mut self, to: &Path) -> Result<(), PersistError> {
+        match fs::rename(&self.path, to) {
+            Ok(()) => {
+                self.persisted = true;
+                Ok(())
+            }
+            Err(error) => Err(PersistError { error }),
+        }
+    }
+}
+
+struct PersistError {
+    error: io::Error,
+}
+
+impl Drop for TempBlob {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn tempfile_in(dir: &Path) -> Result<TempBlob, Error> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = dir.join(format!(
+        "blob.{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io_error(format!("creating {}", path.display())))?;
+    Ok(TempBlob {
+        file,
+        path,
+        persisted: false,
+    })
+}
+
+#[cfg(test)]
+mod tests;
