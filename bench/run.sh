@@ -65,10 +65,14 @@ hf warm -w 10 -r "$RUNS" \
 echo; echo "== CPU-bound: $CPU_ROUNDS rounds over 1 MiB (warm)"
 "$WHARF" run "$work/cpu.wasm" 1 >/dev/null
 "${wt_cached[@]}" "$work/cpu.wasm" 1 >/dev/null
-hf cpu -w 2 -r 10 \
+hf cpu -w 2 -r 20 \
   -n wharf "$WHARF run $work/cpu.wasm $CPU_ROUNDS" \
   -n wasmtime "${wt_cached[*]} $work/cpu.wasm $CPU_ROUNDS" \
   -n native "$work/cpu-native $CPU_ROUNDS"
+
+echo; echo "== wharf/wasmtime, interleaved pairs (steadier than the tables below on a noisy machine)"
+printf 'warm hello: '; bench/paired.py "$RUNS" "$WHARF run $work/hello.wasm" "${wt_cached[*]} $work/hello.wasm"
+printf 'cpu:        '; bench/paired.py 20 "$WHARF run $work/cpu.wasm $CPU_ROUNDS" "${wt_cached[*]} $work/cpu.wasm $CPU_ROUNDS"
 
 benches="cold warm cpu"
 if [ "${BIG:-0}" = 1 ]; then
@@ -92,13 +96,17 @@ echo
 python3 - "$work" $benches <<'PY'
 import json, sys
 work = sys.argv[1]
-print(f"{'benchmark':<10} {'wharf':>10} {'wasmtime':>10} {'native':>10} {'wharf/wasmtime':>15} {'wharf/native':>13}")
-for name in sys.argv[2:]:
-    results = {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
-    t = {k: results[k]["mean"] * 1000 for k in results}
-    native = t.get("native")
-    print(f"{name:<10} {t['wharf']:>8.2f}ms {t['wasmtime']:>8.2f}ms "
-          + (f"{native:>8.2f}ms" if native else f"{'-':>10}")
-          + f" {t['wharf'] / t['wasmtime']:>14.2f}x "
-          + (f"{t['wharf'] / native:>12.2f}x" if native else f"{'-':>13}"))
+# Means are what hyperfine reports; minimums are steadier on a shared VM, where other tenants
+# add noise that only ever makes a run slower.
+for stat in ("mean", "min"):
+    print(f"by {stat}:")
+    print(f"{'benchmark':<10} {'wharf':>10} {'wasmtime':>10} {'native':>10} {'wharf/wasmtime':>15} {'wharf/native':>13}")
+    for name in sys.argv[2:]:
+        results = {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
+        t = {k: results[k][stat] * 1000 for k in results}
+        native = t.get("native")
+        print(f"{name:<10} {t['wharf']:>8.2f}ms {t['wasmtime']:>8.2f}ms "
+              + (f"{native:>8.2f}ms" if native else f"{'-':>10}")
+              + f" {t['wharf'] / t['wasmtime']:>14.2f}x "
+              + (f"{t['wharf'] / native:>12.2f}x" if native else f"{'-':>13}"))
 PY
