@@ -15,6 +15,10 @@
 
 #![warn(missing_docs)]
 
+mod reference;
+
+pub use reference::{Reference, DEFAULT_REGISTRY};
+
 use oci_spec::image::{Arch, Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 
 /// Media types wharf recognises beyond those `oci-spec` names.
