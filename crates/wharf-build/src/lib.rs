@@ -1,9 +1,13 @@
 //! Builds Wasm images from Dockerfiles as Docker users write them for Wasm: `FROM scratch`,
 //! `COPY app.wasm /`, `ENTRYPOINT ["/app.wasm"]`.
 //!
-//! So far this crate parses Dockerfiles ([`dockerfile::parse`]); assembling layers and the image
-//! config on top of the store is the next step of the images issue.
+//! [`dockerfile::parse`] reads the Dockerfile; [`build`] turns it and a build context into an OCI
+//! image (platform `wasi/wasm`) in the store, one gzip layer per COPY.
 
 #![warn(missing_docs)]
 
+mod builder;
+mod context;
 pub mod dockerfile;
+
+pub use builder::{build, BuildError, BuildOptions};

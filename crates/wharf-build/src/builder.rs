@@ -1,0 +1,369 @@
+//! Assembling an image in the store from a parsed Dockerfile and a build context.
+//!
+//! Output is reproducible: entries sorted, owners 0, timestamps from `SOURCE_DATE_EPOCH` (0 when
+//! unset), gzip without a timestamp, JSON with sorted keys. The same inputs give the same digest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use wharf_image::Reference;
+use wharf_store::{Digest, ImageRecord, Store};
+
+use crate::context::{expand_source, Ignore};
+use crate::dockerfile::{self, Instruction};
+
+const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// `--build-arg` values.
+    pub build_args: BTreeMap<String, String>,
+    /// Seconds since the epoch for every timestamp (`SOURCE_DATE_EPOCH`); 0 when unset.
+    pub source_date_epoch: u64,
+    /// Tags to give the image.
+    pub tags: Vec<Reference>,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Dockerfile is wrong.
+    #[error(transparent)]
+    Dockerfile(#[from] dockerfile::ParseError),
+    /// A COPY source, a .wasm file or the base image is wrong.
+    #[error("{0}")]
+    Input(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] wharf_store::Error),
+}
+
+/// The image being assembled.
+#[derive(Default)]
+struct Image {
+    layers: Vec<Value>,
+    layer_digests: Vec<Digest>,
+    diff_ids: Vec<String>,
+    config: serde_json::Map<String, Value>,
+}
+
+/// Builds the image and returns its manifest digest.
+pub fn build(store: &Store, context: &Path, options: &BuildOptions) -> Result<Digest, BuildError> {
+    let instructions = dockerfile::parse(&options.dockerfile, &options.build_args)?;
+    let ignore = Ignore::load(context);
+    let mut image = Image::default();
+    for instruction in instructions {
+        match instruction {
+            Instruction::From(base) if base == "scratch" => {}
+            Instruction::From(base) => image = base_image(store, &base)?,
+            Instruction::Copy { sources, dest } => {
+                let tar = copy_layer(context, &ignore, &sources, &dest, options.source_date_epoch)?;
+                add_layer(store, &mut image, &tar)?;
+            }
+            Instruction::Entrypoint(argv) => {
+                image.config.insert("Entrypoint".into(), json!(argv));
+            }
+            Instruction::Cmd(argv) => {
+                image.config.insert("Cmd".into(), json!(argv));
+            }
+            Instruction::Env(pairs) => {
+                let mut env: Vec<String> = string_list(image.config.get("Env"));
+                for (key, value) in pairs {
+                    env.retain(|e| e.split('=').next() != Some(key.as_str()));
+                    env.push(format!("{key}={value}"));
+                }
+                image.config.insert("Env".into(), json!(env));
+            }
+            Instruction::Workdir(dir) => {
+                image.config.insert("WorkingDir".into(), json!(dir));
+            }
+            Instruction::Label(pairs) => {
+                let labels = image.config.entry("Labels").or_insert_with(|| json!({}));
+                for (key, value) in pairs {
+                    labels[key] = json!(value);
+                }
+            }
+            Instruction::Expose(ports) => {
+                let exposed = image
+                    .config
+                    .entry("ExposedPorts")
+                    .or_insert_with(|| json!({}));
+                for port in ports {
+                    let port = if port.contains('/') {
+                        port
+                    } else {
+                        format!("{port}/tcp")
+                    };
+                    exposed[port] = json!({});
+                }
+            }
+        }
+    }
+    let created = rfc3339(options.source_date_epoch);
+    let config = json!({
+        "architecture": "wasm",
+        "os": "wasi",
+        "created": created,
+        "config": Value::Object(image.config),
+        "rootfs": {"type": "layers", "diff_ids": image.diff_ids},
+    });
+    let config_bytes = serde_json::to_vec(&config).expect("JSON");
+    let config_digest = store.put_blob(&config_bytes)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": config_digest.as_str(), "size": config_bytes.len()},
+        "layers": image.layers,
+    });
+    let manifest_digest = store.put_blob(&serde_json::to_vec(&manifest).expect("JSON"))?;
+    let record = ImageRecord {
+        config: config_digest,
+        layers: image.layer_digests,
+        extra: Vec::new(),
+        created: Some(created),
+    };
+    store.update(|index| {
+        index.images.insert(manifest_digest.clone(), record.clone());
+        for tag in &options.tags {
+            index.tags.insert(tag.to_string(), manifest_digest.clone());
+        }
+        Ok(())
+    })?;
+    Ok(manifest_digest)
+}
+
+fn string_list(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Starts from an image already in the store.
+fn base_image(store: &Store, base: &str) -> Result<Image, BuildError> {
+    let reference = Reference::parse(base).map_err(BuildError::Input)?;
+    let index = store.index()?;
+    let manifest_digest = index.tags.get(&reference.to_string()).ok_or_else(|| {
+        BuildError::Input(format!(
+            "base image {base} is not in the local store; pull it first"
+        ))
+    })?;
+    let manifest: Value = serde_json::from_slice(
+        &store.read_blob(manifest_digest, wharf_image::MAX_DOCUMENT_SIZE as u64)?,
+    )
+    .map_err(|e| BuildError::Input(format!("base image {base}: {e}")))?;
+    let record = &index.images[manifest_digest];
+    let config: Value = serde_json::from_slice(
+        &store.read_blob(&record.config, wharf_image::MAX_DOCUMENT_SIZE as u64)?,
+    )
+    .map_err(|e| BuildError::Input(format!("base image {base}: {e}")))?;
+    if config["architecture"] != "wasm" {
+        return Err(BuildError::Input(format!(
+            "base image {base} is not a Wasm image"
+        )));
+    }
+    Ok(Image {
+        layers: manifest["layers"].as_array().cloned().unwrap_or_default(),
+        layer_digests: record.layers.clone(),
+        diff_ids: string_list(config["rootfs"].get("diff_ids")),
+        config: config["config"].as_object().cloned().unwrap_or_default(),
+    })
+}
+
+fn add_layer(store: &Store, image: &mut Image, tar: &[u8]) -> Result<(), BuildError> {
+    let diff_id = Digest::of(tar);
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, tar).expect("writing to memory");
+    let compressed = gz.finish().expect("writing to memory");
+    let digest = store.put_blob(&compressed)?;
+    image.layers.push(
+        json!({"mediaType": LAYER_MEDIA_TYPE, "digest": digest.as_str(), "size": compressed.len()}),
+    );
+    image.layer_digests.push(digest);
+    image.diff_ids.push(diff_id.to_string());
+    Ok(())
+}
+
+/// One COPY as a tar layer: Docker's rules for where things land.
+fn copy_layer(
+    context: &Path,
+    ignore: &Ignore,
+    sources: &[String],
+    dest: &str,
+    epoch: u64,
+) -> Result<Vec<u8>, BuildError> {
+    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut dirs: BTreeMap<String, ()> = BTreeMap::new();
+    let mut expanded = Vec::new();
+    for source in sources {
+        expanded.extend(expand_source(context, source).map_err(BuildError::Input)?);
+    }
+    let into_dir = dest.ends_with('/') || expanded.len() > 1;
+    for path in expanded {
+        let full = context.join(&path);
+        if full.is_dir() {
+            walk(
+                context,
+                &path,
+                &mut |relative_in_dir, file| {
+                    let target = join(dest, &relative_in_dir.to_string_lossy());
+                    files.insert(target, file);
+                },
+                ignore,
+            )?;
+            dirs.insert(dest.trim_end_matches('/').to_string(), ());
+        } else {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = if into_dir {
+                join(dest, &name)
+            } else {
+                dest.to_string()
+            };
+            files.insert(target, full);
+        }
+    }
+    let mut builder = tar::Builder::new(Vec::new());
+    for target in files.keys() {
+        let mut parent = Path::new(target.trim_start_matches('/')).parent();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            dirs.insert(format!("/{}", p.display()), ());
+            parent = p.parent();
+        }
+    }
+    for dir in dirs.keys().filter(|d| !d.is_empty() && *d != "/") {
+        let mut header = header(tar::EntryType::Directory, 0o755, 0, epoch);
+        builder
+            .append_data(
+                &mut header,
+                format!("{}/", dir.trim_start_matches('/')),
+                std::io::empty(),
+            )
+            .map_err(|e| BuildError::Input(format!("COPY {dir}: {e}")))?;
+    }
+    for (target, source) in &files {
+        let bytes = std::fs::read(source)
+            .map_err(|e| BuildError::Input(format!("COPY {}: {e}", source.display())))?;
+        if source.extension().is_some_and(|e| e == "wasm") {
+            wasmparser::Validator::new()
+                .validate_all(&bytes)
+                .map_err(|e| {
+                    BuildError::Input(format!(
+                        "COPY {}: not valid WebAssembly: {e}",
+                        source.display()
+                    ))
+                })?;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let executable = std::fs::metadata(source)
+            .map(|m| m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false);
+        let mut header = header(
+            tar::EntryType::Regular,
+            if executable { 0o755 } else { 0o644 },
+            bytes.len() as u64,
+            epoch,
+        );
+        builder
+            .append_data(&mut header, target.trim_start_matches('/'), &bytes[..])
+            .map_err(|e| BuildError::Input(format!("COPY {target}: {e}")))?;
+    }
+    builder
+        .into_inner()
+        .map_err(|e| BuildError::Input(format!("COPY: {e}")))
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64, epoch: u64) -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_size(size);
+    header.set_mtime(epoch);
+    header.set_uid(0);
+    header.set_gid(0);
+    header
+}
+
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{}", dir.trim_end_matches('/'), name)
+}
+
+/// Calls `found` for every file under context/`dir` (sorted, `.dockerignore` applied) with its
+/// path relative to `dir`. Symlinks are not followed.
+fn walk(
+    context: &Path,
+    dir: &Path,
+    found: &mut dyn FnMut(&Path, PathBuf),
+    ignore: &Ignore,
+) -> Result<(), BuildError> {
+    fn visit(
+        context: &Path,
+        base: &Path,
+        at: &Path,
+        found: &mut dyn FnMut(&Path, PathBuf),
+        ignore: &Ignore,
+    ) -> Result<(), BuildError> {
+        let mut entries: Vec<_> = std::fs::read_dir(context.join(at))
+            .map_err(|e| BuildError::Input(format!("COPY {}: {e}", at.display())))?
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let relative = at.join(entry.file_name());
+            if ignore.ignored(&relative.to_string_lossy()) {
+                continue;
+            }
+            let kind = entry
+                .file_type()
+                .map_err(|e| BuildError::Input(e.to_string()))?;
+            if kind.is_dir() {
+                visit(context, base, &relative, found, ignore)?;
+            } else if kind.is_file() {
+                found(
+                    relative.strip_prefix(base).unwrap_or(&relative),
+                    context.join(&relative),
+                );
+            }
+        }
+        Ok(())
+    }
+    visit(context, dir, dir, found, ignore)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (civil-from-days, Howard Hinnant's algorithm).
+fn rfc3339(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rem = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! The build context: which files a COPY source names, minus `.dockerignore`.
+
+use std::path::{Path, PathBuf};
+
+/// `.dockerignore` rules: glob patterns relative to the context, `!` to re-include; the last
+/// matching rule wins; a pattern matching a directory matches everything under it.
+#[derive(Debug, Default)]
+pub(crate) struct Ignore {
+    rules: Vec<(bool, Vec<String>)>,
+}
+
+impl Ignore {
+    pub(crate) fn load(context: &Path) -> Ignore {
+        let text = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
+        let rules = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (keep, pattern) = match l.strip_prefix('!') {
+                    Some(p) => (true, p),
+                    None => (false, l),
+                };
+                (keep, components(pattern.trim_start_matches('/')))
+            })
+            .collect();
+        Ignore { rules }
+    }
+
+    pub(crate) fn ignored(&self, relative: &str) -> bool {
+        let path = components(relative);
+        let mut ignored = false;
+        for (keep, pattern) in &self.rules {
+            let matches = (1..=path.len()).any(|n| matches_components(pattern, &path[..n]));
+            if matches {
+                ignored = !keep;
+            }
+        }
+        ignored
+    }
+}
+
+fn components(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .map(str::to_string)
+        .collect()
+}
+
+fn matches_components(pattern: &[String], path: &[String]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(p), _) if p == "**" => {
+            matches_components(&pattern[1..], path)
+                || (!path.is_empty() && matches_components(pattern, &path[1..]))
+        }
+        (Some(p), Some(c)) => glob_match(p, c) && matches_components(&pattern[1..], &path[1..]),
+        _ => false,
+    }
+}
+
+/// `*` and `?` within one path component.
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The context paths a COPY source names: a file, a directory, or a glob in its last component.
+/// Sources may not leave the context.
+pub(crate) fn expand_source(context: &Path, source: &str) -> Result<Vec<PathBuf>, String> {
+    let relative = components(source);
+    if relative.iter().any(|c| c == "..") {
+        return Err(format!("COPY source {source:?} leaves the build context"));
+    }
+    let Some((last, parents)) = relative.split_last() else {
+        return Ok(vec![PathBuf::new()]);
+    };
+    let dir: PathBuf = parents.iter().collect();
+    if !last.contains(['*', '?']) {
+        let path = dir.join(last);
+        return match context.join(&path).symlink_metadata() {
+            Ok(_) => Ok(vec![path]),
+            Err(_) => Err(format!(
+                "COPY source {source:?} does not exist in the build context"
+            )),
+        };
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(context.join(&dir))
+        .map_err(|e| format!("COPY source {source:?}: {e}"))?
+        .flatten()
+        .filter(|e| glob_match(last, &e.file_name().to_string_lossy()))
+        .map(|e| dir.join(e.file_name()))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(format!(
+            "COPY source {source:?} matches no file in the build context"
+        ));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.wasm", "app.wasm"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("*.wasm", "app.wat"));
+        assert!(glob_match("*", ""));
+    }
+
+    #[test]
+    fn dockerignore_rules() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join(".dockerignore"),
+            "# c\ntarget\n*.md\n!README.md\n**/*.tmp\n",
+        )
+        .unwrap();
+        let ignore = Ignore::load(tmp.path());
+        assert!(ignore.ignored("target/debug/x"));
+        assert!(ignore.ignored("notes.md"));
+        assert!(!ignore.ignored("README.md"));
+        assert!(ignore.ignored("a/b/c.tmp"));
+        assert!(!ignore.ignored("app.wasm"));
+    }
+}
