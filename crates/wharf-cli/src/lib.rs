@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 mod args;
+mod images;
 mod run;
 
 use std::path::PathBuf;
@@ -29,6 +30,10 @@ struct Cli {
 enum Command {
     /// Run a WebAssembly program (.wasm module or component, or .wat text) in a sandbox.
     Run(run::RunArgs),
+    /// Build an image from a Dockerfile (FROM scratch, COPY app.wasm /, ENTRYPOINT [...]).
+    Build(images::BuildArgs),
+    /// List images.
+    Images(images::ImagesArgs),
 }
 
 /// Docker's exit code when the engine itself fails (bad flag, internal error).
@@ -58,6 +63,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Run(args) => run::run(&wharf, args),
+        Command::Build(args) => images::build(&wharf, args),
+        Command::Images(args) => images::images(&wharf, args),
     }
 }
 

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use wharf_core::{exit_code, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason, Wharf};
+use wharf_core::{
+    exit_code, ImageRun, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason, Wharf,
+};
 
 use crate::args;
 use crate::ENGINE_FAILED;
@@ -36,6 +38,10 @@ pub struct RunArgs {
     #[arg(short = 't', long = "tty")]
     _tty: bool,
 
+    /// Run this program of the image instead of its ENTRYPOINT (drops the image's CMD too).
+    #[arg(long = "entrypoint", value_name = "PATH")]
+    entrypoint: Option<String>,
+
     /// Memory limit for the guest's linear memory, e.g. 64m or 1g.
     #[arg(short = 'm', long = "memory", value_name = "SIZE", value_parser = args::parse_size)]
     memory: Option<u64>,
@@ -44,9 +50,9 @@ pub struct RunArgs {
     #[arg(long = "timeout", value_name = "DURATION", value_parser = args::parse_duration)]
     timeout: Option<Duration>,
 
-    /// The .wasm or .wat file, then the arguments passed to it.
+    /// The .wasm or .wat file, or an image, then the arguments passed to it.
     #[arg(
-        value_name = "FILE [ARG...]",
+        value_name = "FILE|IMAGE [ARG...]",
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
@@ -126,9 +132,18 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
             return ENGINE_FAILED;
         }
     }
-    let file = PathBuf::from(&args.command[0]);
-    let name = file.display().to_string();
-    match wharf.run_file(&file, &policy, &stop) {
+    let target = &args.command[0];
+    let name = target.clone();
+    let result = if names_a_file(target) {
+        wharf.run_file(&PathBuf::from(target), &policy, &stop)
+    } else {
+        let run = ImageRun {
+            entrypoint: args.entrypoint.clone(),
+            args: args.command[1..].to_vec(),
+        };
+        wharf.run_image(target, &run, &policy, &stop)
+    };
+    match result {
         Ok(outcome) => {
             report(&name, &outcome);
             exit_code(&outcome)
@@ -138,6 +153,17 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// Whether `wharf run X` means a file rather than an image: it exists, is a path, or ends
+/// in .wasm or .wat.
+fn names_a_file(target: &str) -> bool {
+    target.ends_with(".wasm")
+        || target.ends_with(".wat")
+        || target.starts_with('/')
+        || target.starts_with("./")
+        || target.starts_with("../")
+        || std::path::Path::new(target).exists()
 }
 
 /// Says on stderr how the guest ended, unless it simply exited.

@@ -7,7 +7,13 @@
 
 #![warn(missing_docs)]
 
+mod images;
+
 use std::path::{Path, PathBuf};
+
+pub use images::{ImageRun, ImageSummary};
+pub use wharf_build::BuildOptions;
+pub use wharf_image::Reference;
 
 use wharf_aot_cache::{AotCache, CompileError};
 pub use wharf_root::{Root, ROOT_ENV};
@@ -36,6 +42,10 @@ pub enum Error {
         /// Why, in a sentence for the user.
         reason: String,
     },
+    /// An image is missing, malformed or not WebAssembly (exit code 125, as Docker when it
+    /// cannot create the container).
+    #[error("{0}")]
+    Image(String),
     /// wharf itself failed (exit code 125).
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
@@ -47,7 +57,7 @@ impl Error {
         match self {
             Error::NotFound(_) => 127,
             Error::NotRunnable { .. } => 126,
-            Error::Internal(_) => 125,
+            Error::Image(_) | Error::Internal(_) => 125,
         }
     }
 }
@@ -99,6 +109,21 @@ impl Wharf {
             }
             Err(_) if file.is_dir() => return Err(not_runnable("it is a directory".into())),
             Err(e) => return Err(not_runnable(format!("cannot read it: {e}"))),
+        };
+        self.run_bytes(file, bytes, policy, stop)
+    }
+
+    /// Runs a WebAssembly binary (or WAT text) named `name` in messages.
+    fn run_bytes(
+        &self,
+        name: &Path,
+        bytes: Vec<u8>,
+        policy: &SandboxPolicy,
+        stop: &StopHandle,
+    ) -> Result<Outcome, Error> {
+        let not_runnable = |reason: String| Error::NotRunnable {
+            file: name.to_path_buf(),
+            reason,
         };
         let wasm = WasmBinary::parse(bytes).map_err(not_runnable)?;
         let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(

@@ -19,7 +19,8 @@ mod reference;
 
 pub use reference::{Reference, DEFAULT_REGISTRY};
 
-use oci_spec::image::{Arch, Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
+pub use oci_spec::image::Descriptor;
+use oci_spec::image::{Arch, ImageConfiguration, ImageIndex, ImageManifest};
 
 /// Media types wharf recognises beyond those `oci-spec` names.
 pub mod media_types {

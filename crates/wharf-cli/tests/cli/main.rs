@@ -2,6 +2,7 @@
 
 mod cache;
 mod exit_codes;
+mod images;
 mod limits;
 mod sandbox;
 mod signals;

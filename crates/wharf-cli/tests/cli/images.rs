@@ -1,0 +1,134 @@
+//! `wharf build`, `wharf images` and `wharf run IMAGE` with real guests.
+
+use std::path::Path;
+
+use crate::support::{guest, wharf_in, Ran};
+
+fn wharf(root: &Path, args: &[&str]) -> Ran {
+    wharf_in(root)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// A build context holding the files and hello guests, some data, and a Dockerfile.
+fn context(dir: &Path, dockerfile: &str) -> String {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::copy(guest("files.wasm"), dir.join("files.wasm")).unwrap();
+    std::fs::copy(guest("hello.wasm"), dir.join("hello.wasm")).unwrap();
+    std::fs::write(dir.join("data/msg.txt"), "from the image\n").unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+const FILES_APP: &str = "FROM scratch\nCOPY files.wasm /bin/\nCOPY data /data/\nWORKDIR /data\nENTRYPOINT [\"/bin/files.wasm\"]\nCMD [\"read\", \"msg.txt\"]\n";
+
+#[test]
+fn build_list_and_run_an_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let ctx = context(&tmp.path().join("ctx"), FILES_APP);
+    let built = wharf(&root, &["build", "-t", "files-app:1", &ctx]);
+    assert_eq!(built.code, 0, "{built:?}");
+    assert!(built.stdout.starts_with("built sha256:"), "{built:?}");
+
+    let images = wharf(&root, &["images"]);
+    assert!(
+        images
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("files-app ") && l.contains(" 1 ")),
+        "{images:?}"
+    );
+
+    // The image's entrypoint, cmd and working directory.
+    let ran = wharf(&root, &["run", "files-app:1"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, "from the image\n"),
+        "{ran:?}"
+    );
+    // Arguments replace CMD.
+    let ran = wharf(&root, &["run", "files-app:1", "ls", "/bin"]);
+    assert_eq!(ran.stdout, "files.wasm\n", "{ran:?}");
+    // A container's writes never change the image.
+    let ran = wharf(
+        &root,
+        &["run", "files-app:1", "write", "/data/new.txt", "x"],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = wharf(&root, &["run", "files-app:1", "ls", "/data"]);
+    assert_eq!(ran.stdout, "msg.txt\n", "{ran:?}");
+    // Nothing of the host is visible, and nothing is left behind.
+    let ran = wharf(&root, &["run", "files-app:1", "read", "/etc/passwd"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(
+        std::fs::read_dir(root.join("run")).unwrap().count(),
+        0,
+        "run directories left behind"
+    );
+}
+
+#[test]
+fn image_env_is_applied_and_user_env_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let ctx = context(
+        &tmp.path().join("ctx"),
+        "FROM scratch\nCOPY hello.wasm /\nENV GREETING=image KEEP=1\nENTRYPOINT [\"/hello.wasm\"]\n",
+    );
+    assert_eq!(
+        wharf(&root, &["build", "-q", "-t", "hello-app", &ctx]).code,
+        0
+    );
+    let ran = wharf(&root, &["run", "-e", "GREETING=user", "hello-app", "arg"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let env: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("env "))
+        .collect();
+    assert_eq!(env, ["env KEEP=1", "env GREETING=user"]);
+    assert!(
+        ran.stdout.contains("arg[0]=/hello.wasm\narg[1]=arg\n"),
+        "{ran:?}"
+    );
+}
+
+#[test]
+fn builds_are_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = context(&tmp.path().join("ctx"), FILES_APP);
+    let first = wharf(&tmp.path().join("a"), &["build", "-q", "-t", "x", &ctx]);
+    let second = wharf(&tmp.path().join("b"), &["build", "-q", "-t", "y", &ctx]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn image_errors_are_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let ran = wharf(&root, &["run", "not-built-yet:1"]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("not in the local store"), "{ran:?}");
+
+    let ctx = context(
+        &tmp.path().join("ctx"),
+        "FROM scratch\nCOPY hello.wasm /\nRUN make\n",
+    );
+    let ran = wharf(&root, &["build", "-t", "bad", &ctx]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(
+        ran.stderr.contains("Dockerfile:3: RUN cannot work"),
+        "{ran:?}"
+    );
+
+    let ctx = context(&tmp.path().join("ctx2"), FILES_APP);
+    assert_eq!(wharf(&root, &["build", "-t", "app", &ctx]).code, 0);
+    let ran = wharf(&root, &["run", "--entrypoint", "/missing.wasm", "app"]);
+    assert_eq!(ran.code, 127, "{ran:?}");
+    assert!(ran.stderr.contains("/missing.wasm"), "{ran:?}");
+}
