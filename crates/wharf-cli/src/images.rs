@@ -137,3 +137,46 @@ fn human_size(bytes: u64) -> String {
         b => format!("{b}B"),
     }
 }
+
+/// `wharf rmi IMAGE...`
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Tags, digests or ID prefixes.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// Removes images and returns the exit code: 1 if any could not be removed, as Docker.
+pub fn rmi(wharf: &Wharf, args: RmiArgs) -> i32 {
+    let mut code = 0;
+    for image in &args.images {
+        match wharf.remove_image(image) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("wharf: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+/// `wharf tag SOURCE TARGET`
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// An image in the store.
+    source: String,
+    /// The new name.
+    target: String,
+}
+
+/// Tags an image and returns the exit code.
+pub fn tag(wharf: &Wharf, args: TagArgs) -> i32 {
+    match wharf.tag_image(&args.source, &args.target) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            1
+        }
+    }
+}

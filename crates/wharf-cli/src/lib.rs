@@ -34,6 +34,10 @@ enum Command {
     Build(images::BuildArgs),
     /// List images.
     Images(images::ImagesArgs),
+    /// Remove images (untag; delete once no tag is left).
+    Rmi(images::RmiArgs),
+    /// Give an image another name.
+    Tag(images::TagArgs),
 }
 
 /// Docker's exit code when the engine itself fails (bad flag, internal error).
@@ -65,6 +69,8 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(&wharf, args),
         Command::Build(args) => images::build(&wharf, args),
         Command::Images(args) => images::images(&wharf, args),
+        Command::Rmi(args) => images::rmi(&wharf, args),
+        Command::Tag(args) => images::tag(&wharf, args),
     }
 }
 

@@ -31,6 +31,42 @@ pub struct ImageRun {
     pub args: Vec<String>,
 }
 
+/// The manifest digest a tag, a `name@sha256:` reference, a full digest or a unique digest
+/// prefix (as `wharf images` shows) names.
+fn resolve(index: &wharf_store::Index, reference: &str) -> Result<Digest, wharf_store::Error> {
+    let not_found = || wharf_store::Error::NotFound(format!("no such image: {reference}"));
+    if let Ok(digest) = Digest::parse(reference) {
+        return index
+            .images
+            .contains_key(&digest)
+            .then_some(digest)
+            .ok_or_else(not_found);
+    }
+    if reference.len() >= 4 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut matches = index
+            .images
+            .keys()
+            .filter(|d| d.hex().starts_with(reference));
+        if let (Some(digest), None) = (matches.next(), matches.next()) {
+            return Ok(digest.clone());
+        }
+    }
+    let parsed = Reference::parse(reference).map_err(wharf_store::Error::NotFound)?;
+    if let Some(digest) = &parsed.digest {
+        let digest = Digest::parse(digest).map_err(wharf_store::Error::NotFound)?;
+        return index
+            .images
+            .contains_key(&digest)
+            .then_some(digest)
+            .ok_or_else(not_found);
+    }
+    index
+        .tags
+        .get(&parsed.to_string())
+        .cloned()
+        .ok_or_else(not_found)
+}
+
 fn store_error(e: wharf_store::Error) -> Error {
     Error::Image(e.to_string())
 }
@@ -75,6 +111,52 @@ impl Wharf {
         Ok(summaries)
     }
 
+    /// `wharf tag`: gives the image `source` the extra name `target`.
+    pub fn tag_image(&self, source: &str, target: &str) -> Result<(), Error> {
+        let target = Reference::parse(target).map_err(Error::Image)?;
+        if target.digest.is_some() {
+            return Err(Error::Image(format!("cannot tag with a digest ({target})")));
+        }
+        let store = self.store()?;
+        store
+            .update(|index| {
+                let digest = resolve(index, source)?;
+                index.tags.insert(target.to_string(), digest);
+                Ok(())
+            })
+            .map_err(store_error)
+    }
+
+    /// `wharf rmi`: removes the tag `reference` (or, given a digest, every tag of that image);
+    /// the image and the blobs only it used go once no tag is left. Returns what was removed,
+    /// as Docker prints it (`Untagged: ...`, `Deleted: ...`).
+    pub fn remove_image(&self, reference: &str) -> Result<Vec<String>, Error> {
+        let store = self.store()?;
+        store
+            .update(|index| {
+                let digest = resolve(index, reference)?;
+                // Named by a tag: only that tag goes. Named by digest or ID: every tag goes.
+                let tag = Reference::parse(reference)
+                    .ok()
+                    .map(|r| r.to_string())
+                    .filter(|t| index.tags.get(t) == Some(&digest));
+                let mut report = Vec::new();
+                index.tags.retain(|name, d| {
+                    let drop = *d == digest && tag.as_ref().is_none_or(|t| t == name);
+                    if drop {
+                        report.push(format!("Untagged: {name}"));
+                    }
+                    !drop
+                });
+                if !index.tags.values().any(|d| *d == digest) {
+                    index.images.remove(&digest);
+                    report.push(format!("Deleted: {digest}"));
+                }
+                Ok(report)
+            })
+            .map_err(store_error)
+    }
+
     /// Runs the image `reference` with the image's entrypoint, cmd, env and working directory,
     /// overridden by `run` and extended by `policy` (user env comes after the image's, user
     /// mounts beside the image's root filesystem). The image's files are unpacked into a fresh
@@ -89,19 +171,12 @@ impl Wharf {
         let parsed = Reference::parse(reference).map_err(Error::Image)?;
         let store = self.store()?;
         let index = store.index().map_err(store_error)?;
-        let digest = match &parsed.digest {
-            Some(d) => Digest::parse(d).map_err(Error::Image)?,
-            None => index.tags.get(&parsed.to_string()).cloned().ok_or_else(|| {
-                Error::Image(format!(
-                    "image {reference} is not in the local store (wharf pull is not available yet; build it with wharf build)"
-                ))
-            })?,
-        };
-        let record = index.images.get(&digest).ok_or_else(|| {
+        let digest = resolve(&index, reference).map_err(|_| {
             Error::Image(format!(
-                "image {reference} ({digest}) is not in the local store"
+                "image {reference} is not in the local store (wharf pull is not available yet; build it with wharf build)"
             ))
         })?;
+        let record = &index.images[&digest];
         let limit = MAX_DOCUMENT_SIZE as u64;
         let manifest = match wharf_image::parse_document(
             &store.read_blob(&digest, limit).map_err(store_error)?,

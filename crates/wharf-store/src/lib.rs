@@ -59,6 +59,9 @@ pub enum Error {
     /// An image refers to a blob the store does not hold.
     #[error("blob {0} is missing from the store")]
     MissingBlob(Digest),
+    /// What the caller asked for is not in the store (the text says what).
+    #[error("{0}")]
+    NotFound(String),
     /// The index cannot be parsed.
     #[error("the image index {path} is corrupt ({reason}); move it away to start an empty store")]
     CorruptIndex {

@@ -132,3 +132,49 @@ fn image_errors_are_clear() {
     assert_eq!(ran.code, 127, "{ran:?}");
     assert!(ran.stderr.contains("/missing.wasm"), "{ran:?}");
 }
+
+#[test]
+fn tag_and_rmi_free_what_no_tag_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let ctx = context(&tmp.path().join("ctx"), FILES_APP);
+    let digest = wharf(&root, &["build", "-q", "-t", "app:1", &ctx])
+        .stdout
+        .trim()
+        .to_string();
+    assert!(digest.starts_with("sha256:"));
+    assert_eq!(
+        wharf(&root, &["tag", "app:1", "localhost:5000/app:2"]).code,
+        0
+    );
+    let blobs = || {
+        std::fs::read_dir(root.join("images/blobs/sha256"))
+            .unwrap()
+            .count()
+    };
+    let before = blobs();
+
+    let ran = wharf(&root, &["rmi", "app:1"]);
+    assert_eq!(ran.stdout, "Untagged: docker.io/library/app:1\n", "{ran:?}");
+    assert_eq!(blobs(), before, "blobs went while a tag still needs them");
+    assert_eq!(
+        wharf(&root, &["run", "localhost:5000/app:2"]).stdout,
+        "from the image\n"
+    );
+    // By ID prefix, as `wharf images` shows it.
+    let ran = wharf(
+        &root,
+        &["rmi", &digest["sha256:".len().."sha256:".len() + 12]],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stdout.contains(&format!("Deleted: {digest}")),
+        "{ran:?}"
+    );
+    assert_eq!(blobs(), 0, "blobs of a deleted image were kept");
+    assert!(wharf(&root, &["images", "-q"]).stdout.is_empty());
+
+    let ran = wharf(&root, &["rmi", "app:1"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stderr.contains("no such image"), "{ran:?}");
+}
