@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# wharf's main job on the bundled example: build examples/hello/hello.c into a WASI module and
-# run it in the sandbox with an env var, an argument and a read-only mount.
+# wharf's main job on the bundled example: compile examples/hello/hello.c to a WASI module, build
+# it into an image with examples/hello/Dockerfile, and run the image in the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cargo build --release --locked -p wharf-cli
-out=target/example
-mkdir -p "$out"
-clang --target=wasm32-wasi -O2 -Wl,--strip-debug -o "$out/hello.wasm" examples/hello/hello.c
-exec target/release/wharf run -e GREETING=ahoy -v "$PWD/examples/hello:/app:ro" \
-  "$out/hello.wasm" /app/message.txt
+clang --target=wasm32-wasi -O2 -Wl,--strip-debug -o examples/hello/hello.wasm examples/hello/hello.c
+export WHARF_ROOT=${WHARF_ROOT:-$PWD/target/example-root}
+wharf=target/release/wharf
+"$wharf" build -t wharf-example:latest examples/hello
+"$wharf" images
+exec "$wharf" run wharf-example:latest
