@@ -274,7 +274,7 @@ impl RunRootfs {
         let base = wharf.root.path().join("run");
         std::fs::create_dir_all(&base).map_err(|e| Error::Internal(e.into()))?;
         wharf_root::remove_abandoned_temporaries(&base);
-        let path = base.join(format!("rootfs.{}.{}.tmp", std::process::id(), unique()));
+        let path = base.join(wharf_root::temporary_name("rootfs"));
         std::fs::create_dir(&path).map_err(|e| Error::Internal(e.into()))?;
         let rootfs = RunRootfs { path };
         for layer in layers {
@@ -331,10 +331,4 @@ impl Drop for RunRootfs {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -94,11 +94,7 @@ fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        ".{file_name}.{}.{}.tmp",
-        std::process::id(),
-        unique_suffix()
-    ));
+    let tmp = dir.join(temporary_name(&format!(".{file_name}")));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -121,7 +117,8 @@ fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
 /// takes this long.
 pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Removes the temporary files (names ending in `.tmp`) in `dir` older than [`ABANDONED_AFTER`].
+/// Removes the temporaries (files or directories named `*.tmp`) in `dir` older than
+/// [`ABANDONED_AFTER`].
 /// Young ones may belong to a process writing right now and are left alone.
 pub fn remove_abandoned_temporaries(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -137,16 +134,25 @@ pub fn remove_abandoned_temporaries(dir: &Path) {
             .ok()
             .and_then(|modified| modified.elapsed().ok());
         if age.is_some_and(|age| age > ABANDONED_AFTER) {
-            let _ = fs::remove_file(entry.path());
+            // Temporaries are files, or directories such as a run's unpacked root filesystem.
+            let _ = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => fs::remove_dir_all(entry.path()),
+                _ => fs::remove_file(entry.path()),
+            };
         }
     }
 }
 
-/// A number that differs between calls in one process, so that threads never share a temp file.
-fn unique_suffix() -> u64 {
+/// A file name for a temporary, `STEM.PID.N.tmp`: unique across processes (the pid) and threads
+/// (a counter), and ending in `.tmp` so that [`remove_abandoned_temporaries`] recognises it.
+pub fn temporary_name(stem: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    format!(
+        "{stem}.{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 #[cfg(test)]
@@ -173,6 +179,35 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("x")]);
+    }
+
+    #[test]
+    fn only_old_temporaries_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old_file = tmp.path().join(temporary_name("old"));
+        let old_dir = tmp.path().join(temporary_name("dir"));
+        let young = tmp.path().join(temporary_name("young"));
+        let kept = tmp.path().join("data");
+        fs::write(&old_file, b"x").unwrap();
+        fs::create_dir_all(old_dir.join("inner")).unwrap();
+        fs::write(&young, b"x").unwrap();
+        fs::write(&kept, b"x").unwrap();
+        let long_ago = std::time::SystemTime::now() - 2 * ABANDONED_AFTER;
+        for path in [&old_file, &kept] {
+            fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        fs::File::open(&old_dir)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        remove_abandoned_temporaries(tmp.path());
+        assert!(!old_file.exists() && !old_dir.exists());
+        assert!(young.exists() && kept.exists());
     }
 
     #[test]

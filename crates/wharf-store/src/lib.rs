@@ -318,13 +318,7 @@ impl Drop for TempBlob {
 }
 
 fn tempfile_in(dir: &Path) -> Result<TempBlob, Error> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let path = dir.join(format!(
-        "blob.{}.{}.tmp",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
+    let path = dir.join(wharf_root::temporary_name("blob"));
     let file = fs::File::options()
         .write(true)
         .create_new(true)
