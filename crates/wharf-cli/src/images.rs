@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use wharf_core::{BuildOptions, Reference, Wharf};
 
-use crate::ENGINE_FAILED;
+use crate::{fail, ENGINE_FAILED};
 
 /// `wharf build -t NAME[:TAG] [-f Dockerfile] [--build-arg K=V] CONTEXT`
 #[derive(Debug, Args)]
@@ -35,10 +35,7 @@ pub struct BuildArgs {
 pub fn build(wharf: &Wharf, args: BuildArgs) -> i32 {
     match try_build(wharf, args) {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("wharf: {e}");
-            ENGINE_FAILED
-        }
+        Err(e) => fail(e, ENGINE_FAILED),
     }
 }
 
@@ -102,10 +99,7 @@ pub struct ImagesArgs {
 pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
     let images = match wharf.images() {
         Ok(images) => images,
-        Err(e) => {
-            eprintln!("wharf: {e}");
-            return ENGINE_FAILED;
-        }
+        Err(e) => return fail(e, ENGINE_FAILED),
     };
     if args.quiet {
         for image in images {
@@ -152,10 +146,7 @@ pub fn rmi(wharf: &Wharf, args: RmiArgs) -> i32 {
     for image in &args.images {
         match wharf.remove_image(image) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
-            Err(e) => {
-                eprintln!("wharf: {e}");
-                code = 1;
-            }
+            Err(e) => code = fail(e, 1),
         }
     }
     code
@@ -174,9 +165,6 @@ pub struct TagArgs {
 pub fn tag(wharf: &Wharf, args: TagArgs) -> i32 {
     match wharf.tag_image(&args.source, &args.target) {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("wharf: {e}");
-            1
-        }
+        Err(e) => fail(e, 1),
     }
 }

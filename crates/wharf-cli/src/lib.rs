@@ -43,6 +43,12 @@ enum Command {
 /// Docker's exit code when the engine itself fails (bad flag, internal error).
 const ENGINE_FAILED: i32 = 125;
 
+/// Prints `wharf: ERROR` on stderr, the one line every failure gets, and returns `code`.
+fn fail(error: impl std::fmt::Display, code: i32) -> i32 {
+    eprintln!("wharf: {error}");
+    code
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     init_logging();
@@ -60,10 +66,7 @@ pub fn main() -> i32 {
         .and_then(|root| Wharf::open(root).map_err(anyhow::Error::from))
     {
         Ok(wharf) => wharf,
-        Err(e) => {
-            eprintln!("wharf: {e:#}");
-            return ENGINE_FAILED;
-        }
+        Err(e) => return fail(format!("{e:#}"), ENGINE_FAILED),
     };
     match cli.command {
         Command::Run(args) => run::run(&wharf, args),

@@ -9,7 +9,7 @@ use wharf_core::{
 };
 
 use crate::args;
-use crate::ENGINE_FAILED;
+use crate::{fail, ENGINE_FAILED};
 
 /// `wharf run [OPTIONS] FILE [ARG...]`
 #[derive(Debug, Args)]
@@ -118,18 +118,15 @@ impl RunArgs {
 pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     let policy = match args.policy() {
         Ok(policy) => policy,
-        Err(e) => {
-            eprintln!("wharf: {e}");
-            return ENGINE_FAILED;
-        }
+        Err(e) => return fail(e, ENGINE_FAILED),
     };
     let stop = StopHandle::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) =
             signal_hook::flag::register_usize(signal, stop.signal_flag(), signal as usize)
         {
-            eprintln!("wharf: cannot install a handler for signal {signal}: {e}");
-            return ENGINE_FAILED;
+            let error = format!("cannot install a handler for signal {signal}: {e}");
+            return fail(error, ENGINE_FAILED);
         }
     }
     let target = &args.command[0];
@@ -149,8 +146,8 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
             exit_code(&outcome)
         }
         Err(e) => {
-            eprintln!("wharf: {e}");
-            e.exit_code()
+            let code = e.exit_code();
+            fail(e, code)
         }
     }
 }

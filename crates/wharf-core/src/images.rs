@@ -95,9 +95,8 @@ impl Wharf {
             let Some(record) = index.images.get(digest) else {
                 continue;
             };
-            let size = std::iter::once(digest)
-                .chain(std::iter::once(&record.config))
-                .chain(&record.layers)
+            let size = record
+                .blobs(digest)
                 .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
                 .map(|m| m.len())
                 .sum();

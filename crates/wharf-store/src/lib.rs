@@ -92,6 +92,17 @@ pub struct ImageRecord {
     pub created: Option<String>,
 }
 
+impl ImageRecord {
+    /// Every blob the image with manifest `manifest` needs: the manifest itself, the config,
+    /// the layers and the extras.
+    pub fn blobs<'a>(&'a self, manifest: &'a Digest) -> impl Iterator<Item = &'a Digest> {
+        std::iter::once(manifest)
+            .chain(std::iter::once(&self.config))
+            .chain(&self.layers)
+            .chain(&self.extra)
+    }
+}
+
 /// Everything the store holds, as kept in `index.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
@@ -106,14 +117,11 @@ pub struct Index {
 impl Index {
     /// Every blob some image needs: manifests, configs, layers and extras.
     pub fn referenced_blobs(&self) -> BTreeSet<Digest> {
-        let mut blobs = BTreeSet::new();
-        for (manifest, image) in &self.images {
-            blobs.insert(manifest.clone());
-            blobs.insert(image.config.clone());
-            blobs.extend(image.layers.iter().cloned());
-            blobs.extend(image.extra.iter().cloned());
-        }
-        blobs
+        self.images
+            .iter()
+            .flat_map(|(manifest, image)| image.blobs(manifest))
+            .cloned()
+            .collect()
     }
 }
 
