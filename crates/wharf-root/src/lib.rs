@@ -182,6 +182,18 @@ mod tests {
     }
 
     #[test]
+    fn the_default_root_follows_the_user() {
+        // SAFETY: geteuid has no preconditions.
+        let root_user = unsafe { libc::geteuid() } == 0;
+        let path = Root::default_path();
+        if root_user {
+            assert_eq!(path, PathBuf::from("/var/lib/wharf"));
+        } else {
+            assert!(path.ends_with("wharf"), "{}", path.display());
+        }
+    }
+
+    #[test]
     fn only_old_temporaries_are_removed() {
         let tmp = tempfile::tempdir().unwrap();
         let old_file = tmp.path().join(temporary_name("old"));

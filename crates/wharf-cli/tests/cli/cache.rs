@@ -100,3 +100,25 @@ fn an_unwritable_cache_still_runs() {
     let ran = run_hello(&root);
     assert!(ran.stderr.contains("running without the cache"), "{ran:?}");
 }
+
+#[test]
+fn the_root_flag_wins_over_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flag_root = tmp.path().join("from-flag");
+    let env_root = tmp.path().join("from-env");
+    let ran: Ran = wharf_in(&env_root)
+        .arg("--root")
+        .arg(&flag_root)
+        .arg("run")
+        .arg(guest("hello.wasm"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        entries(&flag_root).len(),
+        1,
+        "the cache is not under --root"
+    );
+    assert!(!env_root.exists(), "WHARF_ROOT was used despite --root");
+}
