@@ -53,6 +53,27 @@ pub enum Source {
     Compiled,
 }
 
+/// What a cache entry is keyed by: the SHA-256 of the binary and its kind (the engine's
+/// compatibility hash is added by the cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey {
+    /// SHA-256 of the WebAssembly binary, lowercase hex. For an image's Wasm layer this is the
+    /// layer's own digest, so a pulled image is compiled once, without hashing it again.
+    pub sha256_hex: String,
+    /// Module or component.
+    pub kind: GuestKind,
+}
+
+impl CacheKey {
+    /// The key of `wasm`, hashing its bytes.
+    pub fn of(wasm: &WasmBinary) -> CacheKey {
+        CacheKey {
+            sha256_hex: hex::encode(Sha256::digest(&wasm.bytes)),
+            kind: wasm.kind,
+        }
+    }
+}
+
 impl AotCache {
     /// A cache kept in `dir` (created on first store).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -64,15 +85,15 @@ impl AotCache {
         &self.dir
     }
 
-    /// The file that holds, or will hold, the machine code of `wasm` for `engine`.
-    pub fn entry_path(&self, engine: &Engine, wasm: &WasmBinary) -> PathBuf {
-        let digest = hex::encode(Sha256::digest(&wasm.bytes));
+    /// The file that holds, or will hold, the machine code for `key` and `engine`.
+    pub fn entry_path(&self, engine: &Engine, key: &CacheKey) -> PathBuf {
         let mut engine_hash = Sha256Hasher(Sha256::new());
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
         let engine_hash = hex::encode(&engine_hash.0.finalize()[..8]);
         self.dir.join(format!(
-            "sha256-{digest}-{}-{engine_hash}.cwasm",
-            wasm.kind.name()
+            "sha256-{}-{}-{engine_hash}.cwasm",
+            key.sha256_hex,
+            key.kind.name()
         ))
     }
 
@@ -82,16 +103,40 @@ impl AotCache {
         engine: &Engine,
         wasm: &WasmBinary,
     ) -> Result<(Compiled, Source), CompileError> {
-        let path = self.entry_path(engine, wasm);
-        match self.load(engine, wasm.kind, &path) {
-            Ok(Some(compiled)) => return Ok((compiled, Source::Cache)),
-            Ok(None) => {}
+        let key = CacheKey::of(wasm);
+        if let Some(compiled) = self.lookup(engine, &key) {
+            return Ok((compiled, Source::Cache));
+        }
+        Ok((
+            self.compile_and_store(engine, &key, wasm)?,
+            Source::Compiled,
+        ))
+    }
+
+    /// The cached code for `key`, if a valid entry exists. An entry that fails its checks is
+    /// deleted (and the caller compiles again).
+    pub fn lookup(&self, engine: &Engine, key: &CacheKey) -> Option<Compiled> {
+        let path = self.entry_path(engine, key);
+        match self.load(engine, key.kind, &path) {
+            Ok(found) => found,
             Err(reason) => {
                 tracing::warn!("rebuilding AOT cache entry {}: {reason}", path.display());
                 let _ = std::fs::remove_file(&path);
                 let _ = std::fs::remove_file(checksum_path(&path));
+                None
             }
         }
+    }
+
+    /// Compiles `wasm` (whose key is `key`) and stores the result; a cache that cannot be
+    /// written only costs speed.
+    pub fn compile_and_store(
+        &self,
+        engine: &Engine,
+        key: &CacheKey,
+        wasm: &WasmBinary,
+    ) -> Result<Compiled, CompileError> {
+        let path = self.entry_path(engine, key);
         let (compiled, artifact) = compile(engine, wasm)?;
         // Cleaning up after writers killed mid-write costs a directory listing: cheap beside
         // compiling, so it is done on this cold path only.
@@ -105,7 +150,7 @@ impl AotCache {
                 path.display()
             );
         }
-        Ok((compiled, Source::Compiled))
+        Ok(compiled)
     }
 
     /// `Ok(None)` when there is no entry; `Err` says why an existing entry is unusable.

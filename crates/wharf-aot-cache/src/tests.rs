@@ -15,7 +15,7 @@ fn compiles_once_then_loads_from_the_cache() {
     let (_tmp, cache, engine, wasm) = setup();
     let (_, first) = cache.load_or_compile(&engine, &wasm).unwrap();
     assert_eq!(first, Source::Compiled);
-    assert!(cache.entry_path(&engine, &wasm).is_file());
+    assert!(cache.entry_path(&engine, &CacheKey::of(&wasm)).is_file());
     let (compiled, second) = cache.load_or_compile(&engine, &wasm).unwrap();
     assert_eq!(second, Source::Cache);
     assert_eq!(compiled.kind(), GuestKind::Module);
@@ -26,15 +26,15 @@ fn the_key_covers_the_binary_and_the_engine() {
     let (_tmp, cache, engine, wasm) = setup();
     let other = WasmBinary::parse(b"(module (func (export \"_start\") nop))".to_vec()).unwrap();
     assert_ne!(
-        cache.entry_path(&engine, &wasm),
-        cache.entry_path(&engine, &other)
+        cache.entry_path(&engine, &CacheKey::of(&wasm)),
+        cache.entry_path(&engine, &CacheKey::of(&other))
     );
     let mut config = wasmtime::Config::new();
     config.cranelift_opt_level(wasmtime::OptLevel::None);
     let other_engine = Engine::new(&config).unwrap();
     assert_ne!(
-        cache.entry_path(&engine, &wasm),
-        cache.entry_path(&other_engine, &wasm)
+        cache.entry_path(&engine, &CacheKey::of(&wasm)),
+        cache.entry_path(&other_engine, &CacheKey::of(&wasm))
     );
 }
 
@@ -43,7 +43,7 @@ fn the_key_covers_the_binary_and_the_engine() {
 fn corrupt_truncated_and_foreign_entries_are_rebuilt() {
     let (_tmp, cache, engine, wasm) = setup();
     cache.load_or_compile(&engine, &wasm).unwrap();
-    let path = cache.entry_path(&engine, &wasm);
+    let path = cache.entry_path(&engine, &CacheKey::of(&wasm));
     let sum_path = checksum_path(&path);
     let good = std::fs::read(&path).unwrap();
     let good_sum = std::fs::read(&sum_path).unwrap();

@@ -15,7 +15,7 @@ use crate::dockerfile::{self, Instruction};
 
 const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
-const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// What to build.
 #[derive(Debug, Clone, Default)]
@@ -345,7 +345,7 @@ fn walk(
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (civil-from-days, Howard Hinnant's algorithm).
-fn rfc3339(seconds: u64) -> String {
+pub(crate) fn rfc3339(seconds: u64) -> String {
     let days = (seconds / 86_400) as i64;
     let rem = seconds % 86_400;
     let z = days + 719_468;

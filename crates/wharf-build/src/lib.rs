@@ -2,12 +2,14 @@
 //! `COPY app.wasm /`, `ENTRYPOINT ["/app.wasm"]`.
 //!
 //! [`dockerfile::parse`] reads the Dockerfile; [`build`] turns it and a build context into an OCI
-//! image (platform `wasi/wasm`) in the store, one gzip layer per COPY.
+//! image (platform `wasi/wasm`) in the store, one gzip layer per COPY; [`build_artifact`] packs one `.wasm` as the CNCF Wasm artifact.
 
 #![warn(missing_docs)]
 
+mod artifact;
 mod builder;
 mod context;
 pub mod dockerfile;
 
+pub use artifact::{artifact_source, build_artifact};
 pub use builder::{build, BuildError, BuildOptions};

@@ -31,16 +31,27 @@ pub struct ImageRun {
     pub args: Vec<String>,
 }
 
-/// The manifest digest a tag, a `name@sha256:` reference, a full digest or a unique digest
-/// prefix (as `wharf images` shows) names.
-fn resolve(index: &wharf_store::Index, reference: &str) -> Result<Digest, wharf_store::Error> {
+/// The image whose manifest is `digest`, or that was picked from the index `digest`.
+fn by_digest(index: &wharf_store::Index, digest: Digest) -> Option<Digest> {
+    if index.images.contains_key(&digest) {
+        return Some(digest);
+    }
+    index
+        .images
+        .iter()
+        .find(|(_, image)| image.extra.contains(&digest))
+        .map(|(manifest, _)| manifest.clone())
+}
+
+/// The manifest digest a tag, a `name@sha256:` reference (of the manifest or of the index it
+/// was picked from), a full digest or a unique digest prefix (as `wharf images` shows) names.
+pub(crate) fn resolve(
+    index: &wharf_store::Index,
+    reference: &str,
+) -> Result<Digest, wharf_store::Error> {
     let not_found = || wharf_store::Error::NotFound(format!("no such image: {reference}"));
     if let Ok(digest) = Digest::parse(reference) {
-        return index
-            .images
-            .contains_key(&digest)
-            .then_some(digest)
-            .ok_or_else(not_found);
+        return by_digest(index, digest).ok_or_else(not_found);
     }
     if reference.len() >= 4 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
         let mut matches = index
@@ -54,11 +65,7 @@ fn resolve(index: &wharf_store::Index, reference: &str) -> Result<Digest, wharf_
     let parsed = Reference::parse(reference).map_err(wharf_store::Error::NotFound)?;
     if let Some(digest) = &parsed.digest {
         let digest = Digest::parse(digest).map_err(wharf_store::Error::NotFound)?;
-        return index
-            .images
-            .contains_key(&digest)
-            .then_some(digest)
-            .ok_or_else(not_found);
+        return by_digest(index, digest).ok_or_else(not_found);
     }
     index
         .tags
@@ -81,6 +88,163 @@ impl Wharf {
     pub fn build(&self, context: &Path, options: &BuildOptions) -> Result<Digest, Error> {
         wharf_build::build(&self.store()?, context, options)
             .map_err(|e| Error::Image(e.to_string()))
+    }
+
+    /// `wharf build --artifact`: packs one `.wasm` (`input`, or the one the Dockerfile in the
+    /// directory `input` copies) as the CNCF Wasm OCI artifact; returns its manifest digest.
+    pub fn build_artifact(&self, input: &Path, options: &BuildOptions) -> Result<Digest, Error> {
+        let image_error = |e: wharf_build::BuildError| Error::Image(e.to_string());
+        let wasm = wharf_build::artifact_source(input, options).map_err(image_error)?;
+        wharf_build::build_artifact(&self.store()?, &wasm, options).map_err(image_error)
+    }
+
+    /// `wharf image inspect`: Docker's fields for the image `reference` (`Id`, `RepoTags`,
+    /// `RepoDigests`, `Created`, `Os`, `Architecture`, `Size`, `Config`, `RootFS`), plus
+    /// the manifest and how the image carries its Wasm.
+    pub fn inspect_image(&self, reference: &str) -> Result<serde_json::Value, Error> {
+        let store = self.store()?;
+        let index = store.index().map_err(store_error)?;
+        let digest = resolve(&index, reference).map_err(store_error)?;
+        let record = &index.images[&digest];
+        let limit = MAX_DOCUMENT_SIZE as u64;
+        let manifest_bytes = store.read_blob(&digest, limit).map_err(store_error)?;
+        let config_bytes = store
+            .read_blob(&record.config, limit)
+            .map_err(store_error)?;
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Image(e.to_string()))?;
+        let config: serde_json::Value =
+            serde_json::from_slice(&config_bytes).map_err(|e| Error::Image(e.to_string()))?;
+        let layout = match wharf_image::parse_document(&manifest_bytes) {
+            Ok(Document::Manifest(m)) => match wharf_image::classify(&m, &config_bytes) {
+                Ok(WasmImage::Rootfs { .. }) => "rootfs",
+                Ok(WasmImage::WasmLayer { .. }) => "wasm-layer",
+                Err(_) => "unknown",
+            },
+            _ => "unknown",
+        };
+        let tags: Vec<Reference> = index
+            .tags
+            .iter()
+            .filter(|(_, d)| **d == digest)
+            .filter_map(|(t, _)| Reference::parse(t).ok())
+            .collect();
+        let repo_tags: Vec<String> = tags
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}",
+                    r.familiar_name(),
+                    r.tag.as_deref().unwrap_or("latest")
+                )
+            })
+            .collect();
+        let mut repo_digests: Vec<String> = tags
+            .iter()
+            .map(|r| format!("{}@{digest}", r.familiar_name()))
+            .collect();
+        repo_digests.dedup();
+        let size: u64 = record
+            .blobs(&digest)
+            .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(serde_json::json!({
+            "Id": digest.as_str(),
+            "RepoTags": repo_tags,
+            "RepoDigests": repo_digests,
+            "Created": config.get("created").cloned().unwrap_or(serde_json::Value::Null),
+            "Os": config.get("os").cloned().unwrap_or(serde_json::Value::Null),
+            "Architecture": config.get("architecture").cloned().unwrap_or(serde_json::Value::Null),
+            "Size": size,
+            "Config": config.get("config").cloned().unwrap_or(serde_json::json!({})),
+            "RootFS": {
+                "Type": "layers",
+                "Layers": record.layers.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+            },
+            "Manifest": manifest,
+            "Wasm": {
+                "Layout": layout,
+                "ConfigMediaType": manifest.pointer("/config/mediaType").cloned(),
+            },
+        }))
+    }
+
+    /// `wharf image prune`: deletes what a killed pull or build left behind (blobs no image
+    /// refers to, abandoned temporaries) and, with `all`, every image (there are no containers
+    /// yet to keep any in use). Returns Docker's report lines and the bytes freed.
+    pub fn prune_images(&self, all: bool) -> Result<(Vec<String>, u64), Error> {
+        let store = self.store()?;
+        let mut report = Vec::new();
+        let mut freed = 0u64;
+        if all {
+            let sizes = |index: &wharf_store::Index| -> u64 {
+                index
+                    .referenced_blobs()
+                    .iter()
+                    .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
+                    .map(|m| m.len())
+                    .sum()
+            };
+            freed += store
+                .update(|index| {
+                    let before = sizes(index);
+                    for tag in index.tags.keys() {
+                        report.push(format!("untagged: {tag}"));
+                    }
+                    for digest in index.images.keys() {
+                        report.push(format!("deleted: {digest}"));
+                    }
+                    index.tags.clear();
+                    index.images.clear();
+                    Ok(before)
+                })
+                .map_err(store_error)?;
+        }
+        freed += store
+            .remove_orphans(std::time::Duration::ZERO)
+            .map_err(store_error)?;
+        Ok((report, freed))
+    }
+
+    /// `wharf save`: writes `references` (tags, digests or IDs) as an OCI layout tar.
+    pub fn save_images(
+        &self,
+        references: &[String],
+        out: impl std::io::Write,
+    ) -> Result<(), Error> {
+        let store = self.store()?;
+        let index = store.index().map_err(store_error)?;
+        let mut items: Vec<wharf_archive::SaveItem> = Vec::new();
+        for reference in references {
+            let digest = resolve(&index, reference).map_err(store_error)?;
+            // A tag saves that name; a digest or ID saves every name the image has.
+            let names: Vec<Reference> = match Reference::parse(reference)
+                .ok()
+                .filter(|r| index.tags.get(&r.to_string()) == Some(&digest))
+            {
+                Some(tag) => vec![tag],
+                None => index
+                    .tags
+                    .iter()
+                    .filter(|(_, d)| **d == digest)
+                    .filter_map(|(t, _)| Reference::parse(t).ok())
+                    .collect(),
+            };
+            match items.iter_mut().find(|i| i.digest == digest) {
+                Some(item) => item.names.extend(names),
+                None => items.push(wharf_archive::SaveItem { digest, names }),
+            }
+        }
+        wharf_archive::save(&store, &items, out).map_err(|e| Error::Image(e.to_string()))
+    }
+
+    /// `wharf load`: reads an OCI layout tar into the store.
+    pub fn load_images(
+        &self,
+        input: impl std::io::Read,
+    ) -> Result<Vec<wharf_archive::Loaded>, Error> {
+        wharf_archive::load(&self.store()?, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))
     }
 
     /// Every tag in the store, sorted.
@@ -172,7 +336,7 @@ impl Wharf {
         let index = store.index().map_err(store_error)?;
         let digest = resolve(&index, reference).map_err(|_| {
             Error::Image(format!(
-                "image {reference} is not in the local store (wharf pull is not available yet; build it with wharf build)"
+                "image {reference} is not in the local store; pull it (wharf pull {reference}) or build it"
             ))
         })?;
         let record = &index.images[&digest];
@@ -196,7 +360,6 @@ impl Wharf {
         match layout {
             WasmImage::WasmLayer { layer } => {
                 let digest = Digest::parse(layer.digest().as_ref()).map_err(Error::Image)?;
-                let wasm = store.read_blob(&digest, u64::MAX).map_err(store_error)?;
                 let mut policy = policy.clone();
                 let argv0 = run
                     .entrypoint
@@ -205,7 +368,8 @@ impl Wharf {
                 policy.args = std::iter::once(argv0)
                     .chain(run.args.iter().cloned())
                     .collect();
-                self.run_bytes(Path::new(reference), wasm, &policy, stop)
+                let compiled = self.compiled_layer(&store, &digest, reference)?;
+                self.run_compiled(Path::new(reference), &compiled, &policy, stop)
             }
             WasmImage::Rootfs {
                 layers,
@@ -256,6 +420,50 @@ impl Wharf {
                 self.run_bytes(Path::new(program), bytes, &policy, stop)
             }
         }
+    }
+}
+
+impl Wharf {
+    /// The compiled code of a Wasm layer. The AOT cache is keyed by the layer's digest, so on
+    /// a warm start only the layer's 8-byte header is read; the layer itself is read (and
+    /// verified against its digest) only to compile it.
+    fn compiled_layer(
+        &self,
+        store: &Store,
+        digest: &Digest,
+        reference: &str,
+    ) -> Result<wharf_sandbox::Compiled, Error> {
+        let not_runnable = |reason: String| Error::NotRunnable {
+            file: PathBuf::from(reference),
+            reason,
+        };
+        let mut header = [0u8; 8];
+        std::fs::File::open(store.blob_path(digest))
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+            .map_err(|e| Error::Image(format!("layer {digest} cannot be read: {e}")))?;
+        let kind = wharf_sandbox::GuestKind::from_header(&header).ok_or_else(|| {
+            not_runnable(format!("its layer {digest} is not a WebAssembly binary"))
+        })?;
+        let key = wharf_aot_cache::CacheKey {
+            sha256_hex: digest.hex().to_string(),
+            kind,
+        };
+        if let Some(compiled) = self.cache.lookup(&self.engine, &key) {
+            return Ok(compiled);
+        }
+        let bytes = store.read_blob(digest, u64::MAX).map_err(store_error)?;
+        let wasm = wharf_sandbox::WasmBinary::parse(bytes).map_err(not_runnable)?;
+        self.cache
+            .compile_and_store(&self.engine, &key, &wasm)
+            .map_err(|wharf_aot_cache::CompileError::Invalid(e)| {
+                not_runnable(format!("invalid WebAssembly: {e}"))
+            })
+    }
+
+    /// Whether the store holds `reference` (a tag, digest or ID prefix).
+    pub fn image_exists(&self, reference: &str) -> Result<bool, Error> {
+        let index = self.store()?.index().map_err(store_error)?;
+        Ok(resolve(&index, reference).is_ok())
     }
 }
 

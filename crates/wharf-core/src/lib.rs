@@ -8,15 +8,22 @@
 #![warn(missing_docs)]
 
 mod images;
+mod registry;
 
 use std::path::{Path, PathBuf};
 
 pub use images::{ImageRun, ImageSummary};
+pub use registry::{
+    normalize_registry, registry_options_from_env, BlobEvent, NoProgress, Progress, Pulled,
+    RegistryOptions, INSECURE_REGISTRIES_ENV, REGISTRY_TIMEOUT_ENV,
+};
 pub use wharf_build::BuildOptions;
 pub use wharf_image::Reference;
+pub use wharf_registry::Credentials;
 
 use wharf_aot_cache::{AotCache, CompileError};
 pub use wharf_root::{Root, ROOT_ENV};
+use wharf_sandbox::Compiled;
 use wharf_sandbox::{Engine, RunError, WasmBinary};
 pub use wharf_sandbox::{Mount, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason};
 
@@ -130,8 +137,22 @@ impl Wharf {
             |CompileError::Invalid(e)| not_runnable(format!("invalid WebAssembly: {e}")),
         )?;
         tracing::debug!(?source, kind = wasm.kind.name(), "compiled code ready");
-        wharf_sandbox::run(&self.engine, &compiled, policy, stop).map_err(|e| match e {
-            RunError::CannotStart(reason) => not_runnable(reason),
+        self.run_compiled(name, &compiled, policy, stop)
+    }
+
+    /// Runs compiled code; `name` is the file or image named in messages.
+    fn run_compiled(
+        &self,
+        name: &Path,
+        compiled: &Compiled,
+        policy: &SandboxPolicy,
+        stop: &StopHandle,
+    ) -> Result<Outcome, Error> {
+        wharf_sandbox::run(&self.engine, compiled, policy, stop).map_err(|e| match e {
+            RunError::CannotStart(reason) => Error::NotRunnable {
+                file: name.to_path_buf(),
+                reason,
+            },
             RunError::Internal(e) => Error::Internal(e),
         })
     }

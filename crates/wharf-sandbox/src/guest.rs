@@ -20,6 +20,12 @@ impl GuestKind {
             GuestKind::Component => "component",
         }
     }
+
+    /// The kind a binary's first 8 bytes announce; `None` when they are not a WebAssembly
+    /// binary header. Lets callers key a cache without reading the whole binary.
+    pub fn from_header(header: &[u8]) -> Option<GuestKind> {
+        binary_kind(header).ok().flatten()
+    }
 }
 
 /// A WebAssembly binary whose kind is known; WAT text has already been turned into binary.

@@ -181,10 +181,7 @@ impl Store {
         mut reader: impl Read,
         limit: u64,
     ) -> Result<u64, Error> {
-        let tmp = tempfile_in(&self.tmp_dir())?;
-        let mut file: &fs::File = tmp.as_file();
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let mut writer = self.blob_writer(expected, limit)?;
         let mut buffer = vec![0u8; 256 << 10];
         loop {
             let n = match reader.read(&mut buffer) {
@@ -193,29 +190,23 @@ impl Store {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_error(format!("reading blob {expected}"))(e)),
             };
-            size += n as u64;
-            if size > limit {
-                return Err(Error::TooLarge {
-                    digest: expected.clone(),
-                    limit,
-                });
-            }
-            hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n])
-                .map_err(io_error(format!("writing blob {expected}")))?;
+            writer.write(&buffer[..n])?;
         }
-        let actual = Digest::from_hasher(hasher);
-        if &actual != expected {
-            return Err(Error::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            });
-        }
-        file.sync_data()
-            .map_err(io_error(format!("writing blob {expected}")))?;
-        tmp.persist(&self.blob_path(expected))
-            .map_err(|e| io_error(format!("storing blob {expected}"))(e.error))?;
-        Ok(size)
+        writer.commit()
+    }
+
+    /// A writer for a blob announced as `expected` that arrives in pieces (from the network,
+    /// say). Nothing is visible until [`BlobWriter::commit`] has verified the whole blob;
+    /// dropping the writer discards what it wrote.
+    pub fn blob_writer(&self, expected: &Digest, limit: u64) -> Result<BlobWriter, Error> {
+        Ok(BlobWriter {
+            tmp: tempfile_in(&self.tmp_dir())?,
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+            expected: expected.clone(),
+            destination: self.blob_path(expected),
+        })
     }
 
     /// Reads a whole blob of at most `limit` bytes, checking its digest again.
@@ -287,6 +278,93 @@ impl Store {
             }
         }
         Ok(result)
+    }
+
+    /// Deletes blobs no image refers to that are at least `min_age` old, and temporaries
+    /// abandoned by killed writers ([`wharf_root::ABANDONED_AFTER`]). Such leftovers come from
+    /// a pull or build killed mid-way. A pull still at work may lose a blob it has written but
+    /// not yet registered; its store update then fails with [`Error::MissingBlob`] and it
+    /// fetches the blob again. Returns the bytes freed.
+    pub fn remove_orphans(&self, min_age: std::time::Duration) -> Result<u64, Error> {
+        let lock_path = self.dir.join("lock");
+        let _lock = StoreLock::exclusive(&lock_path)
+            .map_err(io_error(format!("locking {}", lock_path.display())))?;
+        let needed = self.index()?.referenced_blobs();
+        let mut freed = 0;
+        for (dir, min_age) in [
+            (self.blob_dir(), min_age),
+            (self.tmp_dir(), wharf_root::ABANDONED_AFTER),
+        ] {
+            let entries =
+                fs::read_dir(&dir).map_err(io_error(format!("listing {}", dir.display())))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let in_use =
+                    Digest::parse(&format!("sha256:{name}")).is_ok_and(|d| needed.contains(&d));
+                let Ok(meta) = entry.metadata() else {
+                    continue;
+                };
+                let old = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age >= min_age);
+                if !in_use && old && fs::remove_file(entry.path()).is_ok() {
+                    freed += meta.len();
+                }
+            }
+        }
+        Ok(freed)
+    }
+}
+
+/// A blob being written; see [`Store::blob_writer`].
+pub struct BlobWriter {
+    tmp: TempBlob,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+    expected: Digest,
+    destination: PathBuf,
+}
+
+impl BlobWriter {
+    /// Appends `bytes`; fails once the blob grows past its limit.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.size += bytes.len() as u64;
+        if self.size > self.limit {
+            return Err(Error::TooLarge {
+                digest: self.expected.clone(),
+                limit: self.limit,
+            });
+        }
+        self.hasher.update(bytes);
+        self.tmp
+            .as_file()
+            .write_all(bytes)
+            .map_err(io_error(format!("writing blob {}", self.expected)))
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.size
+    }
+
+    /// Checks the digest and, if it matches, makes the blob visible. Returns its size.
+    pub fn commit(self) -> Result<u64, Error> {
+        let actual = Digest::from_hasher(self.hasher);
+        if actual != self.expected {
+            return Err(Error::DigestMismatch {
+                expected: self.expected,
+                actual,
+            });
+        }
+        let what = || format!("storing blob {}", self.expected);
+        self.tmp.as_file().sync_data().map_err(io_error(what()))?;
+        self.tmp
+            .persist(&self.destination)
+            .map_err(|e| io_error(what())(e.error))?;
+        Ok(self.size)
     }
 }
 

@@ -1,0 +1,118 @@
+//! Registries: pull, push, login and logout.
+
+use wharf_image::Reference;
+use wharf_registry::{Credentials, DockerConfig};
+use wharf_store::Digest;
+
+use crate::images::resolve;
+use crate::{Error, Wharf};
+
+pub use wharf_registry::{BlobEvent, NoProgress, Options as RegistryOptions, Progress, Pulled};
+
+/// Environment variable listing registries (`host[:port]`, comma-separated) to reach over plain
+/// HTTP; Docker keeps the same list as `insecure-registries` in daemon.json.
+pub const INSECURE_REGISTRIES_ENV: &str = "WHARF_INSECURE_REGISTRIES";
+
+/// Environment variable with the seconds a registry may stay silent before wharf gives up.
+pub const REGISTRY_TIMEOUT_ENV: &str = "WHARF_REGISTRY_TIMEOUT";
+
+/// Registry options from the environment ([`INSECURE_REGISTRIES_ENV`],
+/// [`REGISTRY_TIMEOUT_ENV`]); credentials come from Docker's config file.
+pub fn registry_options_from_env() -> Result<RegistryOptions, Error> {
+    let mut options = RegistryOptions::default();
+    if let Ok(list) = std::env::var(INSECURE_REGISTRIES_ENV) {
+        options.insecure = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+    }
+    if let Ok(seconds) = std::env::var(REGISTRY_TIMEOUT_ENV) {
+        let seconds: f64 = seconds.parse().map_err(|_| {
+            Error::Image(format!(
+                "{REGISTRY_TIMEOUT_ENV}={seconds:?} is not a number of seconds"
+            ))
+        })?;
+        options.timeout = std::time::Duration::from_secs_f64(seconds.max(0.1));
+    }
+    Ok(options)
+}
+
+fn registry_error(e: wharf_registry::Error) -> Error {
+    Error::Image(e.to_string())
+}
+
+impl Wharf {
+    /// `wharf pull`: fetches `reference` into the store and tags it.
+    pub fn pull(&self, reference: &str, options: &RegistryOptions) -> Result<Pulled, Error> {
+        let parsed = Reference::parse(reference).map_err(Error::Image)?;
+        wharf_registry::pull(&self.store()?, &parsed, options).map_err(registry_error)
+    }
+
+    /// `wharf push`: sends the stored image `reference` to the registry its name points at.
+    /// Returns the manifest digest, which is the same on both sides.
+    pub fn push(&self, reference: &str, options: &RegistryOptions) -> Result<Digest, Error> {
+        let target = Reference::parse(reference).map_err(Error::Image)?;
+        if target.digest.is_some() {
+            return Err(Error::Image(format!(
+                "cannot push to a digest ({target}); push a tag"
+            )));
+        }
+        let store = self.store()?;
+        let index = store.index().map_err(|e| Error::Image(e.to_string()))?;
+        let digest = resolve(&index, reference).map_err(|_| {
+            Error::Image(format!(
+                "no such image: {reference} (tag an image with that name first: wharf tag IMAGE {reference})"
+            ))
+        })?;
+        wharf_registry::push(&store, &digest, &target, options).map_err(registry_error)?;
+        Ok(digest)
+    }
+
+    /// `wharf login`: checks `credentials` against `registry` (default Docker Hub) and saves
+    /// them in Docker's config file. Returns the file's path.
+    pub fn login(
+        &self,
+        registry: Option<&str>,
+        credentials: &Credentials,
+        options: &RegistryOptions,
+    ) -> Result<std::path::PathBuf, Error> {
+        let registry = normalize_registry(registry);
+        wharf_registry::check_login(&registry, credentials, options).map_err(registry_error)?;
+        let path = wharf_registry::config_path();
+        let mut config = DockerConfig::load(&path).map_err(registry_error)?;
+        config.set_credentials(&registry, credentials);
+        config.save().map_err(registry_error)?;
+        Ok(path)
+    }
+
+    /// `wharf logout`: forgets the login for `registry`; returns whether there was one.
+    pub fn logout(&self, registry: Option<&str>) -> Result<bool, Error> {
+        let registry = normalize_registry(registry);
+        let path = wharf_registry::config_path();
+        let mut config = DockerConfig::load(&path).map_err(registry_error)?;
+        let removed = config.remove_credentials(&registry);
+        if removed {
+            config.save().map_err(registry_error)?;
+        }
+        Ok(removed)
+    }
+}
+
+/// `host[:port]` from what the user typed (`https://host:port/`, `host`, nothing for Docker Hub).
+pub fn normalize_registry(registry: Option<&str>) -> String {
+    let Some(registry) = registry else {
+        return wharf_image::DEFAULT_REGISTRY.to_string();
+    };
+    let host = registry
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match host {
+        "index.docker.io" | "registry-1.docker.io" => wharf_image::DEFAULT_REGISTRY.to_string(),
+        other => other.to_string(),
+    }
+}
