@@ -27,7 +27,12 @@ pub struct BuildArgs {
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
 
-    /// The build context directory.
+    /// Write the CNCF Wasm OCI artifact (one `application/wasm` layer) instead of an image
+    /// with a root filesystem. CONTEXT may then be the .wasm file itself.
+    #[arg(long = "artifact")]
+    artifact: bool,
+
+    /// The build context directory (with --artifact: or a .wasm file).
     context: PathBuf,
 }
 
@@ -44,8 +49,12 @@ fn try_build(wharf: &Wharf, args: BuildArgs) -> Result<(), String> {
         .file
         .clone()
         .unwrap_or_else(|| args.context.join("Dockerfile"));
-    let dockerfile = std::fs::read_to_string(&dockerfile_path)
-        .map_err(|e| format!("cannot read {}: {e}", dockerfile_path.display()))?;
+    let dockerfile = if args.artifact && args.context.is_file() {
+        String::new()
+    } else {
+        std::fs::read_to_string(&dockerfile_path)
+            .map_err(|e| format!("cannot read {}: {e}", dockerfile_path.display()))?
+    };
     let mut build_args = BTreeMap::new();
     for arg in &args.build_args {
         match arg.split_once('=') {
@@ -70,9 +79,12 @@ fn try_build(wharf: &Wharf, args: BuildArgs) -> Result<(), String> {
         source_date_epoch,
         tags: tags.clone(),
     };
-    let digest = wharf
-        .build(&args.context, &options)
-        .map_err(|e| e.to_string())?;
+    let digest = if args.artifact {
+        wharf.build_artifact(&args.context, &options)
+    } else {
+        wharf.build(&args.context, &options)
+    }
+    .map_err(|e| e.to_string())?;
     if args.quiet {
         println!("{digest}");
     } else {
@@ -165,6 +177,169 @@ pub struct TagArgs {
 pub fn tag(wharf: &Wharf, args: TagArgs) -> i32 {
     match wharf.tag_image(&args.source, &args.target) {
         Ok(()) => 0,
+        Err(e) => fail(e, 1),
+    }
+}
+
+/// `wharf image inspect IMAGE...`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Tags, digests or ID prefixes.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// Prints a JSON array with one object per image, as `docker image inspect`; exit code 1 if
+/// any image is missing (the others are still printed).
+pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for image in &args.images {
+        match wharf.inspect_image(image) {
+            Ok(value) => found.push(value),
+            Err(e) => code = fail(e, 1),
+        }
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&found).expect("JSON values serialize")
+    );
+    code
+}
+
+/// `wharf image prune [-a] [-f]`
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all images, not only what interrupted pulls and builds left behind.
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+}
+
+/// Prunes and prints the reclaimed space.
+pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
+    if !args.force {
+        let what = if args.all {
+            "all images"
+        } else {
+            "blobs no image uses"
+        };
+        eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return 0;
+        }
+    }
+    match wharf.prune_images(args.all) {
+        Ok((lines, freed)) => {
+            if !lines.is_empty() {
+                println!("Deleted Images:");
+                lines.iter().for_each(|l| println!("{l}"));
+                println!();
+            }
+            println!("Total reclaimed space: {}", human_size(freed));
+            0
+        }
+        Err(e) => fail(e, ENGINE_FAILED),
+    }
+}
+
+/// `wharf save [-o FILE] IMAGE...`
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Tags, digests or ID prefixes.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// Writes the archive; a file appears only once complete.
+pub fn save(wharf: &Wharf, args: SaveArgs) -> i32 {
+    let result = match &args.output {
+        Some(path) => save_to_file(wharf, &args.images, path),
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return fail(
+                    "refusing to write an archive to a terminal; use -o FILE or redirect stdout",
+                    1,
+                );
+            }
+            let stdout = std::io::stdout().lock();
+            wharf
+                .save_images(&args.images, std::io::BufWriter::new(stdout))
+                .map_err(|e| e.to_string())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => fail(e, 1),
+    }
+}
+
+fn save_to_file(wharf: &Wharf, images: &[String], path: &std::path::Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} is not a file name", path.display()))?;
+    let tmp = dir.join(format!(".{}.wharf-tmp", name.to_string_lossy()));
+    let file =
+        std::fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    let written = wharf
+        .save_images(images, std::io::BufWriter::new(&file))
+        .map_err(|e| e.to_string())
+        .and_then(|()| file.sync_all().map_err(|e| e.to_string()))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// `wharf load [-i FILE] [-q]`
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from this file instead of stdin.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+}
+
+/// Loads an archive and prints what it registered.
+pub fn load(wharf: &Wharf, args: LoadArgs) -> i32 {
+    let loaded = match &args.input {
+        Some(path) => match std::fs::File::open(path) {
+            Ok(file) => wharf.load_images(std::io::BufReader::new(file)),
+            Err(e) => return fail(format!("cannot open {}: {e}", path.display()), 1),
+        },
+        None => wharf.load_images(std::io::stdin().lock()),
+    };
+    match loaded {
+        Ok(images) => {
+            if !args.quiet {
+                for image in images {
+                    if image.names.is_empty() {
+                        println!("Loaded image ID: {}", image.digest);
+                    }
+                    for name in image.names {
+                        let shown = Reference::parse(&name)
+                            .map(|r| format!("{}:{}", r.familiar_name(), r.tag.unwrap_or_default()))
+                            .unwrap_or(name);
+                        println!("Loaded image: {shown}");
+                    }
+                }
+            }
+            0
+        }
         Err(e) => fail(e, 1),
     }
 }

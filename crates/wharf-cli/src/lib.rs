@@ -6,6 +6,7 @@
 
 mod args;
 mod images;
+mod registry;
 mod run;
 
 use std::path::PathBuf;
@@ -38,6 +39,47 @@ enum Command {
     Rmi(images::RmiArgs),
     /// Give an image another name.
     Tag(images::TagArgs),
+    /// Download an image from a registry.
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(registry::PushArgs),
+    /// Log in to a registry (credentials go to Docker's config.json).
+    Login(registry::LoginArgs),
+    /// Log out from a registry.
+    Logout(registry::LogoutArgs),
+    /// Write images to an OCI layout tar archive.
+    Save(images::SaveArgs),
+    /// Read images from an OCI layout tar archive (wharf save, docker save, skopeo).
+    Load(images::LoadArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+/// `wharf image ...`: Docker's management-command spelling of the image verbs.
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Show an image's details as JSON.
+    Inspect(images::InspectArgs),
+    /// Remove what interrupted pulls and builds left behind (-a: every image).
+    Prune(images::PruneArgs),
+    /// List images.
+    #[command(alias = "list")]
+    Ls(images::ImagesArgs),
+    /// Remove images.
+    Rm(images::RmiArgs),
+    /// Give an image another name.
+    Tag(images::TagArgs),
+    /// Build an image from a Dockerfile.
+    Build(images::BuildArgs),
+    /// Download an image.
+    Pull(registry::PullArgs),
+    /// Upload an image.
+    Push(registry::PushArgs),
+    /// Write images to an archive.
+    Save(images::SaveArgs),
+    /// Read images from an archive.
+    Load(images::LoadArgs),
 }
 
 /// Docker's exit code when the engine itself fails (bad flag, internal error).
@@ -74,6 +116,24 @@ pub fn main() -> i32 {
         Command::Images(args) => images::images(&wharf, args),
         Command::Rmi(args) => images::rmi(&wharf, args),
         Command::Tag(args) => images::tag(&wharf, args),
+        Command::Pull(args) => registry::pull(&wharf, args),
+        Command::Push(args) => registry::push(&wharf, args),
+        Command::Login(args) => registry::login(&wharf, args),
+        Command::Logout(args) => registry::logout(&wharf, args),
+        Command::Save(args) => images::save(&wharf, args),
+        Command::Load(args) => images::load(&wharf, args),
+        Command::Image(command) => match command {
+            ImageCommand::Inspect(args) => images::inspect(&wharf, args),
+            ImageCommand::Prune(args) => images::prune(&wharf, args),
+            ImageCommand::Ls(args) => images::images(&wharf, args),
+            ImageCommand::Rm(args) => images::rmi(&wharf, args),
+            ImageCommand::Tag(args) => images::tag(&wharf, args),
+            ImageCommand::Build(args) => images::build(&wharf, args),
+            ImageCommand::Pull(args) => registry::pull(&wharf, args),
+            ImageCommand::Push(args) => registry::push(&wharf, args),
+            ImageCommand::Save(args) => images::save(&wharf, args),
+            ImageCommand::Load(args) => images::load(&wharf, args),
+        },
     }
 }
 

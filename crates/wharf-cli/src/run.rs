@@ -42,6 +42,15 @@ pub struct RunArgs {
     #[arg(long = "entrypoint", value_name = "PATH")]
     entrypoint: Option<String>,
 
+    /// Pull the image before running: missing (when not in the store), always, never.
+    #[arg(long = "pull", value_name = "POLICY", default_value = "missing",
+          value_parser = ["missing", "always", "never"])]
+    pull: String,
+
+    /// Do not print pull progress.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+
     /// Memory limit for the guest's linear memory, e.g. 64m or 1g.
     #[arg(short = 'm', long = "memory", value_name = "SIZE", value_parser = args::parse_size)]
     memory: Option<u64>,
@@ -114,6 +123,28 @@ impl RunArgs {
     }
 }
 
+/// Applies `--pull`: Docker says "Unable to find image ... locally" and pulls (on stderr,
+/// since the guest owns stdout).
+fn pull_if_needed(
+    wharf: &Wharf,
+    image: &str,
+    policy: &str,
+    quiet: bool,
+) -> Result<(), wharf_core::Error> {
+    let pull = match policy {
+        "always" => true,
+        "never" => false,
+        _ => !wharf.image_exists(image)?,
+    };
+    if !pull {
+        return Ok(());
+    }
+    if policy == "missing" {
+        eprintln!("Unable to find image '{image}' locally");
+    }
+    crate::registry::pull_image(wharf, image, quiet, crate::registry::Output::Stderr)
+}
+
 /// Runs the guest and returns wharf's exit code.
 pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     let policy = match args.policy() {
@@ -134,6 +165,9 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     let result = if names_a_file(target) {
         wharf.run_file(&PathBuf::from(target), &policy, &stop)
     } else {
+        if let Err(e) = pull_if_needed(wharf, target, &args.pull, args.quiet) {
+            return fail(e, ENGINE_FAILED);
+        }
         let run = ImageRun {
             entrypoint: args.entrypoint.clone(),
             args: args.command[1..].to_vec(),

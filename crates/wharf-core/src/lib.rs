@@ -20,6 +20,7 @@ pub use registry::{
 pub use wharf_build::BuildOptions;
 pub use wharf_image::Reference;
 pub use wharf_registry::Credentials;
+pub use wharf_store::Digest;
 
 use wharf_aot_cache::{AotCache, CompileError};
 pub use wharf_root::{Root, ROOT_ENV};
