@@ -81,6 +81,18 @@ pub(crate) fn from_oci(error: OciDistributionError, reference: &Reference) -> Er
         OciDistributionError::DigestError(e) => Error::Format(format!(
             "content from {registry} does not match its digest ({e}); nothing was stored"
         )),
+        OciDistributionError::RequestError(e)
+            if matches!(e.status().map(|s| s.as_u16()), Some(401 | 403)) =>
+        {
+            denied()
+        }
+        OciDistributionError::RequestError(e) if e.status().is_some_and(|s| s.as_u16() == 404) => {
+            not_found()
+        }
+        OciDistributionError::RequestError(e) if e.status().is_some() => Error::Registry(format!(
+            "registry {registry} answered HTTP {}; try again later",
+            e.status().map_or(0, |s| s.as_u16())
+        )),
         OciDistributionError::RequestError(e) => {
             let what = if e.is_timeout() {
                 "it did not answer in time".to_string()

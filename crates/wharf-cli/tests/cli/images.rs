@@ -111,7 +111,7 @@ fn builds_are_reproducible() {
 fn image_errors_are_clear() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
-    let ran = wharf(&root, &["run", "not-built-yet:1"]);
+    let ran = wharf(&root, &["run", "--pull", "never", "not-built-yet:1"]);
     assert_eq!(ran.code, 125, "{ran:?}");
     assert!(ran.stderr.contains("not in the local store"), "{ran:?}");
 

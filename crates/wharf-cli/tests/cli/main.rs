@@ -4,6 +4,8 @@ mod cache;
 mod exit_codes;
 mod images;
 mod limits;
+mod registry;
 mod sandbox;
+mod services;
 mod signals;
 mod support;

@@ -1,0 +1,215 @@
+//! Real services for the registry tests: Debian's `docker-registry` (distribution 2.8) on a
+//! free 127.0.0.1 port, optionally behind basic auth; skopeo; hand-made OCI layouts; and
+//! misbehaving HTTP servers (500s, silence).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+
+/// A running registry, stopped when dropped.
+pub struct Registry {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Where it keeps its data (to damage blobs on purpose).
+    pub storage: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Registry {
+    /// An open registry.
+    pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// A registry that wants `user`/`password` (basic auth, bcrypt htpasswd).
+    pub fn with_login(user: &str, password: &str) -> Registry {
+        Registry::start_with(Some((user, password)))
+    }
+
+    fn start_with(login: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = dir.path().join("data");
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            storage.display()
+        );
+        if let Some((user, password)) = login {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd not found: install apache2-utils (scripts/install-deps.sh does)");
+            assert!(out.status.success());
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry not found: install it (scripts/install-deps.sh does)");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            addr,
+            storage,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// The file the registry keeps `digest`'s bytes in.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.storage
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `skopeo ARGS...`, which must succeed; returns its stdout.
+pub fn skopeo(args: &[&str]) -> String {
+    let out = Command::new("skopeo")
+        .args(args)
+        .output()
+        .expect("skopeo not found: install it (scripts/install-deps.sh does)");
+    assert!(
+        out.status.success(),
+        "skopeo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// An OCI image layout directory being written by hand, as other tools lay images out.
+pub struct Layout {
+    pub dir: PathBuf,
+}
+
+impl Layout {
+    pub fn new(dir: &Path) -> Layout {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        Layout {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Adds a blob; returns its descriptor with `media_type`.
+    pub fn blob(&self, media_type: &str, bytes: &[u8]) -> Value {
+        let d = digest(bytes);
+        std::fs::write(
+            self.dir.join("blobs/sha256").join(&d["sha256:".len()..]),
+            bytes,
+        )
+        .unwrap();
+        json!({"mediaType": media_type, "digest": d, "size": bytes.len()})
+    }
+
+    /// Adds a manifest with this config and layers; returns its descriptor.
+    pub fn manifest(&self, config_type: &str, config: &Value, layers: Vec<Value>) -> Value {
+        let config = self.blob(config_type, &serde_json::to_vec(config).unwrap());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": layers,
+        });
+        self.blob(
+            "application/vnd.oci.image.manifest.v1+json",
+            &serde_json::to_vec(&manifest).unwrap(),
+        )
+    }
+
+    /// Writes index.json naming `descriptor` as `tag`.
+    pub fn tag(&self, descriptor: &Value, tag: &str) {
+        let mut d = descriptor.clone();
+        d["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        let index = json!({"schemaVersion": 2, "manifests": [d]});
+        std::fs::write(
+            self.dir.join("index.json"),
+            serde_json::to_vec(&index).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// `oci:DIR:TAG` for skopeo.
+    pub fn skopeo_name(&self, tag: &str) -> String {
+        format!("oci:{}:{tag}", self.dir.display())
+    }
+}
+
+/// An uncompressed tar holding `files` (path, bytes), as a rootfs layer.
+pub fn tar_layer(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder.append_data(&mut header, path, *bytes).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// A server on 127.0.0.1 that answers every request with `response` (or, when `None`,
+/// accepts connections and never answers). Returns its address.
+pub fn misbehaving_server(response: Option<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            match response {
+                Some(response) => {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(response.as_bytes());
+                }
+                None => held.push(stream),
+            }
+        }
+    });
+    addr
+}
