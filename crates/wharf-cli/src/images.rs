@@ -144,9 +144,12 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// `wharf rmi IMAGE...`
+/// `wharf rmi [-f] IMAGE...`
 #[derive(Debug, Args)]
 pub struct RmiArgs {
+    /// Remove every tag of an image named by ID or digest, however many it has.
+    #[arg(short = 'f', long = "force")]
+    force: bool,
     /// Tags, digests or ID prefixes.
     #[arg(required = true)]
     images: Vec<String>,
@@ -156,7 +159,7 @@ pub struct RmiArgs {
 pub fn rmi(wharf: &Wharf, args: RmiArgs) -> i32 {
     let mut code = 0;
     for image in &args.images {
-        match wharf.remove_image(image) {
+        match wharf.remove_image(image, args.force) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => code = fail(e, 1),
         }

@@ -290,10 +290,11 @@ impl Wharf {
             .map_err(store_error)
     }
 
-    /// `wharf rmi`: removes the tag `reference` (or, given a digest, every tag of that image);
-    /// the image and the blobs only it used go once no tag is left. Returns what was removed,
-    /// as Docker prints it (`Untagged: ...`, `Deleted: ...`).
-    pub fn remove_image(&self, reference: &str) -> Result<Vec<String>, Error> {
+    /// `wharf rmi`: removes the tag `reference` (or, given a digest or ID, every tag of that
+    /// image, which needs `force` when there are several, as Docker); the image and the blobs
+    /// only it used go once no tag is left. Returns what was removed, as Docker prints it
+    /// (`Untagged: ...`, `Deleted: ...`).
+    pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>, Error> {
         let store = self.store()?;
         store
             .update(|index| {
@@ -303,6 +304,13 @@ impl Wharf {
                     .ok()
                     .map(|r| r.to_string())
                     .filter(|t| index.tags.get(t) == Some(&digest));
+                let tag_count = index.tags.values().filter(|d| **d == digest).count();
+                if tag.is_none() && tag_count > 1 && !force {
+                    return Err(wharf_store::Error::NotFound(format!(
+                        "conflict: unable to delete {reference} (must be forced): the image has \
+                         {tag_count} tags; remove them one by one or use rmi -f"
+                    )));
+                }
                 let mut report = Vec::new();
                 index.tags.retain(|name, d| {
                     let drop = *d == digest && tag.as_ref().is_none_or(|t| t == name);

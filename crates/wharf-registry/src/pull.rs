@@ -123,7 +123,7 @@ impl Session<'_> {
         if let wharf_image::WasmImage::Rootfs { layers, .. } = &layout {
             if let Some(bad) = layers
                 .iter()
-                .find(|l| Compression::from_media_type(&l.media_type().to_string()).is_none())
+                .find(|l| Compression::from_media_type(l.media_type().as_ref()).is_none())
             {
                 return Err(Error::Format(format!(
                     "{}: layer {} has media type {}, which wharf cannot unpack",

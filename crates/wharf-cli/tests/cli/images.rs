@@ -161,10 +161,22 @@ fn tag_and_rmi_free_what_no_tag_needs() {
         wharf(&root, &["run", "localhost:5000/app:2"]).stdout,
         "from the image\n"
     );
-    // By ID prefix, as `wharf images` shows it.
+    // By ID prefix, as `wharf images` shows it: with two tags, only when forced.
+    assert_eq!(
+        wharf(&root, &["tag", "localhost:5000/app:2", "app:3"]).code,
+        0
+    );
+    let id = &digest["sha256:".len().."sha256:".len() + 12];
+    let refused = wharf(&root, &["rmi", id]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("must be forced"), "{refused:?}");
     let ran = wharf(
         &root,
-        &["rmi", &digest["sha256:".len().."sha256:".len() + 12]],
+        &["rmi", "-f", &digest["sha256:".len().."sha256:".len() + 12]],
+    );
+    assert!(
+        ran.stdout.contains("Untagged: docker.io/library/app:3"),
+        "{ran:?}"
     );
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
@@ -177,4 +189,65 @@ fn tag_and_rmi_free_what_no_tag_needs() {
     let ran = wharf(&root, &["rmi", "app:1"]);
     assert_eq!(ran.code, 1, "{ran:?}");
     assert!(ran.stderr.contains("no such image"), "{ran:?}");
+}
+
+#[test]
+fn kill_9_during_build_and_rmi_and_parallel_builds_keep_the_store_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let ctx = context(&tmp.path().join("ctx"), FILES_APP);
+    // Incompressible data makes the build take long enough to be killed mid-way.
+    let mut noise = vec![0u8; 16 << 20];
+    let mut x = 0x2545f4914f6cdd1du64;
+    for chunk in noise.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    std::fs::write(Path::new(&ctx).join("data/noise.bin"), noise).unwrap();
+    for delay_ms in [20, 100, 300, 700] {
+        let mut child = wharf_in(&root)
+            .args(["build", "-q", "-t", "app:1", &ctx])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let listed = wharf(&root, &["images"]);
+        assert_eq!(listed.code, 0, "{listed:?}");
+    }
+    // Two builds at once, and the store ends up with both.
+    let builds: Vec<_> = ["app:1", "app:2"]
+        .iter()
+        .map(|tag| {
+            wharf_in(&root)
+                .args(["build", "-q", "-t", tag, &ctx])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut build in builds {
+        assert!(build.wait().unwrap().success());
+    }
+    assert_eq!(wharf(&root, &["run", "app:2"]).stdout, "from the image\n");
+    // rmi killed at once or not at all: the image is there whole, or gone whole.
+    let mut child = wharf_in(&root).args(["rmi", "app:1"]).spawn().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let ran = wharf(&root, &["run", "app:2"]);
+    assert_eq!(ran.stdout, "from the image\n", "{ran:?}");
+    assert_eq!(wharf(&root, &["rmi", "-f", "app:2"]).code, 0);
+    let _ = wharf(&root, &["rmi", "app:1"]);
+    let pruned = wharf(&root, &["image", "prune", "-f"]);
+    assert_eq!(pruned.code, 0, "{pruned:?}");
+    assert_eq!(
+        std::fs::read_dir(root.join("images/blobs/sha256"))
+            .unwrap()
+            .count(),
+        0,
+        "blobs left after every image was removed and pruned"
+    );
 }
