@@ -126,8 +126,15 @@ pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
     for image in images {
         println!(
             "{:<40} {:<16} {:<14} {:<22} {}",
-            image.reference.familiar_name(),
-            image.reference.tag.as_deref().unwrap_or("<none>"),
+            image
+                .reference
+                .as_ref()
+                .map_or("<none>".to_string(), |r| r.familiar_name()),
+            image
+                .reference
+                .as_ref()
+                .and_then(|r| r.tag.as_deref())
+                .unwrap_or("<none>"),
             &image.digest.hex()[..12],
             image.created.as_deref().unwrap_or("-"),
             human_size(image.size)

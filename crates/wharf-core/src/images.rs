@@ -12,8 +12,9 @@ use crate::{Error, Outcome, SandboxPolicy, StopHandle, Wharf};
 /// One line of `wharf images`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSummary {
-    /// The tag's reference.
-    pub reference: Reference,
+    /// The tag's reference; `None` for an image without a tag (loaded from an archive that
+    /// gave it no name, or pulled by digest), shown by Docker as `<none>`.
+    pub reference: Option<Reference>,
     /// The image's manifest digest.
     pub digest: Digest,
     /// When it was created (RFC 3339), if known.
@@ -247,31 +248,34 @@ impl Wharf {
         wharf_archive::load(&self.store()?, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))
     }
 
-    /// Every tag in the store, sorted.
+    /// Every tag in the store, sorted, then the images without a tag.
     pub fn images(&self) -> Result<Vec<ImageSummary>, Error> {
         let store = self.store()?;
         let index = store.index().map_err(store_error)?;
-        let mut summaries = Vec::new();
-        for (tag, digest) in &index.tags {
-            let Ok(reference) = Reference::parse(tag) else {
-                continue;
-            };
-            let Some(record) = index.images.get(digest) else {
-                continue;
-            };
+        let summary = |reference: Option<Reference>, digest: &Digest| {
+            let record = index.images.get(digest)?;
             let size = record
                 .blobs(digest)
                 .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
                 .map(|m| m.len())
                 .sum();
-            summaries.push(ImageSummary {
+            Some(ImageSummary {
                 reference,
                 digest: digest.clone(),
                 created: record.created.clone(),
                 size,
-            });
-        }
-        Ok(summaries)
+            })
+        };
+        let tagged = index
+            .tags
+            .iter()
+            .filter_map(|(tag, digest)| summary(Some(Reference::parse(tag).ok()?), digest));
+        let untagged = index
+            .images
+            .keys()
+            .filter(|d| !index.tags.values().any(|t| t == *d))
+            .filter_map(|digest| summary(None, digest));
+        Ok(tagged.chain(untagged).collect())
     }
 
     /// `wharf tag`: gives the image `source` the extra name `target`.

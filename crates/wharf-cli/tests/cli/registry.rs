@@ -141,6 +141,25 @@ fn push_pull_and_run_round_trip_with_skopeo_checking() {
     let c = Env::new();
     ok(&c.wharf(&["pull", "-q", &by_digest]));
     ok(&c.wharf(&["run", &by_digest]));
+    // Pulled by digest only: no tag, listed as Docker lists it.
+    let listed = c.wharf(&["images"]);
+    assert!(listed.stdout.lines().any(|l| l.starts_with("<none> ")), "{listed:?}");
+
+    // On a terminal (`script` gives wharf one) progress goes through the bars and the summary
+    // still prints.
+    let d = Env::new();
+    let wharf_bin = env!("CARGO_BIN_EXE_wharf");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{wharf_bin} pull {name}"), "/dev/null"])
+        .env("WHARF_ROOT", d.root())
+        .env("DOCKER_CONFIG", d.docker_config())
+        .env("COLUMNS", "120")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Complete") && text.contains("Downloaded newer image"), "{text}");
 }
 
 #[test]
