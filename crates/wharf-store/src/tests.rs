@@ -197,3 +197,54 @@ fn a_corrupt_index_is_an_error_not_an_empty_store() {
     assert!(err.to_string().contains("corrupt"), "{err}");
     assert!(store.update(|_| Ok(())).is_err());
 }
+
+#[test]
+fn a_blob_writer_shows_nothing_until_a_verified_commit() {
+    let (_tmp, store) = store();
+    let digest = Digest::of(b"abcdef");
+    let mut writer = store.blob_writer(&digest, 6).unwrap();
+    writer.write(b"abc").unwrap();
+    assert!(!store.has_blob(&digest));
+    writer.write(b"def").unwrap();
+    assert_eq!(writer.written(), 6);
+    assert_eq!(writer.commit().unwrap(), 6);
+    assert!(store.has_blob(&digest));
+
+    // Past the limit, and a dropped writer: nothing kept, no temporary left.
+    let other = Digest::of(b"0123456789");
+    let mut writer = store.blob_writer(&other, 4).unwrap();
+    assert!(matches!(
+        writer.write(b"01234"),
+        Err(Error::TooLarge { .. })
+    ));
+    drop(writer);
+    let mut writer = store.blob_writer(&other, 100).unwrap();
+    writer.write(b"0123").unwrap();
+    drop(writer);
+    assert!(!store.has_blob(&other));
+    assert_eq!(tmp_files(&store), 0);
+}
+
+#[test]
+fn orphans_are_removed_but_blobs_in_use_and_young_ones_are_kept() {
+    let (_tmp, store) = store();
+    let (manifest, record) = image(&store, &[b"kept layer"]);
+    store
+        .update(|index| {
+            index.images.insert(manifest.clone(), record.clone());
+            Ok(())
+        })
+        .unwrap();
+    let orphan = store.put_blob(b"left by a killed pull").unwrap();
+    assert_eq!(
+        store
+            .remove_orphans(std::time::Duration::from_secs(3600))
+            .unwrap(),
+        0
+    );
+    assert!(store.has_blob(&orphan));
+    let freed = store.remove_orphans(std::time::Duration::ZERO).unwrap();
+    assert_eq!(freed, b"left by a killed pull".len() as u64);
+    assert!(!store.has_blob(&orphan));
+    assert!(record.blobs(&manifest).all(|d| store.has_blob(d)));
+}

@@ -143,7 +143,10 @@ fn push_pull_and_run_round_trip_with_skopeo_checking() {
     ok(&c.wharf(&["run", &by_digest]));
     // Pulled by digest only: no tag, listed as Docker lists it.
     let listed = c.wharf(&["images"]);
-    assert!(listed.stdout.lines().any(|l| l.starts_with("<none> ")), "{listed:?}");
+    assert!(
+        listed.stdout.lines().any(|l| l.starts_with("<none> ")),
+        "{listed:?}"
+    );
 
     // On a terminal (`script` gives wharf one) progress goes through the bars and the summary
     // still prints.
@@ -159,7 +162,10 @@ fn push_pull_and_run_round_trip_with_skopeo_checking() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("Complete") && text.contains("Downloaded newer image"), "{text}");
+    assert!(
+        text.contains("Complete") && text.contains("Downloaded newer image"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -607,6 +613,30 @@ fn an_artifact_build_is_the_cncf_layout_and_compiles_once_per_layer() {
         guest("hello.component.wasm").to_str().unwrap(),
     ]);
     ok(&built);
+    // Reproducible: the same file gives the same digest in another store.
+    let again = Env::new().wharf(&[
+        "build",
+        "--artifact",
+        "-q",
+        "-t",
+        "x",
+        guest("hello.component.wasm").to_str().unwrap(),
+    ]);
+    assert!(
+        built.stdout.contains(again.stdout.trim()),
+        "{built:?} {again:?}"
+    );
+    // Not Wasm: refused with the file named.
+    let junk = env.tmp.path().join("junk.wasm");
+    std::fs::write(&junk, "#!/bin/sh\n").unwrap();
+    let refused = env.wharf(&["build", "--artifact", "-t", "junk", junk.to_str().unwrap()]);
+    assert_eq!(refused.code, 125, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("junk.wasm is not a WebAssembly binary"),
+        "{refused:?}"
+    );
     ok(&env.wharf(&["push", "-q", &name]));
     let raw: Value = serde_json::from_str(&skopeo(&[
         "inspect",
