@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages wharf's tests and examples need on Debian 12: clang, lld and
 # wasi-libc build the C test guests into WASI modules; docker-registry (a real OCI registry),
-# skopeo (interop checks) and apache2-utils (htpasswd, for the basic-auth registry) serve the
-# registry tests. Skips apt when everything is present.
+# skopeo (interop checks) and apache2-utils (htpasswd, for the basic-auth registry) and openssl (signing
+# bearer tokens) serve the registry tests. Skips apt when everything is present.
 set -euo pipefail
 
-packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 docker-registry skopeo apache2-utils)
+packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 docker-registry skopeo apache2-utils openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,7 +6,9 @@ use std::process::Stdio;
 
 use serde_json::{json, Value};
 
-use crate::services::{digest, misbehaving_server, skopeo, tar_layer, Layout, Registry};
+use crate::services::{
+    digest, misbehaving_server, skopeo, tar_layer, Layout, Registry, TokenServer,
+};
 use crate::support::{guest, wharf_in, Ran};
 
 /// One isolated wharf: its own root and Docker config directory.
@@ -417,6 +419,34 @@ fn login_with_basic_auth_is_checked_saved_used_and_removed() {
     let denied = third.wharf(&["pull", &name]);
     assert_eq!(denied.code, 1, "{denied:?}");
     assert!(denied.stderr.contains("denied"), "{denied:?}");
+}
+
+#[test]
+fn bearer_token_auth_works_as_with_docker_hub() {
+    let tokens = TokenServer::start("bob", "hunter2");
+    let registry = Registry::with_token_server(&tokens);
+    let name = format!("{}/tokens/hello:1", registry.addr);
+    let env = Env::new();
+    env.build_hello(&name);
+    // Anonymous: the token grants nothing, and the registry says no.
+    let denied = env.wharf(&["push", &name]);
+    assert_eq!(denied.code, 1, "{denied:?}");
+    assert!(denied.stderr.contains("denied"), "{denied:?}");
+    // A wrong password is refused by the token server at login.
+    let wrong = env.wharf(&["login", "-u", "bob", "-p", "nope", &registry.addr]);
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    ok(&env.wharf(&["login", "-u", "bob", "-p", "hunter2", &registry.addr]));
+    ok(&env.wharf(&["push", &name]));
+    let other = Env::new();
+    std::fs::create_dir_all(other.docker_config()).unwrap();
+    std::fs::copy(
+        env.docker_config().join("config.json"),
+        other.docker_config().join("config.json"),
+    )
+    .unwrap();
+    let ran = other.wharf(&["run", &name]);
+    ok(&ran);
+    assert!(ran.stdout.contains("hello from wasm"), "{ran:?}");
 }
 
 #[test]

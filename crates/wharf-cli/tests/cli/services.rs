@@ -11,6 +11,177 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
+enum Auth<'a> {
+    Basic(&'a str, &'a str),
+    Token(&'a TokenServer),
+}
+
+/// A token server as Docker Hub's auth service works: `GET /token?service=..&scope=..` with
+/// basic credentials answers a JWT (RS256, signed by `openssl`, certificate in `x5c`) granting
+/// the scopes asked for; anonymous callers get a token that grants nothing.
+pub struct TokenServer {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    cert: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenServer {
+    pub fn start(user: &'static str, password: &'static str) -> TokenServer {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        let cert = dir.path().join("cert.pem");
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=wharf-test-token",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl not found (scripts/install-deps.sh installs it)");
+        assert!(made.success());
+        let der = Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap()
+            .stdout;
+        use base64::Engine as _;
+        let x5c = base64::engine::general_purpose::STANDARD.encode(der);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request).into_owned();
+                let authorized = request.lines().any(|l| {
+                    l.to_ascii_lowercase().starts_with("authorization:")
+                        && l[14..].trim() == expected
+                });
+                let has_auth = request.to_ascii_lowercase().contains("\nauthorization:");
+                let response = if has_auth && !authorized {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_string()
+                } else {
+                    let access = if authorized {
+                        scopes(&request)
+                    } else {
+                        Vec::new()
+                    };
+                    let token = jwt(&key, &x5c, user, access);
+                    let body = format!(
+                        "{{\"token\":\"{token}\",\"access_token\":\"{token}\",\"expires_in\":300}}"
+                    );
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                };
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        TokenServer {
+            addr,
+            cert,
+            _dir: dir,
+        }
+    }
+}
+
+/// The `access` claims for the `scope=repository:NAME:ACTIONS` parameters of a request line.
+fn scopes(request: &str) -> Vec<Value> {
+    let line = request.lines().next().unwrap_or_default();
+    let query = line.split(['?', ' ']).nth(2).unwrap_or_default();
+    query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("scope="))
+        .filter_map(|scope| {
+            let scope = percent_decode(scope);
+            let mut parts = scope.splitn(3, ':');
+            let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A JWT the registry's token auth accepts: RS256 over `header.claims`, signed with openssl.
+fn jwt(key: &Path, x5c: &str, subject: &str, access: Vec<Value>) -> String {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [x5c]});
+    let claims = json!({
+        "iss": "wharf-test-issuer", "sub": subject, "aud": "wharf-test",
+        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", access.len()),
+        "access": access,
+    });
+    let input = format!(
+        "{}.{}",
+        b64(&serde_json::to_vec(&header).unwrap()),
+        b64(&serde_json::to_vec(&claims).unwrap())
+    );
+    let mut sign = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sign.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let signature = sign.wait_with_output().unwrap().stdout;
+    format!("{input}.{}", b64(&signature))
+}
+
 /// A running registry, stopped when dropped.
 pub struct Registry {
     /// `127.0.0.1:PORT`.
@@ -37,10 +208,15 @@ impl Registry {
 
     /// A registry that wants `user`/`password` (basic auth, bcrypt htpasswd).
     pub fn with_login(user: &str, password: &str) -> Registry {
-        Registry::start_with(Some((user, password)))
+        Registry::start_with(Some(Auth::Basic(user, password)))
     }
 
-    fn start_with(login: Option<(&str, &str)>) -> Registry {
+    /// A registry that wants bearer tokens from `token_server` (Docker Hub's scheme).
+    pub fn with_token_server(token_server: &TokenServer) -> Registry {
+        Registry::start_with(Some(Auth::Token(token_server)))
+    }
+
+    fn start_with(auth: Option<Auth>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("data");
         let port = free_port();
@@ -48,7 +224,14 @@ impl Registry {
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             storage.display()
         );
-        if let Some((user, password)) = login {
+        if let Some(Auth::Token(server)) = &auth {
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: http://{}/token\n    service: wharf-test\n    issuer: wharf-test-issuer\n    rootcertbundle: {}\n",
+                server.addr,
+                server.cert.display()
+            ));
+        }
+        if let Some(Auth::Basic(user, password)) = auth {
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, password])
                 .output()
