@@ -11,6 +11,9 @@
 
 #![warn(missing_docs)]
 
+mod lock;
+pub use lock::FileLock;
+
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -63,6 +66,11 @@ impl Root {
     /// The image store: blobs and the index of images and tags.
     pub fn image_store_dir(&self) -> PathBuf {
         self.path.join("images")
+    }
+
+    /// Container state: one directory per container, and the lock that orders changes.
+    pub fn containers_dir(&self) -> PathBuf {
+        self.path.join("containers")
     }
 
     /// The directory of precompiled (AOT) code, keyed by module digest and engine configuration.

@@ -16,7 +16,6 @@
 #![warn(missing_docs)]
 
 mod digest;
-mod lock;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -27,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 pub use digest::Digest;
-use lock::StoreLock;
+use wharf_root::FileLock;
 
 /// Why a store operation failed. Each message says what to do where there is something to do.
 #[derive(Debug, thiserror::Error)]
@@ -257,7 +256,7 @@ impl Store {
         change: impl FnOnce(&mut Index) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let lock_path = self.dir.join("lock");
-        let _lock = StoreLock::exclusive(&lock_path)
+        let _lock = FileLock::exclusive(&lock_path)
             .map_err(io_error(format!("locking {}", lock_path.display())))?;
         let before = self.index()?;
         let mut after = before.clone();
@@ -287,7 +286,7 @@ impl Store {
     /// fetches the blob again. Returns the bytes freed.
     pub fn remove_orphans(&self, min_age: std::time::Duration) -> Result<u64, Error> {
         let lock_path = self.dir.join("lock");
-        let _lock = StoreLock::exclusive(&lock_path)
+        let _lock = FileLock::exclusive(&lock_path)
             .map_err(io_error(format!("locking {}", lock_path.display())))?;
         let needed = self.index()?.referenced_blobs();
         let mut freed = 0;

@@ -1,0 +1,308 @@
+//! Container state on disk, safe under many wharf processes and kill -9 at any moment.
+//!
+//! Layout under `<root>/containers/`:
+//!
+//! - `lock`: held (flock) while containers are created, renamed or removed, so names stay
+//!   unique and a container appears or disappears whole;
+//! - `<id>/config.json`: what to run, written once (the directory is prepared beside and
+//!   renamed into place, so a container is never seen half-created);
+//! - `<id>/state.json`: its lifecycle state, replaced atomically and durably;
+//! - `<id>/monitor.lock`: held by the container's monitor process for as long as it lives.
+//!   The kernel drops the flock when the monitor dies however it dies, so "is it running?" is
+//!   answered by trying the lock, never by trusting a PID;
+//! - `<id>/container.log[.N]`: the guest's output (see [`logs`]).
+//!
+//! Only the holder of `monitor.lock` writes `state.json`. A state that says running while
+//! nobody holds the lock is reconciled by whoever notices ([`Containers::reconcile`]): the
+//! container is marked exited (137, "monitor died") and the caller is told, so it can say so.
+
+#![warn(missing_docs)]
+
+pub mod logs;
+mod model;
+mod names;
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+pub use model::{ContainerConfig, LogLimits, MountSpec, RestartPolicy, State, Status, Target};
+pub use wharf_root::FileLock;
+
+/// Why a container operation failed; messages say what to do where there is something to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No container has this ID, ID prefix or name.
+    #[error("no such container: {0}")]
+    NotFound(String),
+    /// A prefix that fits several containers.
+    #[error("{prefix} names {count} containers; give more of the ID, or the name")]
+    Ambiguous {
+        /// What the user typed.
+        prefix: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// The name is taken.
+    #[error("the container name \"{name}\" is already in use by container {id}; remove that container or choose another name")]
+    NameInUse {
+        /// The name.
+        name: String,
+        /// Who has it.
+        id: String,
+    },
+    /// A malformed name.
+    #[error("invalid container name {0:?}: use letters, digits, '_', '.', '-', starting with a letter or digit")]
+    BadName(String),
+    /// Reading or writing state failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What wharf was doing.
+        what: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A state or config file is damaged.
+    #[error("{path}: {reason}; remove the container's directory to drop it")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// One container as read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// What it runs.
+    pub config: ContainerConfig,
+    /// Where it is.
+    pub state: State,
+}
+
+/// The containers under one root.
+#[derive(Debug, Clone)]
+pub struct Containers {
+    dir: PathBuf,
+}
+
+/// RFC 3339 UTC with nanoseconds, as Docker prints times.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+impl Containers {
+    /// The containers kept in `dir` (created if missing).
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Containers, Error> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io_error(format!("creating {}", dir.display())))?;
+        Ok(Containers { dir })
+    }
+
+    /// The directory of container `id`.
+    pub fn dir_of(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Takes the lock that orders creations, renames and removals.
+    pub fn lock(&self) -> Result<FileLock, Error> {
+        let path = self.dir.join("lock");
+        FileLock::exclusive(&path).map_err(io_error(format!("locking {}", path.display())))
+    }
+
+    /// Registers a new container in state `created`. The name must be free (a Docker-style
+    /// name is chosen when `config.name` is empty).
+    pub fn create(&self, mut config: ContainerConfig) -> Result<ContainerConfig, Error> {
+        let _lock = self.lock()?;
+        let existing = self.list_unlocked()?;
+        if config.name.is_empty() {
+            config.name = names::generate(|n| existing.iter().any(|c| c.config.name == n));
+        } else if !names::valid(&config.name) {
+            return Err(Error::BadName(config.name));
+        } else if let Some(other) = existing.iter().find(|c| c.config.name == config.name) {
+            return Err(Error::NameInUse {
+                name: config.name,
+                id: other.config.id[..12].to_string(),
+            });
+        }
+        let staging = self
+            .dir
+            .join(wharf_root::temporary_name(&format!("new-{}", config.id)));
+        let write = || -> io::Result<()> {
+            fs::create_dir(&staging)?;
+            let json = serde_json::to_vec_pretty(&config).expect("config serializes");
+            wharf_root::write_atomic_durable(&staging.join("config.json"), &json)?;
+            let state = serde_json::to_vec_pretty(&State::default()).expect("state serializes");
+            wharf_root::write_atomic_durable(&staging.join("state.json"), &state)?;
+            fs::rename(&staging, self.dir_of(&config.id))?;
+            fs::File::open(&self.dir)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_dir_all(&staging);
+            io_error(format!("creating container {}", config.name))(e)
+        })?;
+        Ok(config)
+    }
+
+    /// Every container, oldest first. Does not reconcile; see [`Containers::reconcile`].
+    pub fn list(&self) -> Result<Vec<Container>, Error> {
+        self.list_unlocked()
+    }
+
+    fn list_unlocked(&self) -> Result<Vec<Container>, Error> {
+        let entries =
+            fs::read_dir(&self.dir).map_err(io_error(format!("listing {}", self.dir.display())))?;
+        let mut containers = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            match self.load(&name) {
+                Ok(container) => containers.push(container),
+                // Removed between the listing and the read.
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        containers.sort_by(|a, b| {
+            (&a.config.created, &a.config.id).cmp(&(&b.config.created, &b.config.id))
+        });
+        Ok(containers)
+    }
+
+    /// Reads container `id`.
+    pub fn load(&self, id: &str) -> Result<Container, Error> {
+        let dir = self.dir_of(id);
+        let read = |file: &str| -> Result<Vec<u8>, Error> {
+            fs::read(dir.join(file)).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
+                _ => io_error(format!("reading {}", dir.join(file).display()))(e),
+            })
+        };
+        let corrupt = |file: &str, e: serde_json::Error| Error::Corrupt {
+            path: dir.join(file),
+            reason: e.to_string(),
+        };
+        let config = serde_json::from_slice(&read("config.json")?)
+            .map_err(|e| corrupt("config.json", e))?;
+        let state =
+            serde_json::from_slice(&read("state.json")?).map_err(|e| corrupt("state.json", e))?;
+        Ok(Container { config, state })
+    }
+
+    /// The ID that `name_or_id` names: a full ID, a name, or a unique ID prefix.
+    pub fn resolve(&self, name_or_id: &str) -> Result<String, Error> {
+        let all = self.list_unlocked()?;
+        if let Some(c) = all
+            .iter()
+            .find(|c| c.config.id == name_or_id || c.config.name == name_or_id)
+        {
+            return Ok(c.config.id.clone());
+        }
+        let matches: Vec<&Container> = all
+            .iter()
+            .filter(|c| !name_or_id.is_empty() && c.config.id.starts_with(name_or_id))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(one.config.id.clone()),
+            [] => Err(Error::NotFound(name_or_id.to_string())),
+            many => Err(Error::Ambiguous {
+                prefix: name_or_id.to_string(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// Replaces container `id`'s state durably. Callers hold its monitor lock.
+    pub fn write_state(&self, id: &str, state: &State) -> Result<(), Error> {
+        let path = self.dir_of(id).join("state.json");
+        let json = serde_json::to_vec_pretty(state).expect("state serializes");
+        wharf_root::write_atomic_durable(&path, &json)
+            .map_err(io_error(format!("writing {}", path.display())))
+    }
+
+    /// The monitor lock of container `id`, if no monitor holds it now.
+    pub fn try_monitor_lock(&self, id: &str) -> Result<Option<FileLock>, Error> {
+        let path = self.dir_of(id).join("monitor.lock");
+        if !self.dir_of(id).is_dir() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        FileLock::try_exclusive(&path).map_err(io_error(format!("locking {}", path.display())))
+    }
+
+    /// Whether a monitor process is alive for container `id`.
+    pub fn monitor_alive(&self, id: &str) -> bool {
+        matches!(self.try_monitor_lock(id), Ok(None))
+    }
+
+    /// Fixes the state of a container whose monitor died (kill -9, OOM killer, a crash) while
+    /// its state said running: it is marked exited with code 137, as Docker reports a
+    /// SIGKILLed container. Returns the container as it is now and, when something was fixed, a
+    /// sentence saying what.
+    pub fn reconcile(&self, id: &str) -> Result<(Container, Option<String>), Error> {
+        let container = self.load(id)?;
+        if !container.state.status.is_live() {
+            return Ok((container, None));
+        }
+        let Some(_lock) = self.try_monitor_lock(id)? else {
+            return Ok((container, None));
+        };
+        // Read again under the lock: the monitor may have finished in between.
+        let mut container = self.load(id)?;
+        if !container.state.status.is_live() {
+            return Ok((container, None));
+        }
+        let state = &mut container.state;
+        state.status = Status::Exited;
+        state.pid = None;
+        state.exit_code = Some(137);
+        state.ended = Some("monitor died".into());
+        state.finished_at = Some(now_rfc3339());
+        self.write_state(id, state)?;
+        let note = format!(
+            "container {} ({}) was marked running but its monitor is gone (killed?); it is now exited (137)",
+            &id[..12],
+            container.config.name
+        );
+        Ok((container, Some(note)))
+    }
+
+    /// Deletes container `id` and its logs. Callers make sure no monitor runs it.
+    pub fn remove(&self, id: &str) -> Result<(), Error> {
+        let _lock = self.lock()?;
+        let dir = self.dir_of(id);
+        let doomed = self
+            .dir
+            .join(wharf_root::temporary_name(&format!("removed-{id}")));
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.to_string()))
+            }
+            Err(e) => return Err(io_error(format!("removing {}", dir.display()))(e)),
+        }
+        let _ = fs::File::open(&self.dir).and_then(|d| d.sync_all());
+        fs::remove_dir_all(&doomed).map_err(io_error(format!("removing {}", doomed.display())))?;
+        wharf_root::remove_abandoned_temporaries(&self.dir);
+        Ok(())
+    }
+}
+
+/// A new random container ID: 64 hex digits.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    // SAFETY: getrandom writes at most `len` bytes into the buffer we own.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    assert_eq!(n, 32, "getrandom failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

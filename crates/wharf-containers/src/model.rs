@@ -1,0 +1,255 @@
+//! What a container is on disk: the config it was created with (never changed afterwards) and
+//! its state (changed by its monitor, or by whoever finds the monitor dead).
+
+use serde::{Deserialize, Serialize};
+
+/// What to run and how: everything `wharf run`/`create` was told. Written once at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// 64 hex digits.
+    pub id: String,
+    /// Unique among containers; Docker-style `adjective_name` unless given.
+    pub name: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The image reference or the `.wasm`/`.wat` file.
+    pub target: Target,
+    /// Arguments after the image or file.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// `--entrypoint`.
+    #[serde(default)]
+    pub entrypoint: Option<String>,
+    /// `-e` and `--env-file`, resolved at creation.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// `-v`, with host paths made absolute at creation.
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    /// `-w`.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// `-m`, bytes.
+    #[serde(default)]
+    pub memory: Option<u64>,
+    /// `--timeout`, milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// `--rm`: remove the container when it ends for good.
+    #[serde(default)]
+    pub auto_remove: bool,
+    /// How much log to keep.
+    #[serde(default)]
+    pub log: LogLimits,
+}
+
+/// What a container runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// An image, pinned at creation by its manifest digest (as Docker pins the image ID), so
+    /// that retagging the name later does not change what the container runs.
+    Image {
+        /// As the user wrote it.
+        reference: String,
+        /// The manifest digest it named at creation.
+        digest: String,
+    },
+    /// A file on the host (absolute path).
+    File {
+        /// The `.wasm` or `.wat` file.
+        path: String,
+    },
+}
+
+impl Target {
+    /// What `ps` shows in its IMAGE column.
+    pub fn display(&self) -> &str {
+        match self {
+            Target::Image { reference, .. } => reference,
+            Target::File { path } => path,
+        }
+    }
+}
+
+/// A directory granted to the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    /// Absolute host path.
+    pub host: String,
+    /// Guest path.
+    pub guest: String,
+    /// `:ro`.
+    pub read_only: bool,
+}
+
+/// Docker's restart policies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    /// Never restart.
+    #[default]
+    No,
+    /// Restart after a non-zero exit, at most `max` times when given.
+    OnFailure {
+        /// The most restarts.
+        max: Option<u32>,
+    },
+    /// Restart after every exit (not after `stop`/`kill`).
+    Always,
+    /// As `Always`; differs only in what `wharf start --all` brings back after a reboot.
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    /// Parses `no`, `on-failure[:N]`, `always`, `unless-stopped`.
+    pub fn parse(text: &str) -> Result<RestartPolicy, String> {
+        match text.split_once(':') {
+            None if text == "no" => Ok(RestartPolicy::No),
+            None if text == "always" => Ok(RestartPolicy::Always),
+            None if text == "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
+            None if text == "on-failure" => Ok(RestartPolicy::OnFailure { max: None }),
+            Some(("on-failure", n)) => n
+                .parse()
+                .map(|max| RestartPolicy::OnFailure { max: Some(max) })
+                .map_err(|_| format!("invalid restart count {n:?} in {text:?}")),
+            _ => Err(format!(
+                "invalid restart policy {text:?}: use no, on-failure[:N], always or unless-stopped"
+            )),
+        }
+    }
+
+    /// Docker's name for it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+
+    /// Whether a container that ended with `exit_code` after `restarts` restarts comes back.
+    /// A user's `stop` or `kill` never restarts it.
+    pub fn restarts(&self, exit_code: i32, restarts: u32, stopped_by_user: bool) -> bool {
+        if stopped_by_user {
+            return false;
+        }
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::OnFailure { max } => {
+                exit_code != 0 && max.is_none_or(|max| restarts < max)
+            }
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        }
+    }
+}
+
+/// Log rotation limits (Docker's json-file `max-size` and `max-file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLimits {
+    /// Bytes per log file before it is rotated.
+    pub max_size: u64,
+    /// Files kept, the current one included.
+    pub max_files: u32,
+}
+
+impl Default for LogLimits {
+    fn default() -> Self {
+        LogLimits {
+            max_size: 10 << 20,
+            max_files: 3,
+        }
+    }
+}
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, never started.
+    #[default]
+    Created,
+    /// Its monitor is running the guest.
+    Running,
+    /// Its monitor is waiting to run the guest again (restart policy back-off).
+    Restarting,
+    /// Ended.
+    Exited,
+}
+
+impl Status {
+    /// Docker's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+        }
+    }
+
+    /// Whether a monitor should be alive.
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Running | Status::Restarting)
+    }
+}
+
+/// What a container is doing or how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Where it is in its life.
+    pub status: Status,
+    /// The monitor's PID while live.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// RFC 3339, of the last start.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// RFC 3339, of the last end.
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// The last run's exit code (Docker's conventions: 137 for limits, 134 traps, 143 stop).
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The last run hit its memory limit.
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// How the last run ended, in words (`exited`, `trapped: ...`, `stopped`, `monitor died`).
+    #[serde(default)]
+    pub ended: Option<String>,
+    /// Why it could not start, if it could not.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Restarts by the restart policy since the last `start`.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// `stop` or `kill` ended it: no restart.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_and_decide_like_docker() {
+        assert_eq!(RestartPolicy::parse("no").unwrap(), RestartPolicy::No);
+        assert_eq!(
+            RestartPolicy::parse("on-failure:3").unwrap(),
+            RestartPolicy::OnFailure { max: Some(3) }
+        );
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
+        let on_failure = RestartPolicy::OnFailure { max: Some(2) };
+        assert!(on_failure.restarts(1, 0, false));
+        assert!(on_failure.restarts(1, 1, false));
+        assert!(!on_failure.restarts(1, 2, false));
+        assert!(!on_failure.restarts(0, 0, false));
+        assert!(RestartPolicy::Always.restarts(0, 100, false));
+        assert!(!RestartPolicy::Always.restarts(1, 0, true));
+        assert!(!RestartPolicy::No.restarts(1, 0, false));
+    }
+}

@@ -1,0 +1,123 @@
+use super::*;
+
+fn containers() -> (tempfile::TempDir, Containers) {
+    let tmp = tempfile::tempdir().unwrap();
+    let containers = Containers::open(tmp.path().join("containers")).unwrap();
+    (tmp, containers)
+}
+
+fn config(name: &str) -> ContainerConfig {
+    ContainerConfig {
+        id: new_id(),
+        name: name.to_string(),
+        created: now_rfc3339(),
+        target: Target::File {
+            path: "/app.wasm".into(),
+        },
+        args: vec![],
+        entrypoint: None,
+        env: vec![],
+        mounts: vec![],
+        workdir: None,
+        memory: None,
+        timeout_ms: None,
+        restart: RestartPolicy::No,
+        auto_remove: false,
+        log: LogLimits::default(),
+    }
+}
+
+#[test]
+fn names_are_unique_generated_and_checked() {
+    let (_tmp, containers) = containers();
+    let web = containers.create(config("web")).unwrap();
+    let err = containers.create(config("web")).unwrap_err();
+    assert!(matches!(err, Error::NameInUse { .. }), "{err}");
+    assert!(matches!(
+        containers.create(config("-bad")).unwrap_err(),
+        Error::BadName(_)
+    ));
+    let generated = containers.create(config("")).unwrap();
+    assert!(generated.name.contains('_'), "{}", generated.name);
+    assert_eq!(containers.list().unwrap().len(), 2);
+    assert_eq!(containers.resolve("web").unwrap(), web.id);
+    assert_eq!(containers.resolve(&web.id[..10]).unwrap(), web.id);
+}
+
+#[test]
+fn ambiguous_prefixes_are_an_error() {
+    let (_tmp, containers) = containers();
+    let mut a = config("a");
+    a.id = format!("ab{}", &a.id[2..]);
+    let mut b = config("b");
+    b.id = format!("ab{}", &b.id[2..]);
+    containers.create(a).unwrap();
+    containers.create(b).unwrap();
+    assert!(matches!(
+        containers.resolve("ab").unwrap_err(),
+        Error::Ambiguous { count: 2, .. }
+    ));
+    assert!(matches!(
+        containers.resolve("zz").unwrap_err(),
+        Error::NotFound(_)
+    ));
+}
+
+#[test]
+fn a_dead_monitor_is_noticed_and_reconciled_a_live_one_is_not() {
+    let (_tmp, containers) = containers();
+    let c = containers.create(config("svc")).unwrap();
+    let running = State {
+        status: Status::Running,
+        pid: Some(1),
+        ..Default::default()
+    };
+    // A live monitor holds the lock: nothing to fix.
+    let lock = containers.try_monitor_lock(&c.id).unwrap().unwrap();
+    containers.write_state(&c.id, &running).unwrap();
+    assert!(containers.monitor_alive(&c.id));
+    let (_, note) = containers.reconcile(&c.id).unwrap();
+    assert_eq!(note, None);
+    // The monitor dies (its lock goes with it).
+    drop(lock);
+    assert!(!containers.monitor_alive(&c.id));
+    let (now, note) = containers.reconcile(&c.id).unwrap();
+    assert!(note.unwrap().contains("monitor is gone"));
+    assert_eq!(now.state.status, Status::Exited);
+    assert_eq!(now.state.exit_code, Some(137));
+    // Once is enough.
+    assert_eq!(containers.reconcile(&c.id).unwrap().1, None);
+}
+
+#[test]
+fn many_processes_creating_and_removing_at_once_keep_state_whole() {
+    let (_tmp, containers) = containers();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let containers = containers.clone();
+            std::thread::spawn(move || {
+                let c = containers.create(config(&format!("c{i}"))).unwrap();
+                if i % 2 == 0 {
+                    containers.remove(&c.id).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let left = containers.list().unwrap();
+    assert_eq!(left.len(), 8);
+    assert!(left
+        .iter()
+        .all(|c| c.config.name[1..].parse::<u32>().unwrap() % 2 == 1));
+}
+
+#[test]
+fn damaged_state_is_reported_with_the_file() {
+    let (_tmp, containers) = containers();
+    let c = containers.create(config("x")).unwrap();
+    std::fs::write(containers.dir_of(&c.id).join("state.json"), "{").unwrap();
+    let err = containers.load(&c.id).unwrap_err().to_string();
+    assert!(err.contains("state.json"), "{err}");
+}
