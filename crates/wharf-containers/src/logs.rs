@@ -102,7 +102,7 @@ pub fn read_all(container_dir: &Path) -> io::Result<Vec<Entry>> {
             Some((n, e.path()))
         })
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut entries = Vec::new();
     for path in files.into_iter().map(|(_, p)| p).chain([current]) {
         let Ok(file) = File::open(&path) else {
