@@ -14,11 +14,13 @@ mod engine;
 mod guest;
 mod imports;
 mod limits;
+mod output;
 mod policy;
 mod run;
 
 pub use engine::new_engine;
 pub use guest::{Compiled, GuestKind, WasmBinary};
+pub use output::{GuestStream, Output, OutputSink};
 pub use policy::{Mount, SandboxPolicy, Stdin};
 pub use run::{run, Outcome, RunError, StopHandle, StopReason};
 pub use wasmtime::Engine;

@@ -1,5 +1,8 @@
 //! The memory cap, enforced as a [`wasmtime::ResourceLimiter`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use wasmtime::ResourceLimiter;
 
 /// Caps the total linear memory of one store and remembers whether the cap was ever hit, so
@@ -12,13 +15,22 @@ pub(crate) struct MemoryLimiter {
     /// The last growth we allowed, taken back if the engine then fails it.
     pending: u64,
     pub(crate) limit_hit: bool,
+    /// Where `used` is published for observers (`wharf stats`).
+    gauge: Option<Arc<AtomicU64>>,
 }
 
 impl MemoryLimiter {
-    pub(crate) fn new(limit: Option<u64>) -> Self {
+    pub(crate) fn new(limit: Option<u64>, gauge: Option<Arc<AtomicU64>>) -> Self {
         MemoryLimiter {
             limit,
+            gauge,
             ..Default::default()
+        }
+    }
+
+    fn publish(&self) {
+        if let Some(gauge) = &self.gauge {
+            gauge.store(self.used, Ordering::Relaxed);
         }
     }
 }
@@ -39,11 +51,13 @@ impl ResourceLimiter for MemoryLimiter {
         }
         self.used += delta;
         self.pending = delta;
+        self.publish();
         Ok(true)
     }
 
     fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
         self.used -= std::mem::take(&mut self.pending);
+        self.publish();
         Ok(())
     }
 
@@ -63,7 +77,7 @@ mod tests {
 
     #[test]
     fn refuses_growth_past_the_limit_across_memories() {
-        let mut limiter = MemoryLimiter::new(Some(10 * 65536));
+        let mut limiter = MemoryLimiter::new(Some(10 * 65536), None);
         assert!(limiter.memory_growing(0, 6 * 65536, None).unwrap());
         assert!(limiter.memory_growing(0, 4 * 65536, None).unwrap());
         assert!(!limiter.limit_hit);
@@ -73,7 +87,7 @@ mod tests {
 
     #[test]
     fn a_failed_growth_is_given_back() {
-        let mut limiter = MemoryLimiter::new(Some(2 * 65536));
+        let mut limiter = MemoryLimiter::new(Some(2 * 65536), None);
         assert!(limiter.memory_growing(0, 2 * 65536, None).unwrap());
         limiter
             .memory_grow_failed(wasmtime::Error::msg("mmap failed"))
@@ -83,7 +97,7 @@ mod tests {
 
     #[test]
     fn no_limit_allows_everything() {
-        let mut limiter = MemoryLimiter::new(None);
+        let mut limiter = MemoryLimiter::new(None, None);
         assert!(limiter.memory_growing(0, 1 << 32, None).unwrap());
         assert!(!limiter.limit_hit);
     }

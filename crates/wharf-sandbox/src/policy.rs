@@ -1,7 +1,11 @@
 //! What a guest is granted. Anything not listed here is unreachable from inside the sandbox.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::output::Output;
 
 /// Everything a guest may see and use. The default grants nothing: no args, no env, no
 /// directories, closed stdin, and no limits beyond WebAssembly's own.
@@ -21,6 +25,10 @@ pub struct SandboxPolicy {
     pub memory_limit: Option<u64>,
     /// The longest the guest may run before it is stopped.
     pub timeout: Option<Duration>,
+    /// Where stdout and stderr go.
+    pub output: Output,
+    /// Updated with the bytes of linear memory the guest holds (for `wharf stats`).
+    pub memory_gauge: Option<Arc<AtomicU64>>,
 }
 
 /// A host directory granted to the guest at a guest path.

@@ -6,6 +6,7 @@
 //! of stdin) cannot be interrupted that way; after a short grace the supervisor reports it stopped
 //! anyway and leaves the thread to die with the process.
 
+use crate::output::{GuestStream, Output, SinkStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -216,7 +217,7 @@ impl WasiView for ComponentHost {
 impl GuestRun {
     fn run(self) -> Result<Interruptible, RunError> {
         let wasi = wasi_builder(&self.policy)?;
-        let limiter = MemoryLimiter::new(self.policy.memory_limit);
+        let limiter = MemoryLimiter::new(self.policy.memory_limit, self.policy.memory_gauge.clone());
         match &self.compiled {
             Compiled::Module(module) => self.run_module(module, wasi, limiter),
             Compiled::Component(component) => self.run_component(component, wasi, limiter),
@@ -417,9 +418,22 @@ fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.allow_blocking_current_thread(true)
         .args(&policy.args)
-        .envs(&policy.env)
-        .inherit_stdout()
-        .inherit_stderr();
+        .envs(&policy.env);
+    match &policy.output {
+        Output::Inherit => {
+            wasi.inherit_stdout().inherit_stderr();
+        }
+        Output::Sink(sink) => {
+            wasi.stdout(SinkStream {
+                sink: sink.clone(),
+                stream: GuestStream::Stdout,
+            })
+            .stderr(SinkStream {
+                sink: sink.clone(),
+                stream: GuestStream::Stderr,
+            });
+        }
+    }
     if policy.stdin == Stdin::Inherit {
         wasi.inherit_stdin();
     }
