@@ -135,6 +135,9 @@ fn client_for(
         read_timeout: Some(options.timeout),
         connect_timeout: Some(options.timeout.min(Duration::from_secs(10))),
         platform_resolver: None,
+        // One PUT per blob, streamed: the chunked PATCH protocol costs a round trip and a
+        // registry-side append per 4 MiB chunk (3x slower than skopeo on a 10 MB layer).
+        use_monolithic_push: true,
         user_agent: concat!("wharf/", env!("CARGO_PKG_VERSION")),
         ..Default::default()
     };

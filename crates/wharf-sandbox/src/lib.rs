@@ -21,6 +21,6 @@ mod run;
 pub use engine::new_engine;
 pub use guest::{Compiled, GuestKind, WasmBinary};
 pub use output::{GuestStream, Output, OutputSink};
-pub use policy::{Mount, SandboxPolicy, Stdin};
+pub use policy::{Mount, SandboxPolicy, StartHook, Stdin};
 pub use run::{run, Outcome, RunError, StopHandle, StopReason};
 pub use wasmtime::Engine;

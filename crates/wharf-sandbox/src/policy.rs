@@ -29,6 +29,32 @@ pub struct SandboxPolicy {
     pub output: Output,
     /// Updated with the bytes of linear memory the guest holds (for `wharf stats`).
     pub memory_gauge: Option<Arc<AtomicU64>>,
+    /// Called once the guest is instantiated and about to run its entry point: everything
+    /// that can refuse to start it (decoding, linking, imports) has passed.
+    pub on_start: StartHook,
+}
+
+/// A callback for [`SandboxPolicy::on_start`]; the default does nothing.
+#[derive(Clone, Default)]
+pub struct StartHook(Option<Arc<dyn Fn() + Send + Sync>>);
+
+impl StartHook {
+    /// A hook that calls `f`.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> StartHook {
+        StartHook(Some(Arc::new(f)))
+    }
+
+    pub(crate) fn notify(&self) {
+        if let Some(f) = &self.0 {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for StartHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StartHook({})", if self.0.is_some() { "set" } else { "none" })
+    }
 }
 
 /// A host directory granted to the guest at a guest path.

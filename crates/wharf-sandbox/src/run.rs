@@ -284,6 +284,7 @@ impl GuestRun {
 
         let result = linker.instantiate(&mut store, module).and_then(|instance| {
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            self.policy.on_start.notify();
             start.call(&mut store, ())
         });
         Ok(finish(
@@ -342,7 +343,10 @@ impl GuestRun {
         let mut store = self.new_store(host, |host| &mut host.limiter);
         let result = pre
             .instantiate(&mut store)
-            .and_then(|command| command.wasi_cli_run().call_run(&mut store))
+            .and_then(|command| {
+                self.policy.on_start.notify();
+                command.wasi_cli_run().call_run(&mut store)
+            })
             .map(|ran| if ran.is_ok() { 0 } else { 1 });
         Ok(finish(
             result,
