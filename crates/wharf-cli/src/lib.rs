@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 mod args;
+mod containers;
 mod images;
 mod registry;
 mod run;
@@ -54,6 +55,63 @@ enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Create a container without starting it (flags as for run).
+    Create(run::RunArgs),
+    /// Start stopped or created containers.
+    Start(containers::StartArgs),
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Print a container's output.
+    Logs(containers::LogsArgs),
+    /// Stop containers (interrupt the guest; kill it after -t seconds).
+    Stop(containers::StopArgs),
+    /// Kill containers.
+    Kill(containers::KillArgs),
+    /// Stop and start containers.
+    Restart(containers::StopArgs),
+    /// Remove containers.
+    Rm(containers::RmArgs),
+    /// Wait for containers to end and print their exit codes.
+    Wait(containers::WaitArgs),
+    /// Show containers (or images) as JSON.
+    Inspect(containers::InspectArgs),
+    /// Show CPU and memory use of running containers.
+    Stats(containers::StatsArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Runs a container's monitor (started by `wharf start`; not for users).
+    #[command(name = "container-monitor", hide = true)]
+    ContainerMonitor {
+        /// The container ID.
+        id: String,
+    },
+}
+
+/// `wharf container ...`: Docker's management-command spelling of the container verbs.
+#[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// List containers.
+    #[command(alias = "list")]
+    Ls(containers::PsArgs),
+    /// Remove every stopped container.
+    Prune(containers::PruneArgs),
+    /// Show containers as JSON.
+    Inspect(containers::InspectArgs),
+    /// Remove containers.
+    Rm(containers::RmArgs),
+    /// Start containers.
+    Start(containers::StartArgs),
+    /// Stop containers.
+    Stop(containers::StopArgs),
+    /// Kill containers.
+    Kill(containers::KillArgs),
+    /// Print a container's output.
+    Logs(containers::LogsArgs),
+    /// Wait for containers.
+    Wait(containers::WaitArgs),
+    /// Show CPU and memory use.
+    Stats(containers::StatsArgs),
 }
 
 /// `wharf image ...`: Docker's management-command spelling of the image verbs.
@@ -102,6 +160,10 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // A monitor detaches before anything else can start a thread.
+    if let Command::ContainerMonitor { .. } = cli.command {
+        wharf_core::monitor::daemonize();
+    }
     let root = cli.root.unwrap_or_else(Root::default_path);
     let wharf = match Root::open(root)
         .map_err(anyhow::Error::from)
@@ -122,6 +184,30 @@ pub fn main() -> i32 {
         Command::Logout(args) => registry::logout(&wharf, args),
         Command::Save(args) => images::save(&wharf, args),
         Command::Load(args) => images::load(&wharf, args),
+        Command::Create(args) => containers::create(&wharf, args),
+        Command::Start(args) => containers::start(&wharf, args),
+        Command::Ps(args) => containers::ps(&wharf, args),
+        Command::Logs(args) => containers::logs(&wharf, args),
+        Command::Stop(args) => containers::stop(&wharf, args),
+        Command::Kill(args) => containers::kill(&wharf, args),
+        Command::Restart(args) => containers::restart(&wharf, args),
+        Command::Rm(args) => containers::rm(&wharf, args),
+        Command::Wait(args) => containers::wait(&wharf, args),
+        Command::Inspect(args) => containers::inspect(&wharf, args),
+        Command::Stats(args) => containers::stats(&wharf, args),
+        Command::ContainerMonitor { id } => containers::monitor(&wharf, &id),
+        Command::Container(command) => match command {
+            ContainerCommand::Ls(args) => containers::ps(&wharf, args),
+            ContainerCommand::Prune(args) => containers::prune(&wharf, args),
+            ContainerCommand::Inspect(args) => containers::inspect(&wharf, args),
+            ContainerCommand::Rm(args) => containers::rm(&wharf, args),
+            ContainerCommand::Start(args) => containers::start(&wharf, args),
+            ContainerCommand::Stop(args) => containers::stop(&wharf, args),
+            ContainerCommand::Kill(args) => containers::kill(&wharf, args),
+            ContainerCommand::Logs(args) => containers::logs(&wharf, args),
+            ContainerCommand::Wait(args) => containers::wait(&wharf, args),
+            ContainerCommand::Stats(args) => containers::stats(&wharf, args),
+        },
         Command::Image(command) => match command {
             ImageCommand::Inspect(args) => images::inspect(&wharf, args),
             ImageCommand::Prune(args) => images::prune(&wharf, args),

@@ -32,7 +32,7 @@ pub struct RunArgs {
 
     /// Keep stdin open for the guest (otherwise it reads end-of-file).
     #[arg(short = 'i', long = "interactive")]
-    interactive: bool,
+    pub(crate) interactive: bool,
 
     /// Accepted for Docker habits (`-it`): the guest's stdio already is wharf's terminal.
     #[arg(short = 't', long = "tty")]
@@ -40,16 +40,36 @@ pub struct RunArgs {
 
     /// Run this program of the image instead of its ENTRYPOINT (drops the image's CMD too).
     #[arg(long = "entrypoint", value_name = "PATH")]
-    entrypoint: Option<String>,
+    pub(crate) entrypoint: Option<String>,
 
     /// Pull the image before running: missing (when not in the store), always, never.
     #[arg(long = "pull", value_name = "POLICY", default_value = "missing",
           value_parser = ["missing", "always", "never"])]
-    pull: String,
+    pub(crate) pull: String,
 
     /// Do not print pull progress.
     #[arg(short = 'q', long = "quiet")]
-    quiet: bool,
+    pub(crate) quiet: bool,
+
+    /// Run in the background as a container and print its ID.
+    #[arg(short = 'd', long = "detach")]
+    pub(crate) detach: bool,
+
+    /// Name the container (run as a container, in the background with -d).
+    #[arg(long = "name")]
+    pub(crate) name: Option<String>,
+
+    /// Remove the container when it ends.
+    #[arg(long = "rm")]
+    pub(crate) auto_remove: bool,
+
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long = "restart", value_name = "POLICY", default_value = "no")]
+    pub(crate) restart: String,
+
+    /// Log options: max-size=SIZE, max-file=N (Docker's json-file options).
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub(crate) log_opts: Vec<String>,
 
     /// Memory limit for the guest's linear memory, e.g. 64m or 1g.
     #[arg(short = 'm', long = "memory", value_name = "SIZE", value_parser = args::parse_size)]
@@ -67,11 +87,11 @@ pub struct RunArgs {
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 impl RunArgs {
-    fn policy(&self) -> Result<SandboxPolicy, String> {
+    pub(crate) fn policy(&self) -> Result<SandboxPolicy, String> {
         let mut env = Vec::new();
         for file in &self.env_file {
             env.extend(args::env_file(file)?);
@@ -119,13 +139,14 @@ impl RunArgs {
             },
             memory_limit: self.memory,
             timeout: self.timeout,
+            ..Default::default()
         })
     }
 }
 
 /// Applies `--pull`: Docker says "Unable to find image ... locally" and pulls (on stderr,
 /// since the guest owns stdout).
-fn pull_if_needed(
+pub(crate) fn pull_if_needed(
     wharf: &Wharf,
     image: &str,
     policy: &str,
@@ -161,6 +182,9 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
         }
     }
     let target = &args.command[0];
+    if args.detach || args.name.is_some() || args.restart != "no" {
+        return crate::containers::run_as_container(wharf, &args, policy);
+    }
     let name = target.clone();
     let result = if names_a_file(target) {
         wharf.run_file(&PathBuf::from(target), &policy, &stop)
@@ -171,6 +195,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
         let run = ImageRun {
             entrypoint: args.entrypoint.clone(),
             args: args.command[1..].to_vec(),
+            digest: None,
         };
         wharf.run_image(target, &run, &policy, &stop)
     };
@@ -188,7 +213,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
 
 /// Whether `wharf run X` means a file rather than an image: it exists, is a path, or ends
 /// in .wasm or .wat.
-fn names_a_file(target: &str) -> bool {
+pub(crate) fn names_a_file(target: &str) -> bool {
     target.ends_with(".wasm")
         || target.ends_with(".wat")
         || target.starts_with('/')

@@ -190,8 +190,8 @@ impl Containers {
             path: dir.join(file),
             reason: e.to_string(),
         };
-        let config = serde_json::from_slice(&read("config.json")?)
-            .map_err(|e| corrupt("config.json", e))?;
+        let config =
+            serde_json::from_slice(&read("config.json")?).map_err(|e| corrupt("config.json", e))?;
         let state =
             serde_json::from_slice(&read("state.json")?).map_err(|e| corrupt("state.json", e))?;
         Ok(Container { config, state })

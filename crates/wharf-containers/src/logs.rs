@@ -80,10 +80,7 @@ impl LogWriter {
                 let _ = fs::rename(numbered(n), numbered(n + 1));
             }
             fs::rename(&self.path, numbered(1))?;
-            self.file = File::options()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
+            self.file = File::options().create(true).append(true).open(&self.path)?;
         }
         self.size = 0;
         Ok(())

@@ -30,6 +30,9 @@ pub struct ImageRun {
     pub entrypoint: Option<String>,
     /// Arguments after the image name: replace the image's cmd.
     pub args: Vec<String>,
+    /// Run this manifest digest rather than what `reference` names now (a container pinned
+    /// to the image it was created from).
+    pub digest: Option<String>,
 }
 
 /// The image whose manifest is `digest`, or that was picked from the index `digest`.
@@ -346,7 +349,7 @@ impl Wharf {
         let parsed = Reference::parse(reference).map_err(Error::Image)?;
         let store = self.store()?;
         let index = store.index().map_err(store_error)?;
-        let digest = resolve(&index, reference).map_err(|_| {
+        let digest = resolve(&index, run.digest.as_deref().unwrap_or(reference)).map_err(|_| {
             Error::Image(format!(
                 "image {reference} is not in the local store; pull it (wharf pull {reference}) or build it"
             ))

@@ -7,17 +7,24 @@
 
 #![warn(missing_docs)]
 
+mod containers;
 mod images;
+pub mod monitor;
 mod registry;
 
 use std::path::{Path, PathBuf};
 
+pub use containers::{ContainerSpec, ContainerStats, MONITOR_COMMAND};
 pub use images::{ImageRun, ImageSummary};
 pub use registry::{
     normalize_registry, registry_options_from_env, BlobEvent, NoProgress, Progress, Pulled,
     RegistryOptions, INSECURE_REGISTRIES_ENV, REGISTRY_TIMEOUT_ENV,
 };
 pub use wharf_build::BuildOptions;
+pub use wharf_containers::{
+    logs, Container, ContainerConfig, LogLimits, RestartPolicy, State as ContainerState,
+    Status as ContainerStatus, Target as ContainerTarget,
+};
 pub use wharf_image::Reference;
 pub use wharf_registry::Credentials;
 pub use wharf_store::Digest;
@@ -54,6 +61,10 @@ pub enum Error {
     /// cannot create the container).
     #[error("{0}")]
     Image(String),
+    /// A container is missing, ambiguous, in the wrong state or its name is taken (exit code
+    /// 125 from `run`; the container verbs exit 1, as Docker's).
+    #[error("{0}")]
+    Container(String),
     /// wharf itself failed (exit code 125).
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
@@ -65,7 +76,7 @@ impl Error {
         match self {
             Error::NotFound(_) => 127,
             Error::NotRunnable { .. } => 126,
-            Error::Image(_) | Error::Internal(_) => 125,
+            Error::Image(_) | Error::Container(_) | Error::Internal(_) => 125,
         }
     }
 }

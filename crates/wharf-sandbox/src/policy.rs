@@ -53,7 +53,11 @@ impl StartHook {
 
 impl std::fmt::Debug for StartHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "StartHook({})", if self.0.is_some() { "set" } else { "none" })
+        write!(
+            f,
+            "StartHook({})",
+            if self.0.is_some() { "set" } else { "none" }
+        )
     }
 }
 

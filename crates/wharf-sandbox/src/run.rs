@@ -107,7 +107,8 @@ impl StopHandle {
         self.requested.clone()
     }
 
-    fn is_requested(&self) -> bool {
+    /// Whether a stop has been asked for.
+    pub fn is_requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst) != 0
     }
 
@@ -217,7 +218,8 @@ impl WasiView for ComponentHost {
 impl GuestRun {
     fn run(self) -> Result<Interruptible, RunError> {
         let wasi = wasi_builder(&self.policy)?;
-        let limiter = MemoryLimiter::new(self.policy.memory_limit, self.policy.memory_gauge.clone());
+        let limiter =
+            MemoryLimiter::new(self.policy.memory_limit, self.policy.memory_gauge.clone());
         match &self.compiled {
             Compiled::Module(module) => self.run_module(module, wasi, limiter),
             Compiled::Component(component) => self.run_component(component, wasi, limiter),

@@ -1,0 +1,766 @@
+//! Container verbs: `run -d`, `create`, `start`, `ps`, `logs`, `stop`, `kill`, `restart`,
+//! `rm`, `wait`, `inspect`, `stats`, `container prune`, and the hidden monitor entry.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+use wharf_core::{
+    logs, Container, ContainerSpec, ContainerStatus, ContainerTarget, LogLimits, RestartPolicy,
+    SandboxPolicy, Wharf,
+};
+
+use crate::run::RunArgs;
+use crate::{fail, ENGINE_FAILED};
+
+/// Docker's exit code for a container verb that failed.
+const VERB_FAILED: i32 = 1;
+
+fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, String> {
+    let restart = RestartPolicy::parse(&args.restart)?;
+    let mut log = LogLimits::default();
+    for opt in &args.log_opts {
+        match opt.split_once('=') {
+            Some(("max-size", v)) => log.max_size = crate::args::parse_size(v)?,
+            Some(("max-file", v)) => {
+                log.max_files = v
+                    .parse()
+                    .map_err(|_| format!("invalid max-file {v:?}: a number of files"))?
+            }
+            _ => return Err(format!("unknown log option {opt:?} (max-size=, max-file=)")),
+        }
+    }
+    if args.auto_remove && restart != RestartPolicy::No {
+        return Err("--rm and --restart cannot be combined".into());
+    }
+    Ok(ContainerSpec {
+        name: args.name.clone(),
+        target: args.command[0].clone(),
+        is_file: crate::run::names_a_file(&args.command[0]),
+        args: args.command[1..].to_vec(),
+        entrypoint: args.entrypoint.clone(),
+        policy,
+        restart,
+        auto_remove: args.auto_remove,
+        log,
+    })
+}
+
+/// Creates the container `args` describe (pulling its image if needed).
+fn create_from(
+    wharf: &Wharf,
+    args: &RunArgs,
+    policy: SandboxPolicy,
+) -> Result<String, (String, i32)> {
+    let spec = spec_from(args, policy).map_err(|e| (e, ENGINE_FAILED))?;
+    if !spec.is_file {
+        crate::run::pull_if_needed(wharf, &spec.target, &args.pull, args.quiet)
+            .map_err(|e| (e.to_string(), ENGINE_FAILED))?;
+    }
+    let config = wharf
+        .create_container(&spec)
+        .map_err(|e| (e.to_string(), e.exit_code()))?;
+    Ok(config.id)
+}
+
+/// `wharf run -d` (print the ID) or `wharf run --name/--restart` in the foreground (attach).
+pub fn run_as_container(wharf: &Wharf, args: &RunArgs, policy: SandboxPolicy) -> i32 {
+    if args.interactive {
+        return fail(
+            "-i cannot be combined with a container run (-d, --name, --restart): its stdin is closed",
+            ENGINE_FAILED,
+        );
+    }
+    let id = match create_from(wharf, args, policy) {
+        Ok(id) => id,
+        Err((e, code)) => return fail(e, code),
+    };
+    if let Err(e) = wharf.start_container(&id) {
+        let code = e.exit_code();
+        if args.auto_remove {
+            let _ = wharf.remove_container(&id, true);
+        }
+        return fail(e, code);
+    }
+    if args.detach {
+        println!("{id}");
+        return 0;
+    }
+    attach(wharf, &id)
+}
+
+/// Follows the container's output to stdout/stderr until it ends; returns its exit code.
+/// SIGINT and SIGTERM are passed on to the container (Docker's sig-proxy).
+fn attach(wharf: &Wharf, id: &str) -> i32 {
+    let signal = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_usize(s, signal.clone(), s as usize);
+    }
+    let proxy = {
+        let signal = signal.clone();
+        move || {
+            let s = signal.swap(0, std::sync::atomic::Ordering::SeqCst);
+            (s != 0).then_some(s as i32)
+        }
+    };
+    let printed = follow(
+        wharf,
+        id,
+        0,
+        false,
+        None,
+        &mut |sig| {
+            let _ = wharf.kill_container(id, sig);
+        },
+        &proxy,
+    );
+    if let Err(e) = printed {
+        return fail(e, ENGINE_FAILED);
+    }
+    match wharf.wait_container(id) {
+        Ok(code) => code,
+        Err(e) => fail(e, ENGINE_FAILED),
+    }
+}
+
+/// `wharf create [OPTIONS] IMAGE|FILE [ARG...]`: as `run`, without starting.
+pub fn create(wharf: &Wharf, args: RunArgs) -> i32 {
+    let policy = match args.policy() {
+        Ok(p) => p,
+        Err(e) => return fail(e, ENGINE_FAILED),
+    };
+    match create_from(wharf, &args, policy) {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err((e, code)) => fail(e, code),
+    }
+}
+
+/// `wharf start [-a] CONTAINER...`
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach: follow the output and exit with the container's code.
+    #[arg(short = 'a', long = "attach")]
+    attach: bool,
+    /// Start every container whose restart policy is always or unless-stopped and that was
+    /// not stopped by the user (after a reboot: there is no daemon to do it).
+    #[arg(long = "all")]
+    all: bool,
+    /// Containers.
+    containers: Vec<String>,
+}
+
+/// Starts containers.
+pub fn start(wharf: &Wharf, args: StartArgs) -> i32 {
+    let mut names = args.containers.clone();
+    if args.all {
+        match wharf.list_containers(true) {
+            Ok((all, notes)) => {
+                notes.iter().for_each(|n| eprintln!("wharf: {n}"));
+                names.extend(
+                    all.into_iter()
+                        .filter(|c| {
+                            !c.state.status.is_live()
+                                && match c.config.restart {
+                                    RestartPolicy::Always => true,
+                                    RestartPolicy::UnlessStopped => !c.state.stopped_by_user,
+                                    _ => false,
+                                }
+                        })
+                        .map(|c| c.config.id),
+                );
+            }
+            Err(e) => return fail(e, VERB_FAILED),
+        }
+    } else if names.is_empty() {
+        return fail("start needs at least one container (or --all)", VERB_FAILED);
+    }
+    let mut code = 0;
+    for name in &names {
+        match wharf.start_container(name) {
+            Ok(id) if args.attach && names.len() == 1 => return attach(wharf, &id),
+            Ok(_) => println!("{name}"),
+            Err(e) => code = fail(e, VERB_FAILED),
+        }
+    }
+    code
+}
+
+/// `wharf stop [-t SECONDS] CONTAINER...` (also used by `restart`)
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for the guest to stop before killing it.
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    time: u64,
+    /// Containers.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Stops containers.
+pub fn stop(wharf: &Wharf, args: StopArgs) -> i32 {
+    each(&args.containers, |c| {
+        wharf.stop_container(c, Duration::from_secs(args.time))
+    })
+}
+
+/// Restarts containers.
+pub fn restart(wharf: &Wharf, args: StopArgs) -> i32 {
+    each(&args.containers, |c| {
+        wharf.stop_container(c, Duration::from_secs(args.time))?;
+        wharf.start_container(c).map(drop)
+    })
+}
+
+/// `wharf kill [-s SIGNAL] CONTAINER...`
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal: KILL (default), TERM, INT, or a number.
+    #[arg(short = 's', long = "signal", default_value = "KILL")]
+    signal: String,
+    /// Containers.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Kills containers.
+pub fn kill(wharf: &Wharf, args: KillArgs) -> i32 {
+    let name = args.signal.trim_start_matches("SIG").to_ascii_uppercase();
+    let signal = match name.as_str() {
+        "KILL" => libc::SIGKILL,
+        "TERM" => libc::SIGTERM,
+        "INT" => libc::SIGINT,
+        "HUP" => libc::SIGHUP,
+        "QUIT" => libc::SIGQUIT,
+        n => match n.parse() {
+            Ok(n) => n,
+            Err(_) => return fail(format!("invalid signal {:?}", args.signal), VERB_FAILED),
+        },
+    };
+    each(&args.containers, |c| wharf.kill_container(c, signal))
+}
+
+/// `wharf rm [-f] CONTAINER...`
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Kill a running container first.
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    /// Containers.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Removes containers.
+pub fn rm(wharf: &Wharf, args: RmArgs) -> i32 {
+    each(&args.containers, |c| {
+        wharf.remove_container(c, args.force).map(drop)
+    })
+}
+
+/// Applies `verb` to each container, printing its name as Docker does; exit 1 if any failed.
+fn each(names: &[String], mut verb: impl FnMut(&str) -> Result<(), wharf_core::Error>) -> i32 {
+    let mut code = 0;
+    for name in names {
+        match verb(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => code = fail(e, VERB_FAILED),
+        }
+    }
+    code
+}
+
+/// `wharf wait CONTAINER...`
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Containers.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Prints each container's exit code once it has ended.
+pub fn wait(wharf: &Wharf, args: WaitArgs) -> i32 {
+    let mut code = 0;
+    for name in &args.containers {
+        match wharf.wait_container(name) {
+            Ok(exit) => println!("{exit}"),
+            Err(e) => code = fail(e, VERB_FAILED),
+        }
+    }
+    code
+}
+
+/// `wharf ps [-a] [-q] [--filter K=V] [--format table|json]`
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers, not only running ones.
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Only IDs.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    /// Filters: status=, name=, id=, ancestor=.
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+    /// `table` (default) or `json` (one object per line, as `docker ps --format json`).
+    #[arg(long = "format", default_value = "table")]
+    format: String,
+    /// Show full IDs.
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+}
+
+/// Lists containers.
+pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
+    let (containers, notes) = match wharf.list_containers(args.all || !args.filters.is_empty()) {
+        Ok(x) => x,
+        Err(e) => return fail(e, VERB_FAILED),
+    };
+    notes.iter().for_each(|n| eprintln!("wharf: {n}"));
+    let mut shown = Vec::new();
+    for c in containers {
+        let keep = args.filters.iter().all(|f| match f.split_once('=') {
+            Some(("status", v)) => c.state.status.name() == v,
+            Some(("name", v)) => c.config.name.contains(v),
+            Some(("id", v)) => c.config.id.starts_with(v),
+            Some(("ancestor", v)) => c.config.target.display() == v,
+            _ => false,
+        });
+        let running_only = !args.all && args.filters.iter().all(|f| !f.starts_with("status="));
+        if keep && (!running_only || c.state.status.is_live()) {
+            shown.push(c);
+        }
+    }
+    let id = |c: &Container| {
+        if args.no_trunc {
+            c.config.id.clone()
+        } else {
+            c.config.id[..12].to_string()
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        for c in &shown {
+            let _ = writeln!(out, "{}", id(c));
+        }
+        return 0;
+    }
+    if args.format == "json" {
+        for c in &shown {
+            let line = json!({
+                "ID": id(c), "Names": c.config.name, "Image": c.config.target.display(),
+                "Command": command_of(c), "CreatedAt": c.config.created,
+                "State": c.state.status.name(), "Status": status_text(c),
+            });
+            let _ = writeln!(out, "{line}");
+        }
+        return 0;
+    }
+    let _ = writeln!(
+        out,
+        "{:<14}{:<28}{:<24}{:<26}{:<36}NAMES",
+        "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS"
+    );
+    for c in &shown {
+        let _ = writeln!(
+            out,
+            "{:<14}{:<28}{:<24}{:<26}{:<36}{}",
+            id(c),
+            truncate(c.config.target.display(), 27),
+            truncate(&format!("\"{}\"", command_of(c)), 23),
+            ago(&c.config.created),
+            status_text(c),
+            c.config.name
+        );
+    }
+    0
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+fn command_of(c: &Container) -> String {
+    c.config
+        .entrypoint
+        .iter()
+        .chain(&c.config.args)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// "3 minutes ago" from an RFC 3339 time.
+fn ago(time: &str) -> String {
+    let Ok(then) = humantime::parse_rfc3339_weak(time) else {
+        return time.to_string();
+    };
+    let secs = then.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+    match secs {
+        0..=1 => "Less than a second ago".into(),
+        2..=59 => format!("{secs} seconds ago"),
+        60..=3599 => format!("{} minutes ago", secs / 60),
+        3600..=86399 => format!("{} hours ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86400),
+    }
+}
+
+/// Docker's STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
+fn status_text(c: &Container) -> String {
+    let since = |t: &Option<String>| {
+        t.as_deref()
+            .map(ago)
+            .unwrap_or_default()
+            .trim_end_matches(" ago")
+            .to_string()
+    };
+    match c.state.status {
+        ContainerStatus::Created => "Created".into(),
+        ContainerStatus::Running => format!("Up {}", since(&c.state.started_at)),
+        ContainerStatus::Restarting => format!(
+            "Restarting ({}) {}",
+            c.state.exit_code.unwrap_or(0),
+            c.state.finished_at.as_deref().map(ago).unwrap_or_default()
+        ),
+        ContainerStatus::Exited => format!(
+            "Exited ({}) {}",
+            c.state.exit_code.unwrap_or(0),
+            c.state.finished_at.as_deref().map(ago).unwrap_or_default()
+        ),
+    }
+}
+
+/// `wharf logs [-f] [--tail N] [-t] [--since TIME] CONTAINER`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new output until the container ends.
+    #[arg(short = 'f', long = "follow")]
+    follow: bool,
+    /// Only the last N lines ("all" for everything).
+    #[arg(short = 'n', long = "tail", default_value = "all")]
+    tail: String,
+    /// Prefix each line with its time.
+    #[arg(short = 't', long = "timestamps")]
+    timestamps: bool,
+    /// Only lines since this RFC 3339 time or this long ago (e.g. 10m).
+    #[arg(long = "since")]
+    since: Option<String>,
+    /// The container.
+    container: String,
+}
+
+/// Prints a container's output: stdout lines to stdout, stderr lines to stderr.
+pub fn logs(wharf: &Wharf, args: LogsArgs) -> i32 {
+    let (container, note) = match wharf.container(&args.container) {
+        Ok(x) => x,
+        Err(e) => return fail(e, VERB_FAILED),
+    };
+    if let Some(note) = note {
+        eprintln!("wharf: {note}");
+    }
+    let tail = match args.tail.as_str() {
+        "all" => None,
+        n => match n.parse() {
+            Ok(n) => Some(n),
+            Err(_) => return fail(format!("invalid --tail {n:?}"), VERB_FAILED),
+        },
+    };
+    let since = match &args.since {
+        None => None,
+        Some(text) => match humantime::parse_rfc3339_weak(text).ok().or_else(|| {
+            humantime::parse_duration(text)
+                .ok()
+                .map(|d| std::time::SystemTime::now() - d)
+        }) {
+            Some(t) => Some(t),
+            None => return fail(format!("invalid --since {text:?}"), VERB_FAILED),
+        },
+    };
+    let filter = LogFilter {
+        tail,
+        since,
+        timestamps: args.timestamps,
+    };
+    match follow_filtered(wharf, &container.config.id, &filter, args.follow) {
+        Ok(()) => 0,
+        Err(e) => fail(e, VERB_FAILED),
+    }
+}
+
+struct LogFilter {
+    tail: Option<usize>,
+    since: Option<std::time::SystemTime>,
+    timestamps: bool,
+}
+
+fn print_entry(entry: &logs::Entry, timestamps: bool) {
+    let text = if timestamps {
+        format!("{} {}", entry.time, entry.log)
+    } else {
+        entry.log.clone()
+    };
+    if entry.stream == "stderr" {
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+fn follow_filtered(
+    wharf: &Wharf,
+    id: &str,
+    filter: &LogFilter,
+    keep_following: bool,
+) -> Result<(), String> {
+    let dir = wharf.containers().map_err(|e| e.to_string())?.dir_of(id);
+    let mut entries = logs::read_all(&dir).map_err(|e| e.to_string())?;
+    if let Some(since) = filter.since {
+        entries.retain(|e| humantime::parse_rfc3339_weak(&e.time).is_ok_and(|t| t >= since));
+    }
+    if let Some(n) = filter.tail {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    entries
+        .iter()
+        .for_each(|e| print_entry(e, filter.timestamps));
+    if !keep_following {
+        return Ok(());
+    }
+    let offset = std::fs::metadata(logs::log_path(&dir))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    follow(
+        wharf,
+        id,
+        offset,
+        filter.timestamps,
+        None,
+        &mut |_| {},
+        &|| None,
+    )
+}
+
+/// Prints new log entries from `offset` of the current file until the container is no longer
+/// running; `signal` is polled for signals to pass on with `on_signal`.
+fn follow(
+    wharf: &Wharf,
+    id: &str,
+    mut offset: u64,
+    timestamps: bool,
+    _limit: Option<usize>,
+    on_signal: &mut dyn FnMut(i32),
+    signal: &dyn Fn() -> Option<i32>,
+) -> Result<(), String> {
+    let containers = wharf.containers().map_err(|e| e.to_string())?;
+    let path = logs::log_path(&containers.dir_of(id));
+    let mut last_inode = None;
+    loop {
+        if let Some(sig) = signal() {
+            on_signal(sig);
+        }
+        // Read the state before the log, so nothing written before the end is missed.
+        let live = match wharf.container(id) {
+            Ok((c, _)) => c.state.status.is_live(),
+            Err(_) => false,
+        };
+        if let Ok(file) = std::fs::File::open(&path) {
+            use std::os::unix::fs::MetadataExt;
+            let meta = file.metadata().map_err(|e| e.to_string())?;
+            // Rotated (a new file) or truncated: start over at its beginning.
+            if last_inode.is_some_and(|i| i != meta.ino()) || meta.len() < offset {
+                offset = 0;
+            }
+            last_inode = Some(meta.ino());
+            let (entries, next) = logs::read_from(file, offset).map_err(|e| e.to_string())?;
+            entries.iter().for_each(|e| print_entry(e, timestamps));
+            offset = next;
+        }
+        if !live {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `wharf inspect CONTAINER...` (containers; `wharf image inspect` for images)
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Containers (or images, when no container has the name).
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+/// Prints Docker-shaped JSON for containers; names that are not containers are tried as
+/// images, as `docker inspect` does.
+pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for name in &args.names {
+        match wharf.container(name) {
+            Ok((c, note)) => {
+                if let Some(note) = note {
+                    eprintln!("wharf: {note}");
+                }
+                found.push(container_json(wharf, &c));
+            }
+            Err(_) => match wharf.inspect_image(name) {
+                Ok(image) => found.push(image),
+                Err(_) => code = fail(format!("no such object: {name}"), VERB_FAILED),
+            },
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&found).expect("JSON"));
+    code
+}
+
+fn container_json(wharf: &Wharf, c: &Container) -> serde_json::Value {
+    let s = &c.state;
+    let (image, image_id) = match &c.config.target {
+        ContainerTarget::Image { reference, digest } => (reference.clone(), digest.clone()),
+        ContainerTarget::File { path } => (path.clone(), String::new()),
+    };
+    let dir = wharf.containers().map(|cs| cs.dir_of(&c.config.id)).ok();
+    json!({
+        "Id": c.config.id,
+        "Name": format!("/{}", c.config.name),
+        "Created": c.config.created,
+        "Image": image_id,
+        "Path": c.config.entrypoint.clone().unwrap_or_default(),
+        "Args": c.config.args,
+        "State": {
+            "Status": s.status.name(),
+            "Running": s.status == ContainerStatus::Running,
+            "Restarting": s.status == ContainerStatus::Restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": false,
+            "Pid": s.pid.unwrap_or(0),
+            "ExitCode": s.exit_code.unwrap_or(0),
+            "Error": s.error.clone().unwrap_or_default(),
+            "StartedAt": s.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            "Ended": s.ended,
+        },
+        "RestartCount": s.restart_count,
+        "LogPath": dir.map(|d| logs::log_path(&d)),
+        "HostConfig": {
+            "RestartPolicy": {"Name": c.config.restart.name(), "MaximumRetryCount": match c.config.restart {
+                RestartPolicy::OnFailure { max } => max.unwrap_or(0), _ => 0 }},
+            "AutoRemove": c.config.auto_remove,
+            "Memory": c.config.memory.unwrap_or(0),
+            "Binds": c.config.mounts.iter().map(|m| format!("{}:{}{}", m.host, m.guest,
+                if m.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
+            "LogConfig": {"Type": "json-file", "Config": {
+                "max-size": c.config.log.max_size.to_string(), "max-file": c.config.log.max_files.to_string()}},
+        },
+        "Config": {
+            "Image": image,
+            "Cmd": c.config.args,
+            "Entrypoint": c.config.entrypoint,
+            "Env": c.config.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            "WorkingDir": c.config.workdir.clone().unwrap_or_default(),
+            "StopTimeout": c.config.timeout_ms,
+        },
+    })
+}
+
+/// `wharf stats [--no-stream] [CONTAINER...]`
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print one sample and exit.
+    #[arg(long = "no-stream")]
+    no_stream: bool,
+    /// Containers (default: all running).
+    containers: Vec<String>,
+}
+
+/// Prints CPU and memory per running container: the guest's linear memory from the engine,
+/// the monitor's RSS and CPU time from /proc.
+pub fn stats(wharf: &Wharf, args: StatsArgs) -> i32 {
+    loop {
+        let rows = match wharf.container_stats(&args.containers, Duration::from_millis(500)) {
+            Ok(rows) => rows,
+            Err(e) => return fail(e, VERB_FAILED),
+        };
+        if !args.no_stream {
+            print!("\x1b[2J\x1b[H");
+        }
+        println!(
+            "{:<14}{:<24}{:<9}{:<12}{:<24}{:<9}RSS",
+            "CONTAINER ID", "NAME", "CPU %", "CPU TIME", "MEM USAGE / LIMIT", "MEM %"
+        );
+        for r in rows {
+            let limit = r.memory_limit.map_or("-".to_string(), human);
+            let percent = r.memory_limit.map_or("-".to_string(), |l| {
+                format!("{:.2}%", r.memory as f64 * 100.0 / l as f64)
+            });
+            println!(
+                "{:<14}{:<24}{:<9}{:<12}{:<24}{:<9}{}",
+                &r.id[..12],
+                r.name,
+                format!("{:.2}%", r.cpu_percent),
+                format!("{:.2}s", r.cpu_time.as_secs_f64()),
+                format!("{} / {limit}", human(r.memory)),
+                percent,
+                human(r.rss)
+            );
+        }
+        if args.no_stream {
+            return 0;
+        }
+    }
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.2}GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.2}MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.2}KiB", b as f64 / (1u64 << 10) as f64),
+        b => format!("{b}B"),
+    }
+}
+
+/// `wharf container prune [-f]`
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+}
+
+/// Removes every stopped container.
+pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
+    if !args.force {
+        eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return 0;
+        }
+    }
+    match wharf.prune_containers() {
+        Ok(ids) => {
+            if !ids.is_empty() {
+                println!("Deleted Containers:");
+                ids.iter().for_each(|id| println!("{id}"));
+                println!();
+            }
+            0
+        }
+        Err(e) => fail(e, VERB_FAILED),
+    }
+}
+
+/// The hidden `container-monitor ID` entry; see `wharf_core::monitor`.
+pub fn monitor(wharf: &Wharf, id: &str) -> i32 {
+    wharf_core::monitor::run_monitor(wharf, id)
+}

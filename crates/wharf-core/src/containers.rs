@@ -1,0 +1,465 @@
+//! Containers: created from an image or file, run detached by a monitor process each, and
+//! every verb Docker users apply to them.
+//!
+//! There is no daemon. `start` spawns `wharf container-monitor ID` (see [`crate::monitor`]),
+//! which detaches, holds the container's monitor lock for its whole life, runs the guest with
+//! its output going to the container's log, records how each run ended, and applies the
+//! restart policy. Every other command reads the state on disk and reconciles containers whose
+//! monitor died.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wharf_containers::{
+    Container, ContainerConfig, Containers, LogLimits, MountSpec, RestartPolicy, State, Status,
+    Target,
+};
+
+use crate::images::resolve;
+use crate::{Error, SandboxPolicy, Wharf};
+
+/// The hidden subcommand a monitor process runs as: `wharf --root ROOT container-monitor ID`.
+pub const MONITOR_COMMAND: &str = "container-monitor";
+
+/// What `wharf create` / `run -d` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// `--name`; a generated name when `None`.
+    pub name: Option<String>,
+    /// The image reference or file path.
+    pub target: String,
+    /// Whether `target` is a file (the CLI decides, as for a foreground run).
+    pub is_file: bool,
+    /// Arguments after the target.
+    pub args: Vec<String>,
+    /// `--entrypoint`.
+    pub entrypoint: Option<String>,
+    /// Env, mounts, workdir, memory and timeout (output and hooks are the monitor's).
+    pub policy: SandboxPolicy,
+    /// `--restart`.
+    pub restart: RestartPolicy,
+    /// `--rm`.
+    pub auto_remove: bool,
+    /// `--log-opt max-size=,max-file=`.
+    pub log: LogLimits,
+}
+
+fn state_error(e: wharf_containers::Error) -> Error {
+    match e {
+        wharf_containers::Error::Io { .. } | wharf_containers::Error::Corrupt { .. } => {
+            Error::Internal(anyhow::anyhow!(e.to_string()))
+        }
+        other => Error::Container(other.to_string()),
+    }
+}
+
+impl Wharf {
+    /// The containers under this root.
+    pub fn containers(&self) -> Result<Containers, Error> {
+        Containers::open(self.root.containers_dir()).map_err(state_error)
+    }
+
+    /// `wharf create`: registers a container (state `created`). An image must be in the store
+    /// (the CLI pulls first); it is pinned by digest.
+    pub fn create_container(&self, spec: &ContainerSpec) -> Result<ContainerConfig, Error> {
+        let target = if spec.is_file {
+            let path = Path::new(&spec.target);
+            let absolute = path
+                .canonicalize()
+                .map_err(|_| Error::NotFound(path.to_path_buf()))?;
+            Target::File {
+                path: absolute.to_string_lossy().into_owned(),
+            }
+        } else {
+            let index = self
+                .store()?
+                .index()
+                .map_err(|e| Error::Image(e.to_string()))?;
+            let digest = resolve(&index, &spec.target).map_err(|_| {
+                Error::Image(format!(
+                    "image {} is not in the local store; pull it first",
+                    spec.target
+                ))
+            })?;
+            Target::Image {
+                reference: spec.target.clone(),
+                digest: digest.to_string(),
+            }
+        };
+        let mounts = spec
+            .policy
+            .mounts
+            .iter()
+            .map(|m| MountSpec {
+                host: m
+                    .host
+                    .canonicalize()
+                    .unwrap_or_else(|_| m.host.clone())
+                    .to_string_lossy()
+                    .into_owned(),
+                guest: m.guest.clone(),
+                read_only: m.read_only,
+            })
+            .collect();
+        let config = ContainerConfig {
+            id: wharf_containers::new_id(),
+            name: spec.name.clone().unwrap_or_default(),
+            created: wharf_containers::now_rfc3339(),
+            target,
+            args: spec.args.clone(),
+            entrypoint: spec.entrypoint.clone(),
+            env: spec.policy.env.clone(),
+            mounts,
+            workdir: spec.policy.workdir.clone(),
+            memory: spec.policy.memory_limit,
+            timeout_ms: spec.policy.timeout.map(|t| t.as_millis() as u64),
+            restart: spec.restart,
+            auto_remove: spec.auto_remove,
+            log: spec.log,
+        };
+        self.containers()?.create(config).map_err(state_error)
+    }
+
+    /// The container `name_or_id` names, reconciled; the note says what was fixed, if anything.
+    pub fn container(&self, name_or_id: &str) -> Result<(Container, Option<String>), Error> {
+        let containers = self.containers()?;
+        let id = containers.resolve(name_or_id).map_err(state_error)?;
+        containers.reconcile(&id).map_err(state_error)
+    }
+
+    /// Every container (running only unless `all`), reconciled, with notes on what was fixed.
+    pub fn list_containers(&self, all: bool) -> Result<(Vec<Container>, Vec<String>), Error> {
+        let containers = self.containers()?;
+        let mut listed = Vec::new();
+        let mut notes = Vec::new();
+        for container in containers.list().map_err(state_error)? {
+            let container = if container.state.status.is_live() {
+                match containers.reconcile(&container.config.id) {
+                    Ok((c, note)) => {
+                        notes.extend(note);
+                        c
+                    }
+                    Err(wharf_containers::Error::NotFound(_)) => continue,
+                    Err(e) => return Err(state_error(e)),
+                }
+            } else {
+                container
+            };
+            if all || container.state.status.is_live() {
+                listed.push(container);
+            }
+        }
+        Ok((listed, notes))
+    }
+
+    /// `wharf start`: spawns the container's monitor and returns once the guest is running
+    /// (or has failed to start, which is returned as the error it would be in the foreground).
+    /// Starting a running container does nothing.
+    pub fn start_container(&self, name_or_id: &str) -> Result<String, Error> {
+        let (container, _) = self.container(name_or_id)?;
+        let id = container.config.id.clone();
+        if container.state.status.is_live() {
+            return Ok(id);
+        }
+        let exe = std::env::current_exe().map_err(|e| Error::Internal(e.into()))?;
+        let (mut ready_read, ready_write) =
+            std::io::pipe().map_err(|e| Error::Internal(e.into()))?;
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("--root")
+            .arg(self.root.path())
+            .arg(MONITOR_COMMAND)
+            .arg(&id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let ready_fd = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
+        // SAFETY: only async-signal-safe calls (dup2) between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(ready_fd, crate::monitor::READY_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(|e| Error::Internal(e.into()))?;
+        drop(ready_write);
+        // The monitor forks itself away at once; reap the intermediate.
+        let _ = child.wait();
+        let mut answer = String::new();
+        let _ = ready_read.read_to_string(&mut answer);
+        crate::monitor::parse_ready(&answer, &id)?;
+        Ok(id)
+    }
+
+    /// `wharf stop`: asks the guest to stop (SIGTERM to the monitor, which interrupts it),
+    /// then kills the monitor if it has not ended within `timeout`. Stopping a stopped
+    /// container does nothing. A stopped container is not restarted by its policy.
+    pub fn stop_container(&self, name_or_id: &str, timeout: Duration) -> Result<(), Error> {
+        let (container, _) = self.container(name_or_id)?;
+        let id = &container.config.id;
+        if !container.state.status.is_live() {
+            return Ok(());
+        }
+        let containers = self.containers()?;
+        signal_monitor(&containers, id, &container.state, libc::SIGTERM)?;
+        if wait_for_monitor_exit(&containers, id, timeout) {
+            return Ok(());
+        }
+        signal_monitor(&containers, id, &container.state, libc::SIGKILL)?;
+        wait_for_monitor_exit(&containers, id, Duration::from_secs(5));
+        record_kill(
+            &containers,
+            id,
+            libc::SIGKILL,
+            &format!("killed: did not stop within {}s", timeout.as_secs()),
+        )
+    }
+
+    /// `wharf kill [-s SIGNAL]`: SIGTERM and SIGINT interrupt the guest as `stop` does;
+    /// any other signal (SIGKILL by default) ends the monitor and the guest at once.
+    pub fn kill_container(&self, name_or_id: &str, signal: i32) -> Result<(), Error> {
+        let (container, _) = self.container(name_or_id)?;
+        let id = &container.config.id;
+        if !container.state.status.is_live() {
+            return Err(Error::Container(format!(
+                "container {} is not running",
+                container.config.name
+            )));
+        }
+        let containers = self.containers()?;
+        signal_monitor(&containers, id, &container.state, signal)?;
+        if signal == libc::SIGTERM || signal == libc::SIGINT {
+            return Ok(());
+        }
+        wait_for_monitor_exit(&containers, id, Duration::from_secs(5));
+        record_kill(&containers, id, signal, "killed")
+    }
+
+    /// `wharf rm [-f]`: deletes a container and its logs; a running one only with `force`
+    /// (killed first).
+    pub fn remove_container(&self, name_or_id: &str, force: bool) -> Result<String, Error> {
+        let (container, _) = self.container(name_or_id)?;
+        let id = container.config.id.clone();
+        if container.state.status.is_live() {
+            if !force {
+                return Err(Error::Container(format!(
+                    "cannot remove running container {}: stop it first, or use rm -f",
+                    container.config.name
+                )));
+            }
+            let containers = self.containers()?;
+            let _ = signal_monitor(&containers, &id, &container.state, libc::SIGKILL);
+            wait_for_monitor_exit(&containers, &id, Duration::from_secs(5));
+        }
+        match self.containers()?.remove(&id) {
+            // A `--rm` monitor or another `rm` got there first.
+            Ok(()) | Err(wharf_containers::Error::NotFound(_)) => Ok(id),
+            Err(e) => Err(state_error(e)),
+        }
+    }
+
+    /// `wharf wait`: blocks until the container is exited; returns its exit code.
+    pub fn wait_container(&self, name_or_id: &str) -> Result<i32, Error> {
+        let id = self
+            .containers()?
+            .resolve(name_or_id)
+            .map_err(state_error)?;
+        loop {
+            match self.containers()?.reconcile(&id) {
+                Ok((c, _)) if c.state.status == Status::Exited => {
+                    return Ok(c.state.exit_code.unwrap_or(0))
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(25)),
+                // Removed by --rm once it ended: Docker's `wait` reports its code; the
+                // monitor leaves it in `exit-codes/`.
+                Err(wharf_containers::Error::NotFound(_)) => {
+                    return crate::monitor::removed_exit_code(self, &id).ok_or_else(|| {
+                        Error::Container(format!("no such container: {name_or_id}"))
+                    })
+                }
+                Err(e) => return Err(state_error(e)),
+            }
+        }
+    }
+
+    /// `wharf container prune`: removes every exited or created container; returns their IDs.
+    pub fn prune_containers(&self) -> Result<Vec<String>, Error> {
+        let (all, _) = self.list_containers(true)?;
+        let mut removed = Vec::new();
+        for c in all.into_iter().filter(|c| !c.state.status.is_live()) {
+            if self.remove_container(&c.config.id, false).is_ok() {
+                removed.push(c.config.id);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Sends `signal` to the monitor of `id`, making sure it still is that monitor: the PID is
+/// opened as a pidfd first and the monitor lock checked afterwards, so a recycled PID is never
+/// signalled.
+fn signal_monitor(
+    containers: &Containers,
+    id: &str,
+    state: &State,
+    signal: i32,
+) -> Result<(), Error> {
+    let Some(pid) = state.pid else {
+        return Ok(());
+    };
+    // SAFETY: plain syscalls with integer arguments.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as i32;
+    if pidfd < 0 {
+        return Ok(()); // already gone
+    }
+    let still_ours = containers.monitor_alive(id);
+    if still_ours {
+        // SAFETY: as above; a null siginfo sends a plain kill().
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd,
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+    }
+    // SAFETY: closing the descriptor we opened.
+    unsafe { libc::close(pidfd) };
+    Ok(())
+}
+
+/// Waits up to `timeout` for the monitor of `id` to end; whether it did.
+fn wait_for_monitor_exit(containers: &Containers, id: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !containers.monitor_alive(id) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Records that the user ended the container with `signal` (its monitor is dead).
+fn record_kill(containers: &Containers, id: &str, signal: i32, how: &str) -> Result<(), Error> {
+    let Some(_lock) = containers.try_monitor_lock(id).map_err(state_error)? else {
+        return Ok(()); // a new monitor already runs it again
+    };
+    let mut container = match containers.load(id) {
+        Ok(c) => c,
+        Err(wharf_containers::Error::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(state_error(e)),
+    };
+    if container.state.status.is_live() {
+        let state = &mut container.state;
+        state.status = Status::Exited;
+        state.pid = None;
+        state.exit_code = Some(128 + signal);
+        state.ended = Some(how.to_string());
+        state.stopped_by_user = true;
+        state.finished_at = Some(wharf_containers::now_rfc3339());
+        containers.write_state(id, state).map_err(state_error)?;
+    }
+    Ok(())
+}
+
+/// One row of `wharf stats`.
+#[derive(Debug, Clone)]
+pub struct ContainerStats {
+    /// Container ID.
+    pub id: String,
+    /// Container name.
+    pub name: String,
+    /// CPU use over the sampling interval, in percent of one core.
+    pub cpu_percent: f64,
+    /// CPU time the container has used since it started.
+    pub cpu_time: Duration,
+    /// Bytes of linear memory the guest holds (from the engine).
+    pub memory: u64,
+    /// `--memory`, if set.
+    pub memory_limit: Option<u64>,
+    /// Resident memory of the monitor process (wasmtime, code and guest together).
+    pub rss: u64,
+}
+
+/// CPU time (user + system) of process `pid`, from /proc.
+fn cpu_time_of(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces, so split after its ')').
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_millis(ticks * 1000 / per_second))
+}
+
+/// Resident set size of process `pid`, from /proc.
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+impl Wharf {
+    /// `wharf stats`: samples the named (or all running) containers twice, `interval` apart.
+    pub fn container_stats(
+        &self,
+        names: &[String],
+        interval: Duration,
+    ) -> Result<Vec<ContainerStats>, Error> {
+        let chosen: Vec<Container> = if names.is_empty() {
+            self.list_containers(false)?.0
+        } else {
+            names
+                .iter()
+                .map(|n| self.container(n).map(|(c, _)| c))
+                .collect::<Result<_, _>>()?
+        };
+        let first: Vec<Option<Duration>> = chosen
+            .iter()
+            .map(|c| c.state.pid.and_then(cpu_time_of))
+            .collect();
+        std::thread::sleep(interval);
+        let containers = self.containers()?;
+        Ok(chosen
+            .iter()
+            .zip(first)
+            .map(|(c, before)| {
+                let after = c.state.pid.and_then(cpu_time_of);
+                let cpu_percent = match (before, after) {
+                    (Some(b), Some(a)) => {
+                        a.saturating_sub(b).as_secs_f64() * 100.0 / interval.as_secs_f64()
+                    }
+                    _ => 0.0,
+                };
+                let memory = std::fs::read(containers.dir_of(&c.config.id).join("stats.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .and_then(|v| v.get("memory_bytes")?.as_u64())
+                    .unwrap_or(0);
+                ContainerStats {
+                    id: c.config.id.clone(),
+                    name: c.config.name.clone(),
+                    cpu_percent,
+                    cpu_time: after.unwrap_or_default(),
+                    memory: if c.state.status.is_live() { memory } else { 0 },
+                    memory_limit: c.config.memory,
+                    rss: c.state.pid.map_or(0, rss_of),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,381 @@
+//! The per-container monitor process (the role Podman's conmon plays, without a daemon).
+//!
+//! `wharf start` runs `wharf container-monitor ID` with a pipe on [`READY_FD`]. The monitor
+//! forks itself away from the starter (so it survives it and is not its zombie), takes the
+//! container's monitor lock, and runs the guest in this process with stdout and stderr going to
+//! the container's log. It tells the starter `ok` once the guest is instantiated, or why it
+//! could not start. Each run's end is recorded durably before the next decision: restart (with
+//! back-off) per the restart policy, or exit, removing the container first under `--rm`.
+//!
+//! Killing the monitor kills the guest with it (same process); the lock goes too, which is how
+//! every other wharf command learns that the container is no longer running.
+
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wharf_containers::logs::LogWriter;
+use wharf_containers::{Containers, State, Status, Target};
+use wharf_sandbox::{GuestStream, Output, OutputSink, StartHook};
+
+use crate::{
+    exit_code, Error, ImageRun, Mount, Outcome, SandboxPolicy, StopHandle, StopReason, Wharf,
+};
+
+/// The descriptor the starter's pipe is on in the monitor.
+pub const READY_FD: i32 = 3;
+
+/// Detaches the monitor: a new session, and a fork whose parent exits at once so the starter
+/// can reap it. Call first thing, before any thread exists.
+pub fn daemonize() {
+    // SAFETY: called while the process is single-threaded; fork/setsid/_exit are fine then.
+    unsafe {
+        match libc::fork() {
+            -1 => {}
+            0 => {
+                libc::setsid();
+            }
+            _ => libc::_exit(0),
+        }
+    }
+}
+
+/// Reads the monitor's answer on the ready pipe: `ok`, or `err CODE MESSAGE`.
+pub(crate) fn parse_ready(answer: &str, id: &str) -> Result<(), Error> {
+    let answer = answer.trim();
+    if answer == "ok" {
+        return Ok(());
+    }
+    if let Some(rest) = answer.strip_prefix("err ") {
+        let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+        return Err(match code {
+            "127" => Error::NotFound(message.into()),
+            "126" => Error::NotRunnable {
+                file: message.into(),
+                reason: String::new(),
+            },
+            _ => Error::Container(message.to_string()),
+        });
+    }
+    Err(Error::Container(format!(
+        "the monitor of container {} ended before the guest started; see `wharf logs {}`",
+        &id[..12],
+        &id[..12]
+    )))
+}
+
+/// Where `--rm` containers leave their exit code for `wharf wait`.
+fn exit_code_path(wharf: &Wharf, id: &str) -> std::path::PathBuf {
+    wharf.root.containers_dir().join("exit-codes").join(id)
+}
+
+/// The exit code a `--rm` container left behind when it was removed.
+pub(crate) fn removed_exit_code(wharf: &Wharf, id: &str) -> Option<i32> {
+    std::fs::read_to_string(exit_code_path(wharf, id))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Writes lines of guest output to the log, stdout and stderr apart, in write order.
+struct LogSink {
+    inner: Mutex<LogState>,
+}
+
+struct LogState {
+    writer: Option<LogWriter>,
+    partial: [Vec<u8>; 2],
+}
+
+/// A line longer than this is logged in pieces, as Docker does at 16 KiB.
+const MAX_LINE: usize = 16 << 10;
+
+impl OutputSink for LogSink {
+    fn write(&self, stream: GuestStream, bytes: &[u8]) {
+        let mut state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = stream as usize;
+        state.partial[slot].extend_from_slice(bytes);
+        while let Some(end) = state.partial[slot]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map(|n| n + 1)
+            .or_else(|| (state.partial[slot].len() >= MAX_LINE).then_some(MAX_LINE))
+        {
+            let line: Vec<u8> = state.partial[slot].drain(..end).collect();
+            state.emit(stream, &line);
+        }
+    }
+}
+
+impl LogState {
+    fn emit(&mut self, stream: GuestStream, line: &[u8]) {
+        let name = match stream {
+            GuestStream::Stdout => "stdout",
+            GuestStream::Stderr => "stderr",
+        };
+        if let Some(writer) = &mut self.writer {
+            // A full disk loses log lines, never the guest.
+            let _ = writer.write(name, &String::from_utf8_lossy(line));
+        }
+    }
+}
+
+impl LogSink {
+    /// Logs what is left of unfinished lines (a guest that ended without a newline).
+    fn finish(&self) {
+        let mut state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for stream in [GuestStream::Stdout, GuestStream::Stderr] {
+            let rest = std::mem::take(&mut state.partial[stream as usize]);
+            if !rest.is_empty() {
+                state.emit(stream, &rest);
+            }
+        }
+    }
+}
+
+/// The starter's pipe: told `ok` once, or why the guest could not start.
+#[derive(Clone)]
+struct Ready(Arc<Mutex<Option<std::fs::File>>>);
+
+impl Ready {
+    fn tell(&self, message: &str) {
+        let mut pipe = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mut file) = pipe.take() {
+            let _ = file.write_all(message.as_bytes());
+        }
+    }
+}
+
+/// The monitor's main: runs container `id` until it ends for good. Returns the process exit
+/// code (0 unless the monitor itself failed).
+pub fn run_monitor(wharf: &Wharf, id: &str) -> i32 {
+    // SAFETY: the starter put the write end of its pipe on READY_FD; we own it from here.
+    let ready = Ready(Arc::new(Mutex::new(Some(unsafe {
+        std::fs::File::from_raw_fd(READY_FD)
+    }))));
+    let containers = match wharf.containers() {
+        Ok(c) => c,
+        Err(e) => {
+            ready.tell(&format!("err 125 {e}"));
+            return 125;
+        }
+    };
+    let lock = match containers.try_monitor_lock(id) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            ready.tell("ok"); // another monitor runs it already
+            return 0;
+        }
+        Err(e) => {
+            ready.tell(&format!("err 125 {e}"));
+            return 125;
+        }
+    };
+    let _ = lock
+        .file()
+        .write_all(std::process::id().to_string().as_bytes());
+    match supervise(wharf, &containers, id, &ready) {
+        Ok(()) => 0,
+        Err(e) => {
+            ready.tell(&format!("err {} {e}", e.exit_code()));
+            125
+        }
+    }
+}
+
+fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) -> Result<(), Error> {
+    let container = containers
+        .load(id)
+        .map_err(|e| Error::Container(e.to_string()))?;
+    let config = container.config;
+    let dir = containers.dir_of(id);
+    let stop = StopHandle::new();
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        signal_hook::flag::register_usize(signal, stop.signal_flag(), signal as usize)
+            .map_err(|e| Error::Internal(e.into()))?;
+    }
+    let sink = Arc::new(LogSink {
+        inner: Mutex::new(LogState {
+            writer: LogWriter::open(&dir, config.log).ok(),
+            partial: [Vec::new(), Vec::new()],
+        }),
+    });
+    let gauge = Arc::new(AtomicU64::new(0));
+    spawn_stats_writer(dir.clone(), gauge.clone());
+    let hook = {
+        let ready = ready.clone();
+        StartHook::new(move || ready.tell("ok"))
+    };
+
+    let mut state = State {
+        restart_count: 0,
+        ..container.state
+    };
+    let mut started_once = false;
+    loop {
+        state.status = Status::Running;
+        state.pid = Some(std::process::id());
+        state.started_at = Some(wharf_containers::now_rfc3339());
+        state.error = None;
+        state.stopped_by_user = false;
+        write_state(containers, id, &state)?;
+
+        let policy = policy_for(&config, sink.clone(), gauge.clone(), hook.clone());
+        let result = match &config.target {
+            Target::File { path } => wharf.run_file(std::path::Path::new(path), &policy, &stop),
+            Target::Image { reference, digest } => wharf.run_image(
+                reference,
+                &ImageRun {
+                    entrypoint: config.entrypoint.clone(),
+                    args: config.args.clone(),
+                    digest: Some(digest.clone()),
+                },
+                &policy,
+                &stop,
+            ),
+        };
+        sink.finish();
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                state.status = Status::Exited;
+                state.pid = None;
+                state.exit_code = Some(e.exit_code());
+                state.error = Some(e.to_string());
+                state.finished_at = Some(wharf_containers::now_rfc3339());
+                write_state(containers, id, &state)?;
+                if !started_once {
+                    return Err(e);
+                }
+                break;
+            }
+        };
+        started_once = true;
+        let code = exit_code(&outcome);
+        state.status = Status::Exited;
+        state.pid = None;
+        state.exit_code = Some(code);
+        state.oom_killed = matches!(
+            outcome,
+            Outcome::OutOfMemory { .. }
+                | Outcome::Exited {
+                    memory_limit_hit: true,
+                    ..
+                }
+        );
+        state.stopped_by_user = matches!(outcome, Outcome::Stopped(StopReason::Signal(_)));
+        state.ended = Some(describe(&outcome));
+        state.finished_at = Some(wharf_containers::now_rfc3339());
+        write_state(containers, id, &state)?;
+        // A guest that ended before the hook could tell (it cannot), or a trap in _start.
+        ready.tell("ok");
+
+        if !config
+            .restart
+            .restarts(code, state.restart_count, state.stopped_by_user)
+        {
+            break;
+        }
+        state.status = Status::Restarting;
+        write_state(containers, id, &state)?;
+        // Docker's back-off: 100 ms, doubling, at most a minute.
+        let delay = Duration::from_millis(100u64 << state.restart_count.min(10))
+            .min(Duration::from_secs(60));
+        let until = std::time::Instant::now() + delay;
+        while std::time::Instant::now() < until && !stop.is_requested() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if stop.is_requested() {
+            state.status = Status::Exited;
+            state.stopped_by_user = true;
+            write_state(containers, id, &state)?;
+            break;
+        }
+        state.restart_count += 1;
+    }
+    if config.auto_remove {
+        let codes = wharf.root.containers_dir().join("exit-codes");
+        let _ = std::fs::create_dir_all(&codes);
+        let code = state.exit_code.unwrap_or(0).to_string();
+        let _ = wharf_root::write_atomic_durable(&codes.join(id), code.as_bytes());
+        let _ = containers.remove(id);
+    }
+    Ok(())
+}
+
+fn write_state(containers: &Containers, id: &str, state: &State) -> Result<(), Error> {
+    containers
+        .write_state(id, state)
+        .map_err(|e| Error::Internal(anyhow::anyhow!(e.to_string())))
+}
+
+/// The sandbox policy a container's config grants, with its output going to `sink`.
+fn policy_for(
+    config: &wharf_containers::ContainerConfig,
+    sink: Arc<LogSink>,
+    gauge: Arc<AtomicU64>,
+    on_start: StartHook,
+) -> SandboxPolicy {
+    // A file's argv[0] is its base name (as a foreground run passes it); an image's argv is
+    // built by `run_image` from its entrypoint and cmd.
+    let args = match &config.target {
+        Target::File { path } => std::iter::once(
+            std::path::Path::new(path)
+                .file_name()
+                .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned()),
+        )
+        .chain(config.args.iter().cloned())
+        .collect(),
+        Target::Image { .. } => Vec::new(),
+    };
+    SandboxPolicy {
+        args,
+        env: config.env.clone(),
+        mounts: config
+            .mounts
+            .iter()
+            .map(|m| Mount {
+                host: m.host.clone().into(),
+                guest: m.guest.clone(),
+                read_only: m.read_only,
+            })
+            .collect(),
+        workdir: config.workdir.clone(),
+        stdin: Default::default(),
+        memory_limit: config.memory,
+        timeout: config.timeout_ms.map(Duration::from_millis),
+        output: Output::Sink(sink),
+        memory_gauge: Some(gauge),
+        on_start,
+    }
+}
+
+/// How a run ended, for `inspect` and `ps`.
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Exited { code, .. } => format!("exited with code {code}"),
+        Outcome::Trapped { message, .. } => format!("trapped: {message}"),
+        Outcome::OutOfMemory { .. } => "out of memory".into(),
+        Outcome::Stopped(StopReason::Timeout(t)) => format!("timed out after {t:?}"),
+        Outcome::Stopped(StopReason::Signal(s)) => format!("stopped by signal {s}"),
+    }
+}
+
+/// Every second, writes the guest's linear memory to `stats.json` when it changed.
+fn spawn_stats_writer(dir: std::path::PathBuf, gauge: Arc<AtomicU64>) {
+    std::thread::spawn(move || {
+        let mut last = u64::MAX;
+        loop {
+            let now = gauge.load(Ordering::Relaxed);
+            if now != last {
+                let json = format!("{{\"memory_bytes\":{now}}}");
+                let _ = wharf_root::write_atomic(&dir.join("stats.json"), json.as_bytes());
+                last = now;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+}
