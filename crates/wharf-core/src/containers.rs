@@ -264,10 +264,15 @@ impl Wharf {
 
     /// `wharf wait`: blocks until the container is exited; returns its exit code.
     pub fn wait_container(&self, name_or_id: &str) -> Result<i32, Error> {
-        let id = self
-            .containers()?
-            .resolve(name_or_id)
-            .map_err(state_error)?;
+        let id = match self.containers()?.resolve(name_or_id) {
+            Ok(id) => id,
+            // A `--rm` container that has already ended and gone.
+            Err(e @ wharf_containers::Error::NotFound(_)) => {
+                return crate::monitor::removed_exit_code(self, name_or_id)
+                    .ok_or_else(|| state_error(e))
+            }
+            Err(e) => return Err(state_error(e)),
+        };
         loop {
             match self.containers()?.reconcile(&id) {
                 Ok((c, _)) if c.state.status == Status::Exited => {

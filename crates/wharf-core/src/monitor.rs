@@ -71,9 +71,21 @@ fn exit_code_path(wharf: &Wharf, id: &str) -> std::path::PathBuf {
     wharf.root.containers_dir().join("exit-codes").join(id)
 }
 
-/// The exit code a `--rm` container left behind when it was removed.
+/// The exit code a `--rm` container left behind when it was removed (by full ID or a
+/// unique ID prefix).
 pub(crate) fn removed_exit_code(wharf: &Wharf, id: &str) -> Option<i32> {
-    std::fs::read_to_string(exit_code_path(wharf, id))
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let dir = exit_code_path(wharf, id).parent()?.to_path_buf();
+    let mut matches = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(id));
+    let (Some(only), None) = (matches.next(), matches.next()) else {
+        return None;
+    };
+    std::fs::read_to_string(only.path())
         .ok()?
         .trim()
         .parse()
@@ -280,6 +292,8 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
             break;
         }
         state.status = Status::Restarting;
+        // Still this monitor's container: `stop` and `kill` signal it through this PID.
+        state.pid = Some(std::process::id());
         write_state(containers, id, &state)?;
         // Docker's back-off: 100 ms, doubling, at most a minute.
         let delay = Duration::from_millis(100u64 << state.restart_count.min(10))
@@ -290,6 +304,7 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
         }
         if stop.is_requested() {
             state.status = Status::Exited;
+            state.pid = None;
             state.stopped_by_user = true;
             write_state(containers, id, &state)?;
             break;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `wharf` binary with real WASI guests built from `tests/guests/`.
 
 mod cache;
+mod containers;
 mod exit_codes;
 mod images;
 mod limits;

@@ -12,7 +12,7 @@ fn sources() -> PathBuf {
 
 /// C guests, built with Debian's clang and wasi-libc.
 const C_GUESTS: &[&str] = &[
-    "hello", "files", "cpu", "memhog", "exit3", "stdin", "sleep", "escape", "spin",
+    "hello", "files", "cpu", "memhog", "exit3", "stdin", "sleep", "escape", "spin", "chatty",
 ];
 /// C guests that are also wrapped into preview2 command components with the preview1 adapter.
 const COMPONENTS: &[&str] = &[
