@@ -109,7 +109,6 @@ fn attach(wharf: &Wharf, id: &str) -> i32 {
         id,
         0,
         false,
-        None,
         &mut |sig| {
             let _ = wharf.kill_container(id, sig);
         },
@@ -539,15 +538,7 @@ fn follow_filtered(
     let offset = std::fs::metadata(logs::log_path(&dir))
         .map(|m| m.len())
         .unwrap_or(0);
-    follow(
-        wharf,
-        id,
-        offset,
-        filter.timestamps,
-        None,
-        &mut |_| {},
-        &|| None,
-    )
+    follow(wharf, id, offset, filter.timestamps, &mut |_| {}, &|| None)
 }
 
 /// Prints new log entries from `offset` of the current file until the container is no longer
@@ -557,7 +548,6 @@ fn follow(
     id: &str,
     mut offset: u64,
     timestamps: bool,
-    _limit: Option<usize>,
     on_signal: &mut dyn FnMut(i32),
     signal: &dyn Fn() -> Option<i32>,
 ) -> Result<(), String> {

@@ -317,8 +317,27 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
         let code = state.exit_code.unwrap_or(0).to_string();
         let _ = wharf_root::write_atomic_durable(&codes.join(id), code.as_bytes());
         let _ = containers.remove(id);
+        forget_old_exit_codes(&codes);
     }
     Ok(())
+}
+
+/// Exit codes of removed `--rm` containers are kept a day for `wharf wait`.
+fn forget_old_exit_codes(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(24 * 3600));
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn write_state(containers: &Containers, id: &str, state: &State) -> Result<(), Error> {
