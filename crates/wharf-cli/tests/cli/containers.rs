@@ -245,6 +245,13 @@ fn exit_codes_restart_policies_and_auto_remove() {
     let missing = env.wharf(&["run", "-d", "/no/such/file.wasm"]);
     assert_eq!(missing.code, 127, "{missing:?}");
 
+    // A guest that runs out of its memory limit: 137 and OOMKilled, as Docker reports it.
+    env.run_d(&["--name", "hog", "-m", "32m", &path("memhog.wasm")]);
+    assert_eq!(env.wharf(&["wait", "hog"]).stdout, "137\n");
+    let state = env.inspect("hog");
+    assert_eq!(state["State"]["OOMKilled"], Value::Bool(true), "{state:#}");
+    assert!(env.wharf(&["logs", "hog"]).stderr.contains("malloc failed"));
+
     // Prune removes what has ended.
     let pruned = env.wharf(&["container", "prune", "-f"]);
     ok(&pruned);
