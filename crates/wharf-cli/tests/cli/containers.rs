@@ -409,3 +409,25 @@ fn stats_report_engine_memory_and_cpu() {
     assert!(!line.contains(" 0B /"), "{line}");
     ok(&env.wharf(&["rm", "-f", "idle"]));
 }
+
+#[test]
+fn start_attach_and_a_named_foreground_run_print_output_and_exit_with_the_code() {
+    let env = Env::new();
+    let chatty = path("chatty.wasm");
+    // `run --name` without -d: a container, attached.
+    let ran = env.wharf(&["run", "--name", "fg", &chatty, "4", "3"]);
+    assert_eq!(ran.code, 3, "{ran:?}");
+    assert_eq!(ran.stdout, "out 0\nout 2\n");
+    assert_eq!(ran.stderr, "err 1\nerr 3\n");
+    assert!(env.wharf(&["ps", "-a"]).stdout.contains("fg"));
+    // `create` then `start -a`.
+    let id = env
+        .wharf(&["create", "--name", "later", &chatty, "2"])
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(env.inspect(&id)["State"]["Status"], "created");
+    let started = env.wharf(&["start", "-a", "later"]);
+    assert_eq!(started.code, 0, "{started:?}");
+    assert_eq!(started.stdout, "out 0\n");
+}
