@@ -142,6 +142,35 @@ fn normalize_guest_path(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// Parses `-p [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp]` (Docker's form; the host IP defaults to
+/// all addresses).
+pub fn parse_port(text: &str) -> Result<wharf_core::PortMapping, String> {
+    let bad =
+        |why: &str| format!("invalid port mapping {text:?}: {why} (use [IP:]HOST_PORT:GUEST_PORT)");
+    let spec = text.strip_suffix("/tcp").unwrap_or(text);
+    if spec.ends_with("/udp") {
+        return Err(bad("udp is not supported"));
+    }
+    let (rest, guest) = spec.rsplit_once(':').ok_or_else(|| bad("no guest port"))?;
+    let guest_port: u16 = guest
+        .parse()
+        .map_err(|_| bad("the guest port is not a number"))?;
+    let (ip, host_port) = match rest.rsplit_once(':') {
+        Some((ip, port)) => (ip.trim_start_matches('[').trim_end_matches(']'), port),
+        None => ("0.0.0.0", rest),
+    };
+    let host_port: u16 = host_port
+        .parse()
+        .map_err(|_| bad("the host port is not a number"))?;
+    let ip: std::net::IpAddr = ip
+        .parse()
+        .map_err(|_| bad("the host address is not an IP address"))?;
+    Ok(wharf_core::PortMapping {
+        host: std::net::SocketAddr::new(ip, host_port),
+        guest_port,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +244,21 @@ mod tests {
         assert!(parse_mount(&format!("{host}/f:/data"))
             .unwrap_err()
             .contains("not a directory"));
+    }
+
+    #[test]
+    fn ports_parse_like_docker() {
+        let p = parse_port("8080:80").unwrap();
+        assert_eq!(
+            (p.host.to_string().as_str(), p.guest_port),
+            ("0.0.0.0:8080", 80)
+        );
+        let p = parse_port("127.0.0.1:9000:8080/tcp").unwrap();
+        assert_eq!(p.host.to_string(), "127.0.0.1:9000");
+        let p = parse_port("[::1]:9000:80").unwrap();
+        assert_eq!(p.host.to_string(), "[::1]:9000");
+        assert!(parse_port("80").is_err());
+        assert!(parse_port("x:80").is_err());
+        assert!(parse_port("8080:80/udp").is_err());
     }
 }

@@ -51,6 +51,10 @@ pub struct RunArgs {
     #[arg(short = 'q', long = "quiet")]
     pub(crate) quiet: bool,
 
+    /// Publish a port: [HOST_IP:]HOST_PORT:GUEST_PORT (a wasi:http component is served there).
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:GUEST")]
+    pub(crate) publish: Vec<String>,
+
     /// Run in the background as a container and print its ID.
     #[arg(short = 'd', long = "detach")]
     pub(crate) detach: bool,
@@ -139,6 +143,11 @@ impl RunArgs {
             },
             memory_limit: self.memory,
             timeout: self.timeout,
+            ports: self
+                .publish
+                .iter()
+                .map(|p| args::parse_port(p))
+                .collect::<Result<_, _>>()?,
             ..Default::default()
         })
     }
@@ -182,6 +191,18 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
         }
     }
     let target = &args.command[0];
+    let mut policy = policy;
+    if !policy.ports.is_empty() {
+        let shown: Vec<String> = policy
+            .ports
+            .iter()
+            .map(|p| format!("http://{}", p.host))
+            .collect();
+        let name = target.clone();
+        policy.on_start = wharf_core::StartHook::new(move || {
+            eprintln!("wharf: serving {name} on {}", shown.join(", "));
+        });
+    }
     if args.detach || args.name.is_some() || args.restart != "no" {
         return crate::containers::run_as_container(wharf, &args, policy);
     }

@@ -26,7 +26,9 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-pub use model::{ContainerConfig, LogLimits, MountSpec, RestartPolicy, State, Status, Target};
+pub use model::{
+    ContainerConfig, LogLimits, MountSpec, PortSpec, RestartPolicy, State, Status, Target,
+};
 pub use wharf_root::FileLock;
 
 /// Why a container operation failed; messages say what to do where there is something to do.

@@ -44,6 +44,20 @@ pub struct ContainerConfig {
     /// How much log to keep.
     #[serde(default)]
     pub log: LogLimits,
+    /// Published ports (`-p`).
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+}
+
+/// `-p [HOST_IP:]HOST_PORT:GUEST_PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSpec {
+    /// Host address to listen on (`0.0.0.0` when not given).
+    pub host_ip: String,
+    /// Host port.
+    pub host_port: u16,
+    /// Guest port.
+    pub guest_port: u16,
 }
 
 /// What a container runs.

@@ -24,6 +24,7 @@ fn config(name: &str) -> ContainerConfig {
         restart: RestartPolicy::No,
         auto_remove: false,
         log: LogLimits::default(),
+        ports: vec![],
     }
 }
 

@@ -118,6 +118,16 @@ impl Wharf {
             restart: spec.restart,
             auto_remove: spec.auto_remove,
             log: spec.log,
+            ports: spec
+                .policy
+                .ports
+                .iter()
+                .map(|p| wharf_containers::PortSpec {
+                    host_ip: p.host.ip().to_string(),
+                    host_port: p.host.port(),
+                    guest_port: p.guest_port,
+                })
+                .collect(),
         };
         self.containers()?.create(config).map_err(state_error)
     }

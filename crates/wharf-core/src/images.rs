@@ -383,6 +383,16 @@ impl Wharf {
                 policy.args = std::iter::once(argv0)
                     .chain(run.args.iter().cloned())
                     .collect();
+                if !policy.ports.is_empty() {
+                    let bytes = store.read_blob(&digest, u64::MAX).map_err(store_error)?;
+                    let wasm = wharf_sandbox::WasmBinary::parse(bytes).map_err(|reason| {
+                        Error::NotRunnable {
+                            file: PathBuf::from(reference),
+                            reason,
+                        }
+                    })?;
+                    return self.serve_http(Path::new(reference), wasm, &policy, stop);
+                }
                 let compiled = self.compiled_layer(&store, &digest, reference)?;
                 self.run_compiled(Path::new(reference), &compiled, &policy, stop)
             }

@@ -11,6 +11,7 @@ mod containers;
 mod images;
 pub mod monitor;
 mod registry;
+mod serve;
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +34,9 @@ use wharf_aot_cache::{AotCache, CompileError};
 pub use wharf_root::{Root, ROOT_ENV};
 use wharf_sandbox::Compiled;
 use wharf_sandbox::{Engine, RunError, WasmBinary};
-pub use wharf_sandbox::{Mount, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason};
+pub use wharf_sandbox::{
+    Mount, Outcome, PortMapping, SandboxPolicy, StartHook, Stdin, StopHandle, StopReason,
+};
 
 /// One wharf installation: its root directory, engine and AOT cache.
 pub struct Wharf {
@@ -145,6 +148,9 @@ impl Wharf {
             reason,
         };
         let wasm = WasmBinary::parse(bytes).map_err(not_runnable)?;
+        if !policy.ports.is_empty() {
+            return self.serve_http(name, wasm, policy, stop);
+        }
         let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(
             |CompileError::Invalid(e)| not_runnable(format!("invalid WebAssembly: {e}")),
         )?;

@@ -383,6 +383,16 @@ fn policy_for(
         timeout: config.timeout_ms.map(Duration::from_millis),
         output: Output::Sink(sink),
         memory_gauge: Some(gauge),
+        ports: config
+            .ports
+            .iter()
+            .filter_map(|p| {
+                Some(crate::PortMapping {
+                    host: std::net::SocketAddr::new(p.host_ip.parse().ok()?, p.host_port),
+                    guest_port: p.guest_port,
+                })
+            })
+            .collect(),
         on_start,
     }
 }

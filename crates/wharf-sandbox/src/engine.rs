@@ -8,6 +8,29 @@ use wasmtime::{Config, Engine, OptLevel};
 /// [`Engine::precompile_compatibility_hash`], which the AOT cache uses in its keys, so changing
 /// this configuration never runs stale code.
 pub fn new_engine() -> anyhow::Result<Engine> {
+    Ok(Engine::new(&base_config())?)
+}
+
+/// The engine for servers that instantiate a guest per request: the same code generation as
+/// [`new_engine`], with wasmtime's pooling allocator so that an instance costs microseconds
+/// (memories and tables come from pre-reserved slots). `max_instances` bounds concurrent
+/// instances; `max_memory` bounds each instance's linear memory.
+pub fn new_pooled_engine(max_instances: u32, max_memory: usize) -> anyhow::Result<Engine> {
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances * 8)
+        .total_memories(max_instances * 4)
+        .total_tables(max_instances * 8)
+        .max_memory_size(max_memory)
+        .max_core_instances_per_component(32)
+        .max_memories_per_component(8)
+        .max_tables_per_component(16);
+    let mut config = base_config();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+fn base_config() -> Config {
     let mut config = Config::new();
     config
         .cranelift_opt_level(OptLevel::Speed)
@@ -19,5 +42,5 @@ pub fn new_engine() -> anyhow::Result<Engine> {
         // toolchains now emit for C++ and Rust panics.
         .wasm_exceptions(true)
         .wasm_component_model(true);
-    Ok(Engine::new(&config)?)
+    config
 }

@@ -18,9 +18,9 @@ mod output;
 mod policy;
 mod run;
 
-pub use engine::new_engine;
+pub use engine::{new_engine, new_pooled_engine};
 pub use guest::{Compiled, GuestKind, WasmBinary};
 pub use output::{GuestStream, Output, OutputSink};
-pub use policy::{Mount, SandboxPolicy, StartHook, Stdin};
-pub use run::{run, Outcome, RunError, StopHandle, StopReason};
+pub use policy::{Mount, PortMapping, SandboxPolicy, StartHook, Stdin};
+pub use run::{run, wasi_builder, Outcome, RunError, StopHandle, StopReason};
 pub use wasmtime::Engine;

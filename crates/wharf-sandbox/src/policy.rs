@@ -29,9 +29,21 @@ pub struct SandboxPolicy {
     pub output: Output,
     /// Updated with the bytes of linear memory the guest holds (for `wharf stats`).
     pub memory_gauge: Option<Arc<AtomicU64>>,
+    /// Published ports (`-p`): a wasi:http server is served on each host address.
+    pub ports: Vec<PortMapping>,
     /// Called once the guest is instantiated and about to run its entry point: everything
     /// that can refuse to start it (decoding, linking, imports) has passed.
     pub on_start: StartHook,
+}
+
+/// `-p [HOST_IP:]HOST_PORT:GUEST_PORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortMapping {
+    /// Where the host listens.
+    pub host: std::net::SocketAddr,
+    /// The port the guest serves on (for a wasi:http component, informational: it is handed
+    /// each request, whatever the port).
+    pub guest_port: u16,
 }
 
 /// A callback for [`SandboxPolicy::on_start`]; the default does nothing.
@@ -44,7 +56,8 @@ impl StartHook {
         StartHook(Some(Arc::new(f)))
     }
 
-    pub(crate) fn notify(&self) {
+    /// Calls the hook, if one is set.
+    pub fn notify(&self) {
         if let Some(f) = &self.0 {
             f();
         }

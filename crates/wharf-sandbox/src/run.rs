@@ -107,6 +107,14 @@ impl StopHandle {
         self.requested.clone()
     }
 
+    /// The signal that asked for the stop, if a signal did.
+    pub fn signal_number(&self) -> Option<i32> {
+        match self.requested.load(Ordering::SeqCst) {
+            0 | TIMEOUT => None,
+            signal => Some(signal as i32),
+        }
+    }
+
     /// Whether a stop has been asked for.
     pub fn is_requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst) != 0
@@ -334,7 +342,7 @@ impl GuestRun {
                 .iter()
                 .any(|e| e.starts_with("wasi:http/incoming-handler"))
             {
-                "it is a wasi:http server (it exports wasi:http/incoming-handler), not a command"
+                "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it, e.g. wharf run -p 8080:80 ..."
                     .to_string()
             } else {
                 format!(
@@ -431,7 +439,8 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 /// Turns the policy into a WASI context: exactly the grants, nothing of the host besides.
-fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
+/// Servers (`wharf-http`) build each request's context with it too.
+pub fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.allow_blocking_current_thread(true)
         .args(&policy.args)

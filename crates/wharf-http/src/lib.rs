@@ -1,0 +1,408 @@
+//! Serves a `wasi:http/proxy` component on a host port, a fresh instance per request.
+//!
+//! The component is pre-instantiated once (imports resolved, a `ProxyPre`); each request gets a
+//! new `Store` and instance from wasmtime's pooling allocator, so one request's trap, memory or
+//! state never touches another. HTTP/1.1 with keep-alive is hyper's; request and response bodies
+//! stream both ways (wasmtime-wasi-http's bodies). Limits: a cap on requests in flight (further
+//! connections wait), request-head size, per-request memory and a per-request timeout enforced
+//! with epoch interruption (a guest spinning in wasm is trapped, not just abandoned). A request
+//! whose instance traps, runs out of memory or times out gets a 500 (504 for the timeout).
+
+#![warn(missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wharf_sandbox::SandboxPolicy;
+
+/// The interface a component exports when it is a `wasi:http` server.
+pub const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
+
+/// Whether `component` is a `wasi:http` server (exports `wasi:http/incoming-handler`).
+pub fn is_http_server(engine: &Engine, component: &Component) -> bool {
+    component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name.starts_with(INCOMING_HANDLER))
+}
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen (`-p [HOST_IP:]HOST_PORT:GUEST_PORT` gives the host side).
+    pub listen: Vec<SocketAddr>,
+    /// Requests handled at once; more wait for a slot.
+    pub max_concurrency: usize,
+    /// The longest one request may take in the guest (504 after).
+    pub request_timeout: Duration,
+    /// The largest request head (request line and headers) accepted.
+    pub max_header_bytes: usize,
+    /// Each instance's linear memory limit.
+    pub memory_limit: usize,
+    /// Args, env and directories each instance sees (stdout/stderr as configured there).
+    pub policy: SandboxPolicy,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            listen: Vec::new(),
+            max_concurrency: 128,
+            request_timeout: Duration::from_secs(60),
+            max_header_bytes: 64 << 10,
+            memory_limit: 256 << 20,
+            policy: SandboxPolicy::default(),
+        }
+    }
+}
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A host port cannot be listened on (in use, no permission).
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The component cannot serve (imports wharf cannot satisfy, not a proxy).
+    #[error("{0}")]
+    Component(String),
+    /// Anything else.
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Per-request store data.
+struct RequestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// Everything a request needs, shared by all connections.
+struct Server {
+    pre: ProxyPre<RequestState>,
+    options: ServeOptions,
+    slots: tokio::sync::Semaphore,
+    /// Epoch ticks per request timeout (the ticker bumps the epoch every [`TICK`]).
+    deadline_ticks: u64,
+}
+
+/// How often the engine's epoch advances while serving.
+const TICK: Duration = Duration::from_millis(10);
+
+/// A running server; [`Serving::stop`] drains it.
+pub struct Serving {
+    /// The addresses actually bound (port 0 resolved).
+    pub addrs: Vec<SocketAddr>,
+    stopping: Arc<AtomicBool>,
+    drained: std::sync::mpsc::Receiver<()>,
+}
+
+impl Serving {
+    /// Stops accepting, lets requests in flight finish for up to `grace`, then returns.
+    pub fn stop(self, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.drained.recv_timeout(grace);
+    }
+}
+
+/// Binds the ports and serves `component` on a background thread (its own tokio runtime).
+/// Fails at once when a port is in use.
+pub fn serve(
+    engine: &Engine,
+    component: &Component,
+    options: ServeOptions,
+) -> Result<Serving, Error> {
+    let mut linker = Linker::<RequestState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(anyhow::Error::from)?;
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| Error::Component(format!("{e:#}")))?;
+    let pre = ProxyPre::new(pre).map_err(|e| {
+        Error::Component(format!(
+            "it does not export {INCOMING_HANDLER} as wasi:http/proxy wants: {e:#}"
+        ))
+    })?;
+    let mut listeners = Vec::new();
+    for addr in &options.listen {
+        let listener = std::net::TcpListener::bind(addr).map_err(|source| Error::Listen {
+            addr: *addr,
+            hint: if source.kind() == std::io::ErrorKind::AddrInUse {
+                "; the port is in use: publish another one (-p OTHER:GUEST)"
+            } else {
+                ""
+            },
+            source,
+        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(anyhow::Error::from)?;
+        listeners.push(listener);
+    }
+    let addrs = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let deadline_ticks = (options.request_timeout.as_millis() / TICK.as_millis()).max(1) as u64;
+    let server = Arc::new(Server {
+        pre,
+        slots: tokio::sync::Semaphore::new(options.max_concurrency.max(1)),
+        options,
+        deadline_ticks,
+    });
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (drained_tx, drained) = std::sync::mpsc::channel();
+    let engine = engine.clone();
+    {
+        let stopping = stopping.clone();
+        let engine = engine.clone();
+        std::thread::Builder::new()
+            .name("wharf-epoch".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+                if stopping.load(Ordering::Relaxed) {
+                    // Keep ticking while requests drain; the serving thread exits the process.
+                }
+            })
+            .map_err(anyhow::Error::from)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wharf-http")
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let stop_flag = stopping.clone();
+    std::thread::Builder::new()
+        .name("wharf-http-accept".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let mut tasks = tokio::task::JoinSet::new();
+                for listener in listeners {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!("cannot listen: {e}");
+                            continue;
+                        }
+                    };
+                    let server = server.clone();
+                    let stop_flag = stop_flag.clone();
+                    tasks.spawn(accept_loop(listener, server, stop_flag));
+                }
+                while tasks.join_next().await.is_some() {}
+                // Wait for requests in flight: every slot back.
+                let _all = server
+                    .slots
+                    .acquire_many(server.options.max_concurrency.max(1) as u32)
+                    .await;
+                let _ = drained_tx.send(());
+            });
+        })
+        .map_err(anyhow::Error::from)?;
+    Ok(Serving {
+        addrs,
+        stopping,
+        drained,
+    })
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    server: Arc<Server>,
+    stopping: Arc<AtomicBool>,
+) {
+    loop {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        let Ok(Ok((stream, _peer))) = accepted else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        let stopping = stopping.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+            });
+            let connection = http1::Builder::new()
+                .keep_alive(true)
+                .max_buf_size(server_buf_size())
+                .serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            // Let a draining server finish the request in flight, then close.
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!("connection: {e}");
+                        }
+                        return;
+                    }
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                        if stopping.load(Ordering::SeqCst) {
+                            connection.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// hyper's read buffer bounds the request head it accepts.
+fn server_buf_size() -> usize {
+    64 << 10
+}
+
+impl Server {
+    async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<HyperOutgoingBody> {
+        let head_size: usize = req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+            + req.uri().to_string().len();
+        if head_size > self.options.max_header_bytes {
+            return plain(431, "request header fields too large\n");
+        }
+        let Ok(_slot) = self.slots.acquire().await else {
+            return plain(503, "server is stopping\n");
+        };
+        match self.clone().call_guest(req).await {
+            Ok(response) => response,
+            Err((status, message)) => {
+                tracing::warn!("request failed: {message}");
+                plain(status, &format!("{message}\n"))
+            }
+        }
+    }
+
+    async fn call_guest(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, (u16, String)> {
+        let internal = |e: wasmtime::Error| (500, format!("{e:#}"));
+        let mut wasi =
+            wharf_sandbox::wasi_builder(&self.options.policy).map_err(|e| (500, e.to_string()))?;
+        wasi.allow_blocking_current_thread(false);
+        let state = RequestState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.options.memory_limit)
+                .instances(64)
+                .build(),
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.deadline_ticks);
+        store.epoch_deadline_trap();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)
+            .map_err(internal)?;
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(internal)?;
+        let pre = self.pre.clone();
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, out)
+                .await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err((500, format!("the guest answered with an error: {e:?}"))),
+            Err(_) => {
+                let why = match task.await {
+                    Ok(Ok(())) => "the guest returned without setting a response".to_string(),
+                    Ok(Err(e)) => describe_failure(&e),
+                    Err(e) => format!("the request task failed: {e}"),
+                };
+                let status = if why.contains("interrupt") { 504 } else { 500 };
+                Err((status, why))
+            }
+        }
+    }
+}
+
+/// A guest failure in a sentence: trap message, or memory exhaustion.
+fn describe_failure(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        if *trap == wasmtime::Trap::Interrupt {
+            return "the guest ran past the request timeout (interrupt)".into();
+        }
+        return format!("the guest trapped: {trap}");
+    }
+    format!("the guest failed: {e:#}")
+}
+
+/// A small plain-text response wharf makes itself.
+fn plain(status: u16, text: &str) -> hyper::Response<HyperOutgoingBody> {
+    use http_body_util::BodyExt;
+    let body = http_body_util::Full::new(bytes_of(text))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(HyperOutgoingBody::new(body))
+        .expect("a valid response")
+}
+
+fn bytes_of(text: &str) -> hyper::body::Bytes {
+    hyper::body::Bytes::copy_from_slice(text.as_bytes())
+}
