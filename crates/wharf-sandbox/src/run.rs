@@ -321,6 +321,21 @@ impl GuestRun {
         mut wasi: WasiCtxBuilder,
         limiter: MemoryLimiter,
     ) -> Result<Interruptible, RunError> {
+        // A wasi:http server is told apart before linking: its imports (wasi:http) are not
+        // a command's, and the linker would only say which one is missing.
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler"))
+        {
+            return Err(RunError::CannotStart(
+                "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it, e.g. wharf run -p 8080:80 ...".into(),
+            ));
+        }
         let mut linker = wasmtime::component::Linker::<ComponentHost>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         let pre = linker.instantiate_pre(component).map_err(|e| {
@@ -333,28 +348,14 @@ impl GuestRun {
             RunError::CannotStart(format!("{e:#}. It wants {wants}"))
         })?;
         let pre = CommandPre::new(pre).map_err(|_| {
-            let ty = component.component_type();
-            let exports: Vec<String> = ty
-                .exports(&self.engine)
-                .map(|(n, _)| n.to_string())
-                .collect();
-            let what = if exports
-                .iter()
-                .any(|e| e.starts_with("wasi:http/incoming-handler"))
-            {
-                "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it, e.g. wharf run -p 8080:80 ..."
-                    .to_string()
-            } else {
-                format!(
-                    "it does not export wasi:cli/run, so it is not a WASI command (it exports: {})",
-                    if exports.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        exports.join(", ")
-                    }
-                )
-            };
-            RunError::CannotStart(what)
+            RunError::CannotStart(format!(
+                "it does not export wasi:cli/run, so it is not a WASI command (it exports: {})",
+                if exports.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            ))
         })?;
         let host = ComponentHost {
             wasi: wasi.build(),

@@ -3,6 +3,7 @@
 mod cache;
 mod containers;
 mod exit_codes;
+mod http;
 mod images;
 mod limits;
 mod registry;

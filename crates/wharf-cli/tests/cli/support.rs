@@ -52,6 +52,7 @@ fn built() -> &'static Built {
                 .unwrap_or_else(|e| panic!("componentizing {name} failed: {e:#}"));
             std::fs::write(dir.path().join(format!("{name}.component.wasm")), component).unwrap();
         }
+        build_http_server(dir.path());
         for entry in std::fs::read_dir(sources()).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "wat") {
@@ -60,6 +61,40 @@ fn built() -> &'static Built {
         }
         Built { dir }
     })
+}
+
+/// The wasi:http test server (`tests/guests/http/server.c`): a reactor built with clang from
+/// the committed wit-bindgen C bindings, made a component with the preview1 proxy adapter.
+fn build_http_server(out: &Path) {
+    let src = sources().join("http");
+    let module = out.join("http-server.module.wasm");
+    let status = Command::new("clang")
+        .args([
+            "--target=wasm32-wasi",
+            "-O2",
+            "-mexec-model=reactor",
+            "-Wl,--strip-debug",
+            "-o",
+        ])
+        .arg(&module)
+        .arg(src.join("server.c"))
+        .arg(src.join("gen/hello_http.c"))
+        .arg(src.join("gen/hello_http_component_type.o"))
+        .status()
+        .expect("clang");
+    assert!(status.success(), "building the http server guest failed");
+    let component = wit_component::ComponentEncoder::default()
+        .module(&std::fs::read(&module).unwrap())
+        .unwrap()
+        .adapter(
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_PROXY_ADAPTER,
+        )
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap_or_else(|e| panic!("componentizing the http server failed: {e:#}"));
+    std::fs::write(out.join("http-server.wasm"), component).unwrap();
 }
 
 /// The path of a built guest, e.g. `hello.wasm`, `hello.component.wasm` or `trap.wat`.

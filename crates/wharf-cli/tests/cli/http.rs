@@ -1,0 +1,260 @@
+//! `wharf run -p` with a wasi:http component: a fresh instance per request, limits, isolation.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{guest, wharf_in, Ran};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `wharf run -p 127.0.0.1:PORT:80 FLAGS... http-server.wasm`, waited for until it serves.
+struct Server {
+    child: Child,
+    port: u16,
+    _root: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(flags: &[&str]) -> Server {
+        let root = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        let mut child = wharf_in(root.path())
+            .args(["run", "-p", &publish])
+            .args(flags)
+            .arg(guest("http-server.wasm"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        assert!(line.contains("serving"), "{line}");
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+        });
+        Server {
+            child,
+            port,
+            _root: root,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        request(self.port, "GET", path, b"")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on its own connection; returns status and body.
+fn request(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    parse(&response)
+}
+
+/// Status and (de-chunked) body of a whole response.
+fn parse(response: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return (status, body.to_string());
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    (status, out)
+}
+
+#[test]
+fn serves_each_request_from_a_fresh_instance() {
+    let server = Server::start(&[]);
+    assert_eq!(server.get("/"), (200, "hello from wasi:http\n".into()));
+    // A global counter in the guest: a fresh instance every time.
+    for _ in 0..3 {
+        assert_eq!(server.get("/count"), (200, "1\n".into()));
+    }
+    assert_eq!(server.get("/nope").0, 404);
+    // Bodies stream both ways (1 MiB, larger than any one buffer).
+    let big: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    let (status, echoed) = request(server.port, "POST", "/echo", &big);
+    assert_eq!(status, 200);
+    assert_eq!(echoed.as_bytes(), big.as_slice());
+    // Keep-alive: two requests on one connection.
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        // Skip the head and the chunked body (ends with "0\r\n\r\n").
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "0\r\n" {
+                reader.read_line(&mut line).unwrap();
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failing_request_gets_an_error_and_touches_no_other() {
+    let server = Server::start(&["--timeout", "1s", "-m", "32m"]);
+    let (status, body) = server.get("/trap");
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("trapped"), "{body}");
+    assert_eq!(server.get("/hog").0, 500);
+    let started = Instant::now();
+    assert_eq!(server.get("/spin").0, 504);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Meanwhile and afterwards, other requests are served.
+    let spinning = std::thread::spawn({
+        let port = server.port;
+        move || request(port, "GET", "/spin", b"").0
+    });
+    assert_eq!(server.get("/"), (200, "hello from wasi:http\n".into()));
+    assert_eq!(spinning.join().unwrap(), 504);
+    assert_eq!(server.get("/count"), (200, "1\n".into()));
+    // An oversized request head is refused before any instance runs.
+    let huge = format!("/?{}", "x".repeat(100 << 10));
+    let (status, body) = server.get(&huge);
+    assert!(
+        matches!(status, 431 | 414 | 400),
+        "oversized head: {status} {body}"
+    );
+}
+
+#[test]
+fn sigterm_drains_and_exits_like_docker() {
+    let mut server = Server::start(&[]);
+    assert_eq!(server.get("/").0, 200);
+    // SAFETY: signalling a child this test started.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let started = Instant::now();
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn publishing_errors_are_clear() {
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran {
+        wharf_in(root.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let server = guest("http-server.wasm");
+    let server = server.to_str().unwrap();
+    let ran = wharf(&["run", "-p", &format!("127.0.0.1:{port}:80"), server]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("in use"), "{ran:?}");
+    // A server without -p says how to publish it.
+    let ran = wharf(&["run", server]);
+    assert_eq!(ran.code, 126, "{ran:?}");
+    assert!(ran.stderr.contains("-p"), "{ran:?}");
+    // A command module cannot be published.
+    let hello = guest("hello.wasm");
+    let ran = wharf(&["run", "-p", "127.0.0.1:0:80", hello.to_str().unwrap()]);
+    assert_eq!(ran.code, 126, "{ran:?}");
+    // A malformed mapping.
+    let ran = wharf(&["run", "-p", "eighty", server]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+}
+
+#[test]
+fn a_detached_server_is_a_container_that_stops_cleanly() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let wharf = |args: &[&str]| -> Ran {
+        wharf_in(root.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let server = guest("http-server.wasm");
+    let ran = wharf(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        server.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        request(port, "GET", "/", b""),
+        (200, "hello from wasi:http\n".into())
+    );
+    let inspect = wharf(&["inspect", "web"]);
+    assert!(inspect.stdout.contains("\"running\""), "{inspect:?}");
+    assert_eq!(wharf(&["stop", "web"]).code, 0);
+    assert_eq!(wharf(&["wait", "web"]).stdout, "143\n");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still listening after stop"
+    );
+    assert_eq!(wharf(&["rm", "web"]).code, 0);
+}
