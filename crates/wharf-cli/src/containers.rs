@@ -353,6 +353,7 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
                 "ID": id(c), "Names": c.config.name, "Image": c.config.target.display(),
                 "Command": command_of(c), "CreatedAt": c.config.created,
                 "State": c.state.status.name(), "Status": status_text(c),
+                "Ports": ports_text(c),
             });
             let _ = writeln!(out, "{line}");
         }
@@ -646,6 +647,7 @@ fn container_json(wharf: &Wharf, c: &Container) -> serde_json::Value {
             "RestartPolicy": {"Name": c.config.restart.name(), "MaximumRetryCount": match c.config.restart {
                 RestartPolicy::OnFailure { max } => max.unwrap_or(0), _ => 0 }},
             "AutoRemove": c.config.auto_remove,
+            "PortBindings": ports_json(c),
             "Memory": c.config.memory.unwrap_or(0),
             "Binds": c.config.mounts.iter().map(|m| format!("{}:{}{}", m.host, m.guest,
                 if m.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
@@ -661,6 +663,50 @@ fn container_json(wharf: &Wharf, c: &Container) -> serde_json::Value {
             "StopTimeout": c.config.timeout_ms,
         },
     })
+}
+
+/// Docker's `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "...", "HostPort": "8080"}]}`.
+fn ports_json(c: &Container) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for p in &c.config.ports {
+        let entry = map
+            .entry(format!("{}/tcp", p.guest_port))
+            .or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// Docker's PORTS text: `127.0.0.1:8080->80/tcp, ...`.
+fn ports_text(c: &Container) -> String {
+    c.config
+        .ports
+        .iter()
+        .map(|p| format!("{}:{}->{}/tcp", p.host_ip, p.host_port, p.guest_port))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `wharf port CONTAINER`
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// The container.
+    container: String,
+}
+
+/// Prints a container's published ports as `docker port` does (`80/tcp -> 0.0.0.0:8080`).
+pub fn port(wharf: &Wharf, args: PortArgs) -> i32 {
+    match wharf.container(&args.container) {
+        Ok((c, _)) => {
+            for p in &c.config.ports {
+                println!("{}/tcp -> {}:{}", p.guest_port, p.host_ip, p.host_port);
+            }
+            0
+        }
+        Err(e) => fail(e, VERB_FAILED),
+    }
 }
 
 /// `wharf stats [--no-stream] [CONTAINER...]`

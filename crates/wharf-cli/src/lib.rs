@@ -77,6 +77,8 @@ enum Command {
     Inspect(containers::InspectArgs),
     /// Show CPU and memory use of running containers.
     Stats(containers::StatsArgs),
+    /// Show a container's published ports.
+    Port(containers::PortArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -195,6 +197,7 @@ pub fn main() -> i32 {
         Command::Wait(args) => containers::wait(&wharf, args),
         Command::Inspect(args) => containers::inspect(&wharf, args),
         Command::Stats(args) => containers::stats(&wharf, args),
+        Command::Port(args) => containers::port(&wharf, args),
         Command::ContainerMonitor { id } => containers::monitor(&wharf, &id),
         Command::Container(command) => match command {
             ContainerCommand::Ls(args) => containers::ps(&wharf, args),

