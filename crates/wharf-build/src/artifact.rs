@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::json;
 use wharf_store::{Digest, ImageRecord, Store};
 
-use crate::builder::{rfc3339, BuildError, BuildOptions, MANIFEST_MEDIA_TYPE};
+use crate::builder::{register, rfc3339, BuildError, BuildOptions, MANIFEST_MEDIA_TYPE};
 use crate::dockerfile::{self, Instruction};
 
 const WASM_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
@@ -92,19 +92,11 @@ pub fn build_artifact(
             "size": bytes.len(),
         }],
     });
-    let manifest_digest = store.put_blob(&serde_json::to_vec(&manifest).expect("JSON"))?;
     let record = ImageRecord {
         config: config_digest,
         layers: vec![layer],
         extra: Vec::new(),
         created: Some(created),
     };
-    store.update(|index| {
-        index.images.insert(manifest_digest.clone(), record.clone());
-        for tag in &options.tags {
-            index.tags.insert(tag.to_string(), manifest_digest.clone());
-        }
-        Ok(())
-    })?;
-    Ok(manifest_digest)
+    register(store, &manifest, record, &options.tags)
 }

@@ -121,16 +121,26 @@ pub fn build(store: &Store, context: &Path, options: &BuildOptions) -> Result<Di
         "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": config_digest.as_str(), "size": config_bytes.len()},
         "layers": image.layers,
     });
-    let manifest_digest = store.put_blob(&serde_json::to_vec(&manifest).expect("JSON"))?;
     let record = ImageRecord {
         config: config_digest,
         layers: image.layer_digests,
         extra: Vec::new(),
         created: Some(created),
     };
+    register(store, &manifest, record, &options.tags)
+}
+
+/// Stores a built image's manifest and registers it with its tags in one store update.
+pub(crate) fn register(
+    store: &Store,
+    manifest: &Value,
+    record: ImageRecord,
+    tags: &[Reference],
+) -> Result<Digest, BuildError> {
+    let manifest_digest = store.put_blob(&serde_json::to_vec(manifest).expect("JSON"))?;
     store.update(|index| {
         index.images.insert(manifest_digest.clone(), record.clone());
-        for tag in &options.tags {
+        for tag in tags {
             index.tags.insert(tag.to_string(), manifest_digest.clone());
         }
         Ok(())

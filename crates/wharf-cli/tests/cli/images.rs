@@ -197,14 +197,7 @@ fn kill_9_during_build_and_rmi_and_parallel_builds_keep_the_store_whole() {
     let root = tmp.path().join("root");
     let ctx = context(&tmp.path().join("ctx"), FILES_APP);
     // Incompressible data makes the build take long enough to be killed mid-way.
-    let mut noise = vec![0u8; 16 << 20];
-    let mut x = 0x2545f4914f6cdd1du64;
-    for chunk in noise.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    let noise = crate::support::noise(16 << 20, 0x2545f4914f6cdd1du64);
     std::fs::write(Path::new(&ctx).join("data/noise.bin"), noise).unwrap();
     for delay_ms in [20, 100, 300, 700] {
         let mut child = wharf_in(&root)

@@ -532,14 +532,7 @@ fn kill_9_during_pull_and_push_leaves_a_store_that_goes_on() {
     let ctx = a.tmp.path().join("bigctx");
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::copy(guest("hello.wasm"), ctx.join("hello.wasm")).unwrap();
-    let mut noise = vec![0u8; 24 << 20];
-    let mut x = 0x9e3779b97f4a7c15u64;
-    for chunk in noise.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    let noise = crate::support::noise(24 << 20, 0x9e3779b97f4a7c15u64);
     std::fs::write(ctx.join("noise.bin"), &noise).unwrap();
     std::fs::write(
         ctx.join("Dockerfile"),

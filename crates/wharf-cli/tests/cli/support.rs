@@ -165,3 +165,17 @@ pub fn run_guest(flags: &[&str], guest_file: &str, args: &[&str]) -> Ran {
     all.extend_from_slice(args);
     run(&all)
 }
+
+/// `len` bytes that do not compress (xorshift64 from `seed`): layers and files large enough that
+/// work on them can be interrupted.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    let mut x = seed;
+    for chunk in bytes.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    bytes
+}
