@@ -192,20 +192,15 @@ pub fn serve(
     let stopping = Arc::new(AtomicBool::new(false));
     let (drained_tx, drained) = std::sync::mpsc::channel();
     let engine = engine.clone();
-    {
-        let stopping = stopping.clone();
-        let engine = engine.clone();
-        std::thread::Builder::new()
-            .name("wharf-epoch".into())
-            .spawn(move || loop {
-                std::thread::sleep(TICK);
-                engine.increment_epoch();
-                if stopping.load(Ordering::Relaxed) {
-                    // Keep ticking while requests drain; the serving thread exits the process.
-                }
-            })
-            .map_err(anyhow::Error::from)?;
-    }
+    // The clock of per-request timeouts. It keeps ticking while requests drain after a stop;
+    // the process ends with the server.
+    std::thread::Builder::new()
+        .name("wharf-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(TICK);
+            engine.increment_epoch();
+        })
+        .map_err(anyhow::Error::from)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wharf-http")
@@ -262,6 +257,7 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let server = server.clone();
         let stopping = stopping.clone();
+        let max_head = server.options.max_header_bytes.max(8192);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let server = server.clone();
@@ -269,7 +265,7 @@ async fn accept_loop(
             });
             let connection = http1::Builder::new()
                 .keep_alive(true)
-                .max_buf_size(server_buf_size())
+                .max_buf_size(max_head)
                 .serve_connection(TokioIo::new(stream), service);
             let mut connection = std::pin::pin!(connection);
             // Let a draining server finish the request in flight, then close.
@@ -290,11 +286,6 @@ async fn accept_loop(
             }
         });
     }
-}
-
-/// hyper's read buffer bounds the request head it accepts.
-fn server_buf_size() -> usize {
-    64 << 10
 }
 
 impl Server {
