@@ -283,9 +283,13 @@ impl Wharf {
             }
             Err(e) => return Err(state_error(e)),
         };
+        let containers = self.containers()?;
         loop {
-            match self.containers()?.reconcile(&id) {
-                Ok((c, _)) if c.state.status == Status::Exited => {
+            match containers.reconcile(&id) {
+                // Also wait for the monitor to finish (a `--rm` container is removed then).
+                Ok((c, _))
+                    if c.state.status == Status::Exited && !containers.monitor_alive(&id) =>
+                {
                     return Ok(c.state.exit_code.unwrap_or(0))
                 }
                 Ok(_) => std::thread::sleep(Duration::from_millis(25)),

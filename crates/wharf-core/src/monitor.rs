@@ -278,23 +278,27 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
                     ..
                 }
         );
-        state.stopped_by_user = matches!(outcome, Outcome::Stopped(StopReason::Signal(_)));
+        state.stopped_by_user =
+            matches!(outcome, Outcome::Stopped(StopReason::Signal(_))) || stop.is_requested();
         state.ended = Some(describe(&outcome));
         state.finished_at = Some(wharf_containers::now_rfc3339());
+        // Decide about a restart before recording the end: a state that said `exited` between
+        // two runs would let `stop` believe there is nothing to stop.
+        let restart = config
+            .restart
+            .restarts(code, state.restart_count, state.stopped_by_user)
+            && !stop.is_requested();
+        if restart {
+            state.status = Status::Restarting;
+            // Still this monitor's container: `stop` and `kill` signal it through this PID.
+            state.pid = Some(std::process::id());
+        }
         write_state(containers, id, &state)?;
         // A guest that ended before the hook could tell (it cannot), or a trap in _start.
         ready.tell("ok");
-
-        if !config
-            .restart
-            .restarts(code, state.restart_count, state.stopped_by_user)
-        {
+        if !restart {
             break;
         }
-        state.status = Status::Restarting;
-        // Still this monitor's container: `stop` and `kill` signal it through this PID.
-        state.pid = Some(std::process::id());
-        write_state(containers, id, &state)?;
         // Docker's back-off: 100 ms, doubling, at most a minute.
         let delay = Duration::from_millis(100u64 << state.restart_count.min(10))
             .min(Duration::from_secs(60));
