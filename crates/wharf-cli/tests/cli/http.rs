@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{guest, wharf_in, Ran};
+use crate::support::{guest, run_in, wharf_in, Ran};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -195,14 +195,7 @@ fn publishing_errors_are_clear() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let root = tempfile::tempdir().unwrap();
-    let wharf = |args: &[&str]| -> Ran {
-        wharf_in(root.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-            .into()
-    };
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
     let server = guest("http-server.wasm");
     let server = server.to_str().unwrap();
     let ran = wharf(&["run", "-p", &format!("127.0.0.1:{port}:80"), server]);
@@ -225,14 +218,7 @@ fn publishing_errors_are_clear() {
 fn a_detached_server_is_a_container_that_stops_cleanly() {
     let root = tempfile::tempdir().unwrap();
     let port = free_port();
-    let wharf = |args: &[&str]| -> Ran {
-        wharf_in(root.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-            .into()
-    };
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
     let server = guest("http-server.wasm");
     let ran = wharf(&[
         "run",

@@ -5,12 +5,7 @@ use std::path::Path;
 use crate::support::{guest, wharf_in, Ran};
 
 fn wharf(root: &Path, args: &[&str]) -> Ran {
-    wharf_in(root)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-        .into()
+    crate::support::run_in(root, args)
 }
 
 /// A build context holding the files and hello guests, some data, and a Dockerfile.

@@ -156,6 +156,16 @@ pub fn run(args: &[&str]) -> Ran {
         .into()
 }
 
+/// Runs `wharf ARGS...` with the root `root`, stdin from /dev/null.
+pub fn run_in(root: &Path, args: &[&str]) -> Ran {
+    wharf_in(root)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .into()
+}
+
 /// `wharf run [FLAGS...] GUEST [ARGS...]`, split on the guest's name.
 pub fn run_guest(flags: &[&str], guest_file: &str, args: &[&str]) -> Ran {
     let path = guest(guest_file);
