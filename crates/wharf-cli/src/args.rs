@@ -142,8 +142,8 @@ fn normalize_guest_path(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// Parses `-p [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp]` (Docker's form; the host IP defaults to
-/// all addresses).
+/// Parses `-p [[HOST_IP:]HOST_PORT:]GUEST_PORT[/tcp]` (Docker's form; the host IP defaults to
+/// all addresses, a missing host port is 0: a free one is chosen at creation).
 pub fn parse_port(text: &str) -> Result<wharf_core::PortMapping, String> {
     let bad =
         |why: &str| format!("invalid port mapping {text:?}: {why} (use [IP:]HOST_PORT:GUEST_PORT)");
@@ -151,7 +151,8 @@ pub fn parse_port(text: &str) -> Result<wharf_core::PortMapping, String> {
     if spec.ends_with("/udp") {
         return Err(bad("udp is not supported"));
     }
-    let (rest, guest) = spec.rsplit_once(':').ok_or_else(|| bad("no guest port"))?;
+    // `-p GUEST`: a free host port on every address.
+    let (rest, guest) = spec.rsplit_once(':').unwrap_or(("0", spec));
     let guest_port: u16 = guest
         .parse()
         .map_err(|_| bad("the guest port is not a number"))?;
@@ -257,7 +258,8 @@ mod tests {
         assert_eq!(p.host.to_string(), "127.0.0.1:9000");
         let p = parse_port("[::1]:9000:80").unwrap();
         assert_eq!(p.host.to_string(), "[::1]:9000");
-        assert!(parse_port("80").is_err());
+        let p = parse_port("80").unwrap();
+        assert_eq!((p.host.port(), p.guest_port), (0, 80));
         assert!(parse_port("x:80").is_err());
         assert!(parse_port("8080:80/udp").is_err());
     }

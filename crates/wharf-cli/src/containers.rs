@@ -51,13 +51,14 @@ fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, Str
 fn create_from(
     wharf: &Wharf,
     args: &RunArgs,
-    policy: SandboxPolicy,
+    mut policy: SandboxPolicy,
 ) -> Result<String, (String, i32)> {
-    let spec = spec_from(args, policy).map_err(|e| (e, ENGINE_FAILED))?;
-    if !spec.is_file {
-        crate::run::pull_if_needed(wharf, &spec.target, &args.pull, args.quiet)
+    if !crate::run::names_a_file(&args.command[0]) {
+        crate::run::pull_if_needed(wharf, &args.command[0], &args.pull, args.quiet)
             .map_err(|e| (e.to_string(), ENGINE_FAILED))?;
     }
+    crate::run::publish(wharf, args, &mut policy).map_err(|e| (e.to_string(), e.exit_code()))?;
+    let spec = spec_from(args, policy).map_err(|e| (e, ENGINE_FAILED))?;
     let config = wharf
         .create_container(&spec)
         .map_err(|e| (e.to_string(), e.exit_code()))?;
@@ -359,20 +360,28 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
         }
         return 0;
     }
+    // PORTS is as wide as its longest entry, as Docker's tabwriter makes it.
+    let ports_width = shown
+        .iter()
+        .map(|c| ports_text(c).chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .max("PORTS".len() + 2);
     let _ = writeln!(
         out,
-        "{:<14}{:<28}{:<24}{:<26}{:<36}NAMES",
-        "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS"
+        "{:<14}{:<28}{:<24}{:<26}{:<36}{:<ports_width$}NAMES",
+        "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS"
     );
     for c in &shown {
         let _ = writeln!(
             out,
-            "{:<14}{:<28}{:<24}{:<26}{:<36}{}",
+            "{:<14}{:<28}{:<24}{:<26}{:<36}{:<ports_width$}{}",
             id(c),
             truncate(c.config.target.display(), 27),
             truncate(&format!("\"{}\"", command_of(c)), 23),
             ago(&c.config.created),
             status_text(c),
+            ports_text(c),
             c.config.name
         );
     }
@@ -643,11 +652,13 @@ fn container_json(wharf: &Wharf, c: &Container) -> serde_json::Value {
         },
         "RestartCount": s.restart_count,
         "LogPath": dir.map(|d| logs::log_path(&d)),
+        "NetworkSettings": {"Ports": ports_json(c)},
         "HostConfig": {
             "RestartPolicy": {"Name": c.config.restart.name(), "MaximumRetryCount": match c.config.restart {
                 RestartPolicy::OnFailure { max } => max.unwrap_or(0), _ => 0 }},
             "AutoRemove": c.config.auto_remove,
             "PortBindings": ports_json(c),
+            "NetworkMode": c.config.network,
             "Memory": c.config.memory.unwrap_or(0),
             "Binds": c.config.mounts.iter().map(|m| format!("{}:{}{}", m.host, m.guest,
                 if m.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),

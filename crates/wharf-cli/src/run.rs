@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 use wharf_core::{
-    exit_code, ImageRun, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason, Wharf,
+    exit_code, ImageRun, NetworkMode, Outcome, PortMapping, SandboxPolicy, Stdin, StopHandle,
+    StopReason, Wharf,
 };
 
 use crate::args;
@@ -51,9 +52,19 @@ pub struct RunArgs {
     #[arg(short = 'q', long = "quiet")]
     pub(crate) quiet: bool,
 
-    /// Publish a port: [HOST_IP:]HOST_PORT:GUEST_PORT (a wasi:http component is served there).
-    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:GUEST")]
+    /// Publish a port: [[HOST_IP:]HOST_PORT:]GUEST_PORT (a wasi:http component is served
+    /// there; a guest listening on GUEST_PORT with wasi:sockets gets the host port).
+    #[arg(short = 'p', long = "publish", value_name = "[[IP:]HOST:]GUEST")]
     pub(crate) publish: Vec<String>,
+
+    /// Publish every port the image EXPOSEs on a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub(crate) publish_all: bool,
+
+    /// The guest's network: bridge (default: outgoing allowed, incoming only on published
+    /// ports), host (the host's network as it is), none (no network at all).
+    #[arg(long = "network", value_name = "MODE", default_value = "bridge")]
+    network: String,
 
     /// Run in the background as a container and print its ID.
     #[arg(short = 'd', long = "detach")]
@@ -148,6 +159,7 @@ impl RunArgs {
                 .iter()
                 .map(|p| args::parse_port(p))
                 .collect::<Result<_, _>>()?,
+            network: NetworkMode::parse(&self.network)?,
             ..Default::default()
         })
     }
@@ -175,6 +187,34 @@ pub(crate) fn pull_if_needed(
     crate::registry::pull_image(wharf, image, quiet, crate::registry::Output::Stderr)
 }
 
+/// Resolves what `-P` and `-p GUEST` leave open: adds every port the image EXPOSEs (with
+/// `-P`), then gives each mapping without a host port a free one, so that the container
+/// records (and `wharf port` shows) real ports. The image must be in the store.
+pub(crate) fn publish(
+    wharf: &Wharf,
+    args: &RunArgs,
+    policy: &mut SandboxPolicy,
+) -> Result<(), wharf_core::Error> {
+    let target = &args.command[0];
+    if args.publish_all && !names_a_file(target) {
+        for guest_port in wharf.exposed_ports(target)? {
+            if !policy.ports.iter().any(|p| p.guest_port == guest_port) {
+                policy.ports.push(PortMapping {
+                    host: ([0, 0, 0, 0], 0).into(),
+                    guest_port,
+                });
+            }
+        }
+    }
+    if policy.network == NetworkMode::None && !policy.ports.is_empty() {
+        return Err(wharf_core::Error::Container(
+            "--network none has no ports to publish: drop -p/-P or use the bridge network".into(),
+        ));
+    }
+    wharf_core::assign_free_ports(&mut policy.ports)
+        .map_err(|e| wharf_core::Error::Container(format!("cannot find a free host port: {e}")))
+}
+
 /// Runs the guest and returns wharf's exit code.
 pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     let policy = match args.policy() {
@@ -192,27 +232,33 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     }
     let target = &args.command[0];
     let mut policy = policy;
+    if args.detach || args.name.is_some() || args.restart != "no" {
+        return crate::containers::run_as_container(wharf, &args, policy);
+    }
+    if !names_a_file(target) {
+        if let Err(e) = pull_if_needed(wharf, target, &args.pull, args.quiet) {
+            return fail(e, ENGINE_FAILED);
+        }
+    }
+    if let Err(e) = publish(wharf, &args, &mut policy) {
+        let code = e.exit_code();
+        return fail(e, code);
+    }
     if !policy.ports.is_empty() {
         let shown: Vec<String> = policy
             .ports
             .iter()
-            .map(|p| format!("http://{}", p.host))
+            .map(|p| format!("{}->{}/tcp", p.host, p.guest_port))
             .collect();
         let name = target.clone();
         policy.on_start = wharf_core::StartHook::new(move || {
-            eprintln!("wharf: serving {name} on {}", shown.join(", "));
+            eprintln!("wharf: {name} started, published on {}", shown.join(", "));
         });
-    }
-    if args.detach || args.name.is_some() || args.restart != "no" {
-        return crate::containers::run_as_container(wharf, &args, policy);
     }
     let name = target.clone();
     let result = if names_a_file(target) {
         wharf.run_file(&PathBuf::from(target), &policy, &stop)
     } else {
-        if let Err(e) = pull_if_needed(wharf, target, &args.pull, args.quiet) {
-            return fail(e, ENGINE_FAILED);
-        }
         let run = ImageRun {
             entrypoint: args.entrypoint.clone(),
             args: args.command[1..].to_vec(),

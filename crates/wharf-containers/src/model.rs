@@ -44,9 +44,16 @@ pub struct ContainerConfig {
     /// How much log to keep.
     #[serde(default)]
     pub log: LogLimits,
-    /// Published ports (`-p`).
+    /// Published ports (`-p`, `-P`), host ports resolved at creation.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
+    /// `--network`: `bridge`, `host` or `none`.
+    #[serde(default = "bridge")]
+    pub network: String,
+}
+
+fn bridge() -> String {
+    "bridge".into()
 }
 
 /// `-p [HOST_IP:]HOST_PORT:GUEST_PORT`.

@@ -25,6 +25,7 @@ fn config(name: &str) -> ContainerConfig {
         auto_remove: false,
         log: LogLimits::default(),
         ports: vec![],
+        network: "bridge".into(),
     }
 }
 

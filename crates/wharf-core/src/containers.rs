@@ -128,6 +128,7 @@ impl Wharf {
                     guest_port: p.guest_port,
                 })
                 .collect(),
+            network: spec.policy.network.name().into(),
         };
         self.containers()?.create(config).map_err(state_error)
     }

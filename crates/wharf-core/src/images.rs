@@ -174,6 +174,24 @@ impl Wharf {
         }))
     }
 
+    /// The TCP ports image `reference` EXPOSEs (its config's `ExposedPorts`), for `-P`.
+    pub fn exposed_ports(&self, reference: &str) -> Result<Vec<u16>, Error> {
+        let image = self.inspect_image(reference)?;
+        let mut ports: Vec<u16> = image
+            .pointer("/Config/ExposedPorts")
+            .and_then(|p| p.as_object())
+            .into_iter()
+            .flat_map(|p| p.keys())
+            .filter_map(|key| match key.split_once('/') {
+                Some((port, "tcp")) => port.parse().ok(),
+                Some(_) => None,
+                None => key.parse().ok(),
+            })
+            .collect();
+        ports.sort_unstable();
+        Ok(ports)
+    }
+
     /// `wharf image prune`: deletes what a killed pull or build left behind (blobs no image
     /// refers to, abandoned temporaries) and, with `all`, every image (there are no containers
     /// yet to keep any in use). Returns Docker's report lines and the bytes freed.
@@ -391,7 +409,10 @@ impl Wharf {
                             reason,
                         }
                     })?;
-                    return self.serve_http(Path::new(reference), wasm, &policy, stop);
+                    if wasm.exports_http_handler() {
+                        return self.serve_http(Path::new(reference), wasm, &policy, stop);
+                    }
+                    wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Container)?;
                 }
                 let compiled = self.compiled_layer(&store, &digest, reference)?;
                 self.run_compiled(Path::new(reference), &compiled, &policy, stop)

@@ -33,10 +33,11 @@ pub use wharf_store::Digest;
 use wharf_aot_cache::{AotCache, CompileError};
 pub use wharf_root::{Root, ROOT_ENV};
 use wharf_sandbox::Compiled;
-use wharf_sandbox::{Engine, RunError, WasmBinary};
 pub use wharf_sandbox::{
-    Mount, Outcome, PortMapping, SandboxPolicy, StartHook, Stdin, StopHandle, StopReason,
+    assign_free_ports, Mount, NetworkMode, Outcome, PortMapping, SandboxPolicy, StartHook, Stdin,
+    StopHandle, StopReason,
 };
+use wharf_sandbox::{Engine, RunError, WasmBinary};
 
 /// One wharf installation: its root directory, engine and AOT cache.
 pub struct Wharf {
@@ -149,7 +150,10 @@ impl Wharf {
         };
         let wasm = WasmBinary::parse(bytes).map_err(not_runnable)?;
         if !policy.ports.is_empty() {
-            return self.serve_http(name, wasm, policy, stop);
+            if wasm.exports_http_handler() {
+                return self.serve_http(name, wasm, policy, stop);
+            }
+            wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Container)?;
         }
         let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(
             |CompileError::Invalid(e)| not_runnable(format!("invalid WebAssembly: {e}")),

@@ -397,6 +397,7 @@ fn policy_for(
                 })
             })
             .collect(),
+        network: crate::NetworkMode::parse(&config.network).unwrap_or_default(),
         on_start,
     }
 }

@@ -72,6 +72,36 @@ impl WasmBinary {
     }
 }
 
+impl WasmBinary {
+    /// Whether this is a component that exports `wasi:http/incoming-handler` (a `wasi:http`
+    /// server), read from its top-level export section without compiling it.
+    pub fn exports_http_handler(&self) -> bool {
+        if self.kind != GuestKind::Component {
+            return false;
+        }
+        let mut depth = 0u32;
+        for payload in wasmparser::Parser::new(0).parse_all(&self.bytes) {
+            match payload {
+                Ok(wasmparser::Payload::ModuleSection { .. })
+                | Ok(wasmparser::Payload::ComponentSection { .. }) => depth += 1,
+                Ok(wasmparser::Payload::End(_)) => depth = depth.saturating_sub(1),
+                Ok(wasmparser::Payload::ComponentExportSection(exports)) if depth == 0 => {
+                    let found = exports.into_iter().any(|export| {
+                        export.is_ok_and(|e| e.name.name.starts_with("wasi:http/incoming-handler"))
+                    });
+                    if found {
+                        return true;
+                    }
+                }
+                Ok(_) => {}
+                // Invalid binaries are reported when they are compiled.
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+}
+
 /// Reads the 8-byte preamble: magic, then a version and layer (module: 1/0, component: 0xd/1).
 fn binary_kind(bytes: &[u8]) -> Result<Option<GuestKind>, String> {
     if !bytes.starts_with(MAGIC) {

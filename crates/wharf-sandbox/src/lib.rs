@@ -14,12 +14,14 @@ mod engine;
 mod guest;
 mod imports;
 mod limits;
+mod network;
 mod output;
 mod policy;
 mod run;
 
 pub use engine::{new_engine, new_pooled_engine};
 pub use guest::{Compiled, GuestKind, WasmBinary};
+pub use network::{assign_free_ports, ensure_ports_free, NetworkMode};
 pub use output::{GuestStream, Output, OutputSink};
 pub use policy::{Mount, PortMapping, SandboxPolicy, StartHook, Stdin};
 pub use run::{run, wasi_builder, Outcome, RunError, StopHandle, StopReason};

@@ -29,8 +29,11 @@ pub struct SandboxPolicy {
     pub output: Output,
     /// Updated with the bytes of linear memory the guest holds (for `wharf stats`).
     pub memory_gauge: Option<Arc<AtomicU64>>,
-    /// Published ports (`-p`): a wasi:http server is served on each host address.
+    /// Published ports (`-p`): a wasi:http server is served on each host address; a guest
+    /// that listens on a guest port with wasi:sockets gets the host address published for it.
     pub ports: Vec<PortMapping>,
+    /// How much of the network the guest gets (`--network`).
+    pub network: crate::NetworkMode,
     /// Called once the guest is instantiated and about to run its entry point: everything
     /// that can refuse to start it (decoding, linking, imports) has passed.
     pub on_start: StartHook,
@@ -41,7 +44,7 @@ pub struct SandboxPolicy {
 pub struct PortMapping {
     /// Where the host listens.
     pub host: std::net::SocketAddr,
-    /// The port the guest serves on (for a wasi:http component, informational: it is handed
+    /// The port the guest listens on (for a wasi:http component, informational: it is handed
     /// each request, whatever the port).
     pub guest_port: u16,
 }

@@ -20,6 +20,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 
 use crate::imports::wanted_wasi;
 use crate::limits::MemoryLimiter;
+use crate::network::{self, add_port_space_to_linker, HasPortSpace, NetworkMode, PortSpace};
 use crate::{Compiled, SandboxPolicy, Stdin};
 
 /// How a guest ended.
@@ -223,6 +224,13 @@ struct ComponentHost {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    ports: PortSpace,
+}
+
+impl HasPortSpace for ComponentHost {
+    fn port_space(&mut self) -> &mut PortSpace {
+        &mut self.ports
+    }
 }
 
 impl WasiView for ComponentHost {
@@ -270,6 +278,11 @@ impl GuestRun {
         mut wasi: WasiCtxBuilder,
         limiter: MemoryLimiter,
     ) -> Result<Interruptible, RunError> {
+        if !self.policy.ports.is_empty() {
+            return Err(RunError::CannotStart(
+                "it is a preview1 module, and wharf publishes ports only for components: build it for wasm32-wasip2 (wasi:sockets) or as a wasi:http component".into(),
+            ));
+        }
         let mut linker: Linker<ModuleHost> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host| &mut host.wasi)?;
         let host = ModuleHost {
@@ -338,6 +351,9 @@ impl GuestRun {
         }
         let mut linker = wasmtime::component::Linker::<ComponentHost>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        if self.policy.network == NetworkMode::Bridge {
+            add_port_space_to_linker(&mut linker)?;
+        }
         let pre = linker.instantiate_pre(component).map_err(|e| {
             let ty = component.component_type();
             let imports: Vec<String> = ty
@@ -361,6 +377,7 @@ impl GuestRun {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter,
+            ports: PortSpace::new(&self.policy.ports),
         };
         let mut store = self.new_store(host, |host| &mut host.limiter);
         let result = pre
@@ -464,6 +481,7 @@ pub fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> 
     if policy.stdin == Stdin::Inherit {
         wasi.inherit_stdin();
     }
+    network::grant(&mut wasi, policy.network, &policy.ports);
     for mount in &policy.mounts {
         let perms = if mount.read_only {
             FsPerms::ReadOnly

@@ -39,7 +39,7 @@ impl Server {
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         stderr.read_line(&mut line).unwrap();
-        assert!(line.contains("serving"), "{line}");
+        assert!(line.contains("published on"), "{line}");
         std::thread::spawn(move || {
             let mut rest = String::new();
             let _ = stderr.read_to_string(&mut rest);
@@ -205,7 +205,7 @@ fn publishing_errors_are_clear() {
     let ran = wharf(&["run", server]);
     assert_eq!(ran.code, 126, "{ran:?}");
     assert!(ran.stderr.contains("-p"), "{ran:?}");
-    // A command module cannot be published.
+    // A preview1 module cannot listen, so it cannot be published.
     let hello = guest("hello.wasm");
     let ran = wharf(&["run", "-p", "127.0.0.1:0:80", hello.to_str().unwrap()]);
     assert_eq!(ran.code, 126, "{ran:?}");

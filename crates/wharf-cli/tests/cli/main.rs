@@ -6,6 +6,7 @@ mod exit_codes;
 mod http;
 mod images;
 mod limits;
+mod network;
 mod registry;
 mod sandbox;
 mod services;

@@ -53,6 +53,7 @@ fn built() -> &'static Built {
             std::fs::write(dir.path().join(format!("{name}.component.wasm")), component).unwrap();
         }
         build_http_server(dir.path());
+        build_sockets_guest(dir.path());
         for entry in std::fs::read_dir(sources()).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "wat") {
@@ -95,6 +96,41 @@ fn build_http_server(out: &Path) {
         .encode()
         .unwrap_or_else(|e| panic!("componentizing the http server failed: {e:#}"));
     std::fs::write(out.join("http-server.wasm"), component).unwrap();
+}
+
+/// The wasi:sockets test guest (`tests/guests/sockets/echo.c`): a TCP echo server and client,
+/// a reactor built from committed wit-bindgen C bindings, made a component with the preview1
+/// reactor adapter (it exports wasi:cli/run itself).
+fn build_sockets_guest(out: &Path) {
+    let src = sources().join("sockets");
+    let module = out.join("echo.module.wasm");
+    let status = Command::new("clang")
+        .args([
+            "--target=wasm32-wasi",
+            "-O2",
+            "-mexec-model=reactor",
+            "-Wl,--strip-debug",
+            "-o",
+        ])
+        .arg(&module)
+        .arg(src.join("echo.c"))
+        .arg(src.join("gen/echo_server.c"))
+        .arg(src.join("gen/echo_server_component_type.o"))
+        .status()
+        .expect("clang");
+    assert!(status.success(), "building the sockets guest failed");
+    let component = wit_component::ComponentEncoder::default()
+        .module(&std::fs::read(&module).unwrap())
+        .unwrap()
+        .adapter(
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap_or_else(|e| panic!("componentizing the sockets guest failed: {e:#}"));
+    std::fs::write(out.join("echo.wasm"), component).unwrap();
 }
 
 /// The path of a built guest, e.g. `hello.wasm`, `hello.component.wasm` or `trap.wat`.

@@ -1,0 +1,294 @@
+//! Guests on the network: wasi:sockets servers published with `-p`/`-P`, each with its own
+//! ports; outgoing connections and DNS by network mode (`tests/guests/sockets/echo.c`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::{guest, run_in, Ran};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends `line` to 127.0.0.1:`port` and returns the one-line answer.
+fn ask(port: u16, line: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    writeln!(stream, "{line}")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// Waits until `wharf logs NAME` shows `needle` (the guest compiles first: allow time).
+fn wait_for_log(root: &Path, name: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let logs = run_in(root, &["logs", name]);
+        if logs.stdout.contains(needle) {
+            return logs.stdout;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never logged {needle:?}: {logs:?} {:?}",
+            run_in(root, &["ps", "-a"])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A server on the host's loopback that answers each connection's line with "host: LINE".
+fn host_echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).is_ok() {
+                let _ = write!(stream, "host: {line}");
+            }
+        }
+    });
+    port
+}
+
+fn echo() -> String {
+    guest("echo.wasm").to_str().unwrap().to_string()
+}
+
+#[test]
+fn two_socket_guests_listen_on_the_same_guest_port() {
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let echo = echo();
+    let (one, two) = (free_port(), free_port());
+    for (name, port) in [("one", one), ("two", two)] {
+        let publish = format!("127.0.0.1:{port}:8080");
+        let ran = wharf(&[
+            "run", "-d", "--name", name, "-p", &publish, &echo, "serve", "8080", name,
+        ]);
+        assert_eq!(ran.code, 0, "{ran:?}");
+    }
+    // Each guest sees the port it asked for, not the host port it really has.
+    wait_for_log(root.path(), "one", "listening on 8080");
+    wait_for_log(root.path(), "two", "listening on 8080");
+    assert_eq!(ask(one, "hi").unwrap(), "one: hi\n");
+    assert_eq!(ask(two, "hi").unwrap(), "two: hi\n");
+    assert_eq!(ask(one, "again").unwrap(), "one: again\n");
+    let ports = wharf(&["port", "two"]);
+    assert_eq!(ports.stdout, format!("8080/tcp -> 127.0.0.1:{two}\n"));
+    // "quit" ends a server: its container exits 0 and its port closes.
+    assert_eq!(ask(two, "quit").unwrap(), "two: quit\n");
+    assert_eq!(wharf(&["wait", "two"]).stdout, "0\n");
+    assert!(TcpStream::connect(("127.0.0.1", two)).is_err());
+    assert_eq!(ask(one, "still").unwrap(), "one: still\n");
+    assert_eq!(wharf(&["rm", "-f", "one", "two"]).code, 0);
+    assert!(TcpStream::connect(("127.0.0.1", one)).is_err());
+}
+
+#[test]
+fn an_unpublished_port_is_not_reachable_and_ipv6_guests_work() {
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let echo = echo();
+    let guest_port = free_port();
+    let ran = wharf(&[
+        "run",
+        "-d",
+        "--name",
+        "hidden",
+        &echo,
+        "serve",
+        &guest_port.to_string(),
+        "hidden",
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    wait_for_log(root.path(), "hidden", &format!("listening on {guest_port}"));
+    // The guest believes it listens on guest_port; nothing on the host does.
+    assert!(TcpStream::connect(("127.0.0.1", guest_port)).is_err());
+    assert!(TcpStream::connect(("0.0.0.0", guest_port)).is_err());
+
+    // An IPv6 guest binding [::]:8080, published on an IPv4 host address.
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let ran = wharf(&[
+        "run", "-d", "--name", "six", "-p", &publish, &echo, "serve", "8080", "six", "v6",
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    wait_for_log(root.path(), "six", "listening on 8080");
+    let answer = std::net::TcpStream::connect(("::1", port))
+        .and_then(|mut s| {
+            writeln!(s, "hi")?;
+            let mut a = String::new();
+            s.read_to_string(&mut a)?;
+            Ok(a)
+        })
+        .unwrap();
+    assert_eq!(answer, "six: hi\n");
+    assert_eq!(wharf(&["rm", "-f", "hidden", "six"]).code, 0);
+}
+
+#[test]
+fn outgoing_connections_and_dns_follow_the_network_mode() {
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let echo = echo();
+    let host = host_echo_server().to_string();
+
+    // bridge (the default): outgoing connections and name lookups work.
+    let ran = wharf(&["run", &echo, "connect", "127.0.0.1", &host, "out"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, "host: out\n"),
+        "{ran:?}"
+    );
+    let ran = wharf(&["run", &echo, "connect", "localhost", &host, "named"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, "host: named\n"),
+        "{ran:?}"
+    );
+
+    // none: no sockets, no lookups, nothing published.
+    let ran = wharf(&[
+        "run",
+        "--network",
+        "none",
+        &echo,
+        "connect",
+        "127.0.0.1",
+        &host,
+        "x",
+    ]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stderr.contains("access-denied"), "{ran:?}");
+    let ran = wharf(&[
+        "run",
+        "--network",
+        "none",
+        &echo,
+        "connect",
+        "localhost",
+        &host,
+        "x",
+    ]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stderr.contains("error: resolve"), "{ran:?}");
+    let ran = wharf(&[
+        "run",
+        "--network",
+        "none",
+        "-p",
+        "8080",
+        &echo,
+        "serve",
+        "8080",
+        "x",
+    ]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("--network none"), "{ran:?}");
+    let ran = wharf(&["run", "--network", "overlay", &echo, "serve", "8080", "x"]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+
+    // host: the guest binds the host's port itself.
+    let port = free_port();
+    let ran = wharf(&[
+        "run",
+        "-d",
+        "--name",
+        "hostnet",
+        "--network",
+        "host",
+        &echo,
+        "serve",
+        &port.to_string(),
+        "hostnet",
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    wait_for_log(root.path(), "hostnet", &format!("listening on {port}"));
+    assert_eq!(ask(port, "direct").unwrap(), "hostnet: direct\n");
+    let inspect = wharf(&["inspect", "hostnet"]);
+    assert!(
+        inspect.stdout.contains("\"NetworkMode\": \"host\""),
+        "{inspect:?}"
+    );
+    assert_eq!(wharf(&["rm", "-f", "hostnet"]).code, 0);
+}
+
+#[test]
+fn publish_all_gives_exposed_ports_free_host_ports() {
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let context = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("echo.wasm"), context.path().join("echo.wasm")).unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY echo.wasm /\nEXPOSE 7000\nENTRYPOINT [\"/echo.wasm\"]\n",
+    )
+    .unwrap();
+    let ran = wharf(&[
+        "build",
+        "-q",
+        "-t",
+        "echo:1",
+        context.path().to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = wharf(&[
+        "run", "-d", "--name", "all", "-P", "echo:1", "serve", "7000", "all",
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let ports = wharf(&["port", "all"]);
+    let host_port: u16 = ports
+        .stdout
+        .trim()
+        .strip_prefix("7000/tcp -> 0.0.0.0:")
+        .unwrap_or_else(|| panic!("{ports:?}"))
+        .parse()
+        .unwrap();
+    assert_ne!(host_port, 0);
+    wait_for_log(root.path(), "all", "listening on 7000");
+    assert_eq!(ask(host_port, "exposed").unwrap(), "all: exposed\n");
+    let ps = wharf(&["ps"]);
+    assert!(
+        ps.stdout
+            .contains(&format!("0.0.0.0:{host_port}->7000/tcp")),
+        "{ps:?}"
+    );
+    let inspect = wharf(&["inspect", "all"]);
+    assert!(
+        inspect.stdout.contains("\"NetworkSettings\""),
+        "{inspect:?}"
+    );
+    assert_eq!(wharf(&["rm", "-f", "all"]).code, 0);
+}
+
+#[test]
+fn a_host_port_in_use_fails_at_start() {
+    let root = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let echo = echo();
+    let ran = run_in(
+        root.path(),
+        &["run", "-p", &publish, &echo, "serve", "8080", "x"],
+    );
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("in use"), "{ran:?}");
+    // Detached, the error comes from `run` too, and no container is left running.
+    let ran = run_in(
+        root.path(),
+        &["run", "-d", "-p", &publish, &echo, "serve", "8080", "x"],
+    );
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("in use"), "{ran:?}");
+    assert_eq!(run_in(root.path(), &["ps", "-q"]).stdout, "");
+}
