@@ -206,11 +206,6 @@ pub(crate) fn publish(
             }
         }
     }
-    if policy.network == NetworkMode::None && !policy.ports.is_empty() {
-        return Err(wharf_core::Error::Container(
-            "--network none has no ports to publish: drop -p/-P or use the bridge network".into(),
-        ));
-    }
     wharf_core::assign_free_ports(&mut policy.ports)
         .map_err(|e| wharf_core::Error::Container(format!("cannot find a free host port: {e}")))
 }

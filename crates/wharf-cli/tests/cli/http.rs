@@ -256,3 +256,40 @@ fn a_detached_server_is_a_container_that_stops_cleanly() {
     );
     assert_eq!(wharf(&["rm", "web"]).code, 0);
 }
+
+/// A plain HTTP server on the host's loopback answering every request with `body`.
+fn host_http_server(body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read_exact(&mut byte).is_ok() {
+                head.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn outgoing_http_follows_the_network_mode() {
+    let upstream = host_http_server("hello from the host\n");
+    let path = format!("/fetch/{upstream}");
+    let server = Server::start(&[]);
+    assert_eq!(server.get(&path), (200, "hello from the host\n".into()));
+    drop(server);
+    let server = Server::start(&["--network", "none"]);
+    // wasi:http's error-code 15 is http-request-denied.
+    assert_eq!(
+        server.get(&path),
+        (502, "fetch failed: error-code 15\n".into())
+    );
+}
