@@ -5,15 +5,7 @@ use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{guest, run_in, wharf_in, Ran};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{free_port, guest, run_in, wharf_in, Ran};
 
 /// `wharf run -p 127.0.0.1:PORT:80 FLAGS... http-server.wasm`, waited for until it serves.
 struct Server {

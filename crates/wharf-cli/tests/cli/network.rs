@@ -6,15 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{guest, run_in, Ran};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{free_port, guest, run_in, Ran};
 
 /// Sends `line` to 127.0.0.1:`port` and returns the one-line answer.
 fn ask(port: u16, line: &str) -> std::io::Result<String> {

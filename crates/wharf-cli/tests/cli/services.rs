@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
+use crate::support::free_port;
+
 enum Auth<'a> {
     Basic(&'a str, &'a str),
     Token(&'a TokenServer),
@@ -190,14 +192,6 @@ pub struct Registry {
     pub storage: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Registry {

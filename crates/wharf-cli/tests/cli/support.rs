@@ -64,46 +64,43 @@ fn built() -> &'static Built {
     })
 }
 
-/// The wasi:http test server (`tests/guests/http/server.c`): a reactor built with clang from
-/// the committed wit-bindgen C bindings, made a component with the preview1 proxy adapter.
+/// The wasi:http test server (`tests/guests/http/server.c`), made a component with the
+/// preview1 proxy adapter.
 fn build_http_server(out: &Path) {
-    let src = sources().join("http");
-    let module = out.join("http-server.module.wasm");
-    let status = Command::new("clang")
-        .args([
-            "--target=wasm32-wasi",
-            "-O2",
-            "-mexec-model=reactor",
-            "-Wl,--strip-debug",
-            "-o",
-        ])
-        .arg(&module)
-        .arg(src.join("server.c"))
-        .arg(src.join("gen/hello_http.c"))
-        .arg(src.join("gen/hello_http_component_type.o"))
-        .status()
-        .expect("clang");
-    assert!(status.success(), "building the http server guest failed");
-    let component = wit_component::ComponentEncoder::default()
-        .module(&std::fs::read(&module).unwrap())
-        .unwrap()
-        .adapter(
-            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_PROXY_ADAPTER,
-        )
-        .unwrap()
-        .validate(true)
-        .encode()
-        .unwrap_or_else(|e| panic!("componentizing the http server failed: {e:#}"));
-    std::fs::write(out.join("http-server.wasm"), component).unwrap();
+    build_reactor_component(
+        out,
+        "http",
+        &[
+            "server.c",
+            "gen/hello_http.c",
+            "gen/hello_http_component_type.o",
+        ],
+        wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_PROXY_ADAPTER,
+        "http-server.wasm",
+    );
 }
 
 /// The wasi:sockets test guest (`tests/guests/sockets/echo.c`): a TCP echo server and client,
-/// a reactor built from committed wit-bindgen C bindings, made a component with the preview1
-/// reactor adapter (it exports wasi:cli/run itself).
+/// made a component with the preview1 reactor adapter (it exports wasi:cli/run itself).
 fn build_sockets_guest(out: &Path) {
-    let src = sources().join("sockets");
-    let module = out.join("echo.module.wasm");
+    build_reactor_component(
+        out,
+        "sockets",
+        &[
+            "echo.c",
+            "gen/echo_server.c",
+            "gen/echo_server_component_type.o",
+        ],
+        wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        "echo.wasm",
+    );
+}
+
+/// Builds `files` of `tests/guests/<dir>` (C against committed wit-bindgen bindings) into a
+/// reactor with clang, then a component with `adapter`, written to `out/<name>`.
+fn build_reactor_component(out: &Path, dir: &str, files: &[&str], adapter: &[u8], name: &str) {
+    let src = sources().join(dir);
+    let module = out.join(format!("{name}.module"));
     let status = Command::new("clang")
         .args([
             "--target=wasm32-wasi",
@@ -113,24 +110,31 @@ fn build_sockets_guest(out: &Path) {
             "-o",
         ])
         .arg(&module)
-        .arg(src.join("echo.c"))
-        .arg(src.join("gen/echo_server.c"))
-        .arg(src.join("gen/echo_server_component_type.o"))
+        .args(files.iter().map(|f| src.join(f)))
         .status()
         .expect("clang");
-    assert!(status.success(), "building the sockets guest failed");
+    assert!(status.success(), "building the {dir} guest failed");
     let component = wit_component::ComponentEncoder::default()
         .module(&std::fs::read(&module).unwrap())
         .unwrap()
         .adapter(
             wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            adapter,
         )
         .unwrap()
         .validate(true)
         .encode()
-        .unwrap_or_else(|e| panic!("componentizing the sockets guest failed: {e:#}"));
-    std::fs::write(out.join("echo.wasm"), component).unwrap();
+        .unwrap_or_else(|e| panic!("componentizing the {dir} guest failed: {e:#}"));
+    std::fs::write(out.join(name), component).unwrap();
+}
+
+/// A free TCP port on 127.0.0.1 (free now; the caller binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The path of a built guest, e.g. `hello.wasm`, `hello.component.wasm` or `trap.wat`.
