@@ -68,3 +68,10 @@ print(f"{c:>2} conn: wharf {wr:9.0f} req/s p99 {wl:7.2f} ms | wasmtime serve {mr
       f" | throughput {wr/mr:.2f}x, p99 {wl/ml:.2f}x")
 PY
 done
+
+# The per-request path alone (no sockets, no HTTP parsing): a criterion micro-benchmark of a new
+# store + instance + handler call + body, with the pooling allocator and without.
+echo
+echo "per-request path (crates/wharf-http/benches/per_request.rs):"
+WHARF_BENCH_HTTP_COMPONENT=$work/server.wasm cargo bench --locked -p wharf-http --bench per_request \
+  -- --noplot 2>/dev/null | grep -E '^per_request|time:'

@@ -2,7 +2,8 @@
 # Installs the system packages wharf's tests and examples need on Debian 12: clang, lld and
 # wasi-libc build the C test guests into WASI modules; docker-registry (a real OCI registry),
 # skopeo (interop checks) and apache2-utils (htpasswd, for the basic-auth registry) and openssl (signing
-# bearer tokens) serve the registry tests. Skips apt when everything is present.
+# bearer tokens) serve the registry tests. componentize-py (PyPI) and componentize-js (npm) build
+# the Python and JavaScript wasi:http test guests. Skips what is already installed.
 set -euo pipefail
 
 packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 docker-registry skopeo apache2-utils openssl)
@@ -15,4 +16,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
+  pip install -q --disable-pip-version-check --root-user-action=ignore componentize-py==0.25.1
+fi
+if ! componentize-js --version 2>/dev/null | grep -q "0.23.0"; then
+  npm install -g --silent @bytecodealliance/componentize-js@0.23.0
 fi

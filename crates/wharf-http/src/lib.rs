@@ -149,8 +149,10 @@ impl WasiHttpView for RequestState {
     }
 }
 
-/// Everything a request needs, shared by all connections.
-struct Server {
+/// The per-request path, shared by all connections: a pre-instantiated component and the
+/// options every request's store is made with. [`serve`] puts it behind listeners; it is public
+/// so that the per-request cost can be measured on its own (`benches/per_request.rs`).
+pub struct Handler {
     pre: ProxyPre<RequestState>,
     options: ServeOptions,
     slots: tokio::sync::Semaphore,
@@ -184,20 +186,10 @@ pub fn serve(
     component: &Component,
     options: ServeOptions,
 ) -> Result<Serving, Error> {
-    let mut linker = Linker::<RequestState>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-        .map_err(anyhow::Error::from)?;
-    let pre = linker
-        .instantiate_pre(component)
-        .map_err(|e| Error::Component(format!("{e:#}")))?;
-    let pre = ProxyPre::new(pre).map_err(|e| {
-        Error::Component(format!(
-            "it does not export {INCOMING_HANDLER} as wasi:http/proxy wants: {e:#}"
-        ))
-    })?;
+    let listen = options.listen.clone();
+    let server = Arc::new(Handler::new(engine, component, options)?);
     let mut listeners = Vec::new();
-    for addr in &options.listen {
+    for addr in &listen {
         let listener = std::net::TcpListener::bind(addr).map_err(|source| Error::Listen {
             addr: *addr,
             hint: if source.kind() == std::io::ErrorKind::AddrInUse {
@@ -216,13 +208,6 @@ pub fn serve(
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
-    let deadline_ticks = (options.request_timeout.as_millis() / TICK.as_millis()).max(1) as u64;
-    let server = Arc::new(Server {
-        pre,
-        slots: tokio::sync::Semaphore::new(options.max_concurrency.max(1)),
-        options,
-        deadline_ticks,
-    });
     let stopping = Arc::new(AtomicBool::new(false));
     let (drained_tx, drained) = std::sync::mpsc::channel();
     let engine = engine.clone();
@@ -277,7 +262,7 @@ pub fn serve(
 
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    server: Arc<Server>,
+    server: Arc<Handler>,
     stopping: Arc<AtomicBool>,
 ) {
     loop {
@@ -322,11 +307,42 @@ async fn accept_loop(
     }
 }
 
-impl Server {
-    async fn handle(
-        self: Arc<Self>,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> hyper::Response<HyperOutgoingBody> {
+impl Handler {
+    /// Resolves `component`'s imports once (wasi:cli, wasi:sockets, wasi:http) and checks that
+    /// it is a `wasi:http/proxy`. Every request is then only a new store and instance.
+    pub fn new(
+        engine: &Engine,
+        component: &Component,
+        options: ServeOptions,
+    ) -> Result<Handler, Error> {
+        let mut linker = Linker::<RequestState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| Error::Component(format!("{e:#}")))?;
+        let pre = ProxyPre::new(pre).map_err(|e| {
+            Error::Component(format!(
+                "it does not export {INCOMING_HANDLER} as wasi:http/proxy wants: {e:#}"
+            ))
+        })?;
+        let deadline_ticks = (options.request_timeout.as_millis() / TICK.as_millis()).max(1) as u64;
+        Ok(Handler {
+            pre,
+            slots: tokio::sync::Semaphore::new(options.max_concurrency.max(1)),
+            options,
+            deadline_ticks,
+        })
+    }
+
+    /// Answers one request with a fresh instance: limits checked, a slot taken, the guest
+    /// called; a guest failure becomes a 500 (504 for the timeout). Runs on a tokio runtime.
+    pub async fn handle<B>(&self, req: hyper::Request<B>) -> hyper::Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         let head_size: usize = req
             .headers()
             .iter()
@@ -339,7 +355,7 @@ impl Server {
         let Ok(_slot) = self.slots.acquire().await else {
             return plain(503, "server is stopping\n");
         };
-        match self.clone().call_guest(req).await {
+        match self.call_guest(req).await {
             Ok(response) => response,
             Err((status, message)) => {
                 tracing::warn!("request failed: {message}");
@@ -348,10 +364,14 @@ impl Server {
         }
     }
 
-    async fn call_guest(
-        self: Arc<Self>,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>, (u16, String)> {
+    async fn call_guest<B>(
+        &self,
+        req: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, (u16, String)>
+    where
+        B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         let internal = |e: wasmtime::Error| (500, format!("{e:#}"));
         let mut wasi =
             wharf_sandbox::wasi_builder(&self.options.policy).map_err(|e| (500, e.to_string()))?;

@@ -16,6 +16,7 @@ mod imports;
 mod limits;
 mod network;
 mod output;
+mod p1_listeners;
 mod policy;
 mod run;
 

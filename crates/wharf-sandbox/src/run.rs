@@ -21,6 +21,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 use crate::imports::wanted_wasi;
 use crate::limits::MemoryLimiter;
 use crate::network::{self, add_port_space_to_linker, HasPortSpace, NetworkMode, PortSpace};
+use crate::p1_listeners::{self, P1Sockets};
 use crate::{Compiled, SandboxPolicy, Stdin};
 
 /// How a guest ended.
@@ -217,6 +218,7 @@ struct GuestRun {
 struct ModuleHost {
     wasi: WasiP1Ctx,
     limiter: MemoryLimiter,
+    sockets: P1Sockets,
 }
 
 /// Store data for a preview2 component.
@@ -244,12 +246,13 @@ impl WasiView for ComponentHost {
 
 impl GuestRun {
     fn run(self) -> Result<Interruptible, RunError> {
-        let wasi = wasi_builder(&self.policy)?;
         let limiter =
             MemoryLimiter::new(self.policy.memory_limit, self.policy.memory_gauge.clone());
         match &self.compiled {
-            Compiled::Module(module) => self.run_module(module, wasi, limiter),
-            Compiled::Component(component) => self.run_component(component, wasi, limiter),
+            Compiled::Module(module) => self.run_module(module, limiter),
+            Compiled::Component(component) => {
+                self.run_component(component, wasi_builder(&self.policy)?, limiter)
+            }
         }
     }
 
@@ -275,20 +278,32 @@ impl GuestRun {
     fn run_module(
         &self,
         module: &Module,
-        mut wasi: WasiCtxBuilder,
         limiter: MemoryLimiter,
     ) -> Result<Interruptible, RunError> {
-        if !self.policy.ports.is_empty() {
-            return Err(RunError::CannotStart(
-                "it is a preview1 module, and wharf publishes ports only for components: build it for wasm32-wasip2 (wasi:sockets) or as a wasi:http component".into(),
-            ));
+        // Published ports reach a preview1 guest as listeners it is handed (it cannot create
+        // sockets); with --network none it gets none.
+        let listeners = if self.policy.network == NetworkMode::None {
+            Vec::new()
+        } else {
+            bind_listeners(&self.policy.ports)?
+        };
+        let placeholder = tempfile::tempdir()
+            .map_err(|e| anyhow::anyhow!("cannot make a temporary directory: {e}"))?;
+        let mut wasi = build_wasi(&self.policy, Some((placeholder.path(), listeners.len())))?;
+        if !listeners.is_empty() && !self.policy.env.iter().any(|(k, _)| k == "LISTEN_FDS") {
+            wasi.env("LISTEN_FDS", listeners.len().to_string());
         }
         let mut linker: Linker<ModuleHost> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host| &mut host.wasi)?;
         let host = ModuleHost {
             wasi: wasi.build_p1(),
             limiter,
+            sockets: P1Sockets::new(listeners, self.stop.clone())
+                .map_err(|e| anyhow::anyhow!("cannot set up the published ports: {e}"))?,
         };
+        if !host.sockets.is_empty() {
+            p1_listeners::add_to_linker(&mut linker, |host| &mut host.sockets)?;
+        }
         let mut store = self.new_store(host, |host| &mut host.limiter);
 
         let missing: Vec<String> = module
@@ -456,10 +471,48 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// Binds every published host address, for a preview1 guest's pre-opened listeners.
+fn bind_listeners(ports: &[crate::PortMapping]) -> Result<Vec<std::net::TcpListener>, RunError> {
+    ports
+        .iter()
+        .map(|port| {
+            std::net::TcpListener::bind(port.host).map_err(|e| {
+                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "the port is in use: publish another one".to_string()
+                } else {
+                    e.to_string()
+                };
+                RunError::Internal(anyhow::anyhow!("cannot publish {}: {why}", port.host))
+            })
+        })
+        .collect()
+}
+
 /// Turns the policy into a WASI context: exactly the grants, nothing of the host besides.
 /// Servers (`wharf-http`) build each request's context with it too.
 pub fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
+    build_wasi(policy, None)
+}
+
+/// [`wasi_builder`], with `listeners` = `(empty_dir, n)` holding preview1 descriptors 3..3+n for
+/// pre-opened listeners (see `p1_listeners`): `n` read-only preopens of `empty_dir`, before
+/// the mounts.
+fn build_wasi(
+    policy: &SandboxPolicy,
+    listeners: Option<(&std::path::Path, usize)>,
+) -> Result<WasiCtxBuilder, RunError> {
     let mut wasi = WasiCtxBuilder::new();
+    if let Some((empty_dir, n)) = listeners {
+        for i in 0..n {
+            let fd = p1_listeners::LISTENERS_START as usize + i;
+            wasi.preopened_dir(
+                empty_dir,
+                format!("/.wharf-listener-{fd}"),
+                FsPerms::ReadOnly,
+            )
+            .map_err(|e| anyhow::anyhow!("cannot prepare listener {fd}: {e}"))?;
+        }
+    }
     wasi.allow_blocking_current_thread(true)
         .args(&policy.args)
         .envs(&policy.env);

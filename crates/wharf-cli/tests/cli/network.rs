@@ -288,3 +288,95 @@ fn a_host_port_in_use_fails_at_start() {
     assert!(ran.stderr.contains("in use"), "{ran:?}");
     assert_eq!(run_in(root.path(), &["ps", "-q"]).stdout, "");
 }
+
+#[test]
+fn preview1_servers_get_pre_opened_listeners() {
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let listen = guest("listen.wasm");
+    let listen = listen.to_str().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("greeting"), "from a mount").unwrap();
+    let mount = format!("{}:/data:ro", data.path().display());
+
+    // Two preview1 servers "on guest port 8080", each on its own host port; each finds its
+    // mount after its listener (descriptor 3).
+    let (one, two) = (free_port(), free_port());
+    for (name, port) in [("one", one), ("two", two)] {
+        let publish = format!("127.0.0.1:{port}:8080");
+        let ran = wharf(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-p",
+            &publish,
+            "-v",
+            &mount,
+            listen,
+            name,
+            "/data/greeting",
+        ]);
+        assert_eq!(ran.code, 0, "{ran:?}");
+    }
+    let logs = wait_for_log(root.path(), "one", "serving 1 listeners");
+    assert!(logs.contains("file: from a mount"), "{logs}");
+    wait_for_log(root.path(), "two", "serving 1 listeners");
+    // Answers alternate between write() and send() in the guest.
+    assert_eq!(ask(one, "hi").unwrap(), "one: hi\n");
+    assert_eq!(ask(two, "hi").unwrap(), "two: hi\n");
+    assert_eq!(ask(one, "again").unwrap(), "one: again\n");
+    assert_eq!(ask(one, "third").unwrap(), "one: third\n");
+    // "quit" ends one server; its port closes and the other keeps serving.
+    assert_eq!(ask(two, "quit").unwrap(), "two: quit\n");
+    assert_eq!(wharf(&["wait", "two"]).stdout, "0\n");
+    assert!(TcpStream::connect(("127.0.0.1", two)).is_err());
+    // A server blocked in accept() stops when asked, and lets go of its port.
+    assert_eq!(ask(one, "still").unwrap(), "one: still\n");
+    assert_eq!(wharf(&["stop", "one"]).code, 0);
+    assert!(TcpStream::connect(("127.0.0.1", one)).is_err());
+    assert_eq!(wharf(&["rm", "one", "two"]).code, 0);
+}
+
+#[test]
+fn a_preview1_server_with_several_ports_and_without_network() {
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let listen = guest("listen.wasm");
+    let listen = listen.to_str().unwrap();
+    // Two published ports: descriptors 3 and 4, LISTEN_FDS=2, served in non-blocking mode.
+    let (a, b) = (free_port(), free_port());
+    let ran = wharf(&[
+        "run",
+        "-d",
+        "--name",
+        "multi",
+        "-p",
+        &format!("127.0.0.1:{a}:80"),
+        "-p",
+        &format!("127.0.0.1:{b}:81"),
+        listen,
+        "multi",
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    wait_for_log(root.path(), "multi", "serving 2 listeners");
+    assert_eq!(ask(b, "on b").unwrap(), "multi: on b\n");
+    assert_eq!(ask(a, "on a").unwrap(), "multi: on a\n");
+    assert_eq!(wharf(&["rm", "-f", "multi"]).code, 0);
+
+    // --network none: nothing is handed over.
+    let ran = wharf(&[
+        "run",
+        "--network",
+        "none",
+        "-p",
+        &format!("127.0.0.1:{a}:80"),
+        listen,
+        "x",
+    ]);
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("no listener"), "{ran:?}");
+    // Without -p the same: a preview1 module has no other way to a socket.
+    let ran = wharf(&["run", listen, "x"]);
+    assert_eq!(ran.code, 2, "{ran:?}");
+}

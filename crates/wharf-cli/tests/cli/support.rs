@@ -13,6 +13,7 @@ fn sources() -> PathBuf {
 /// C guests, built with Debian's clang and wasi-libc.
 const C_GUESTS: &[&str] = &[
     "hello", "files", "cpu", "memhog", "exit3", "stdin", "sleep", "escape", "spin", "chatty",
+    "listen",
 ];
 /// C guests that are also wrapped into preview2 command components with the preview1 adapter.
 const COMPONENTS: &[&str] = &[
@@ -126,6 +127,75 @@ fn build_reactor_component(out: &Path, dir: &str, files: &[&str], adapter: &[u8]
         .encode()
         .unwrap_or_else(|e| panic!("componentizing the {dir} guest failed: {e:#}"));
     std::fs::write(out.join(name), component).unwrap();
+}
+
+/// A wasi:http guest written in a language with its own componentizer, built on first use
+/// (they take tens of seconds each, so only the tests that serve them pay): `"python"`
+/// (`tests/guests/python/app.py`, componentize-py) or `"js"` (`tests/guests/js/app.js`,
+/// componentize-js). Both answer `/` and `/echo`. `scripts/install-deps.sh` installs the tools.
+pub fn script_guest(lang: &str) -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    static JS: OnceLock<PathBuf> = OnceLock::new();
+    let (cell, build): (_, fn(&Path) -> Command) = match lang {
+        "python" => (&PYTHON, python_componentize),
+        "js" => (&JS, js_componentize),
+        _ => panic!("no {lang} guest"),
+    };
+    cell.get_or_init(|| {
+        let out = built().dir.path().join(format!("{lang}-http.wasm"));
+        let ran = build(&out).output().unwrap_or_else(|e| {
+            panic!("cannot run the {lang} componentizer ({e}): run scripts/install-deps.sh")
+        });
+        assert!(
+            ran.status.success() && out.exists(),
+            "building the {lang} guest failed: {}{}",
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        out
+    })
+    .clone()
+}
+
+fn python_componentize(out: &Path) -> Command {
+    let mut command = Command::new("componentize-py");
+    command
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("-d")
+        .arg(sources().join("http/wit"))
+        .args(["-w", "wasi:http/proxy@0.2.12", "componentize", "-p"])
+        .arg(sources().join("python"))
+        .args(["app", "-o"])
+        .arg(out);
+    command
+}
+
+/// componentize-js 0.23 exports `wasi:http/incoming-handler@0.2.10` and checks that the world
+/// it is given names that version, so it gets a copy of the http guest's WIT labelled 0.2.10
+/// (wharf's host serves every 0.2.x).
+fn js_componentize(out: &Path) -> Command {
+    let wit = out.with_extension("wit");
+    let _ = std::fs::remove_dir_all(&wit);
+    std::fs::create_dir_all(wit.join("deps")).unwrap();
+    let http_wit = sources().join("http/wit");
+    for dir in [http_wit.clone(), http_wit.join("deps")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "wit") {
+                let relative = path.strip_prefix(&http_wit).unwrap();
+                let text = std::fs::read_to_string(&path).unwrap();
+                std::fs::write(wit.join(relative), text.replace("0.2.12", "0.2.10")).unwrap();
+            }
+        }
+    }
+    let mut command = Command::new("componentize-js");
+    command
+        .arg(sources().join("js/app.js"))
+        .arg("--wit")
+        .arg(&wit)
+        .args(["--world-name", "wharf:tests/hello-http", "-o"])
+        .arg(out);
+    command
 }
 
 /// A free TCP port on 127.0.0.1 (free now; the caller binds it soon after).
