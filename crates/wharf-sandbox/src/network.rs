@@ -117,16 +117,21 @@ fn same_socket(published: SocketAddr, addr: SocketAddr) -> bool {
 /// first binds.
 pub fn ensure_ports_free(published: &[PortMapping]) -> Result<(), String> {
     for port in published {
-        if let Err(e) = TcpListener::bind(port.host) {
-            let why = if e.kind() == std::io::ErrorKind::AddrInUse {
-                "the port is in use: publish another one".to_string()
-            } else {
-                e.to_string()
-            };
-            return Err(format!("cannot publish {}: {why}", port.host));
-        }
+        bind_published(port)?;
     }
     Ok(())
+}
+
+/// Listens on `port`'s host address; the error says which port and what to do.
+pub(crate) fn bind_published(port: &PortMapping) -> Result<TcpListener, String> {
+    TcpListener::bind(port.host).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "the port is in use: publish another one".to_string()
+        } else {
+            e.to_string()
+        };
+        format!("cannot publish {}: {why}", port.host)
+    })
 }
 
 /// Gives each mapping whose host port is 0 a free host port (the kernel's choice), as Docker

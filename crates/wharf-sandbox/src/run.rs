@@ -285,11 +285,26 @@ impl GuestRun {
         let listeners = if self.policy.network == NetworkMode::None {
             Vec::new()
         } else {
-            bind_listeners(&self.policy.ports)?
+            let bound: Result<Vec<_>, String> = self
+                .policy
+                .ports
+                .iter()
+                .map(network::bind_published)
+                .collect();
+            bound.map_err(|e| RunError::Internal(anyhow::anyhow!(e)))?
         };
-        let placeholder = tempfile::tempdir()
-            .map_err(|e| anyhow::anyhow!("cannot make a temporary directory: {e}"))?;
-        let mut wasi = build_wasi(&self.policy, Some((placeholder.path(), listeners.len())))?;
+        // Only servers pay for the placeholder directory (see p1_listeners).
+        let placeholder = if listeners.is_empty() {
+            None
+        } else {
+            let dir = tempfile::tempdir()
+                .map_err(|e| anyhow::anyhow!("cannot make a temporary directory: {e}"))?;
+            Some(dir)
+        };
+        let reserve = placeholder
+            .as_ref()
+            .map(|dir| (dir.path(), listeners.len()));
+        let mut wasi = build_wasi(&self.policy, reserve)?;
         if !listeners.is_empty() && !self.policy.env.iter().any(|(k, _)| k == "LISTEN_FDS") {
             wasi.env("LISTEN_FDS", listeners.len().to_string());
         }
@@ -469,23 +484,6 @@ fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
-}
-
-/// Binds every published host address, for a preview1 guest's pre-opened listeners.
-fn bind_listeners(ports: &[crate::PortMapping]) -> Result<Vec<std::net::TcpListener>, RunError> {
-    ports
-        .iter()
-        .map(|port| {
-            std::net::TcpListener::bind(port.host).map_err(|e| {
-                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
-                    "the port is in use: publish another one".to_string()
-                } else {
-                    e.to_string()
-                };
-                RunError::Internal(anyhow::anyhow!("cannot publish {}: {why}", port.host))
-            })
-        })
-        .collect()
 }
 
 /// Turns the policy into a WASI context: exactly the grants, nothing of the host besides.
