@@ -45,7 +45,6 @@ const MAX_TRANSFER: usize = 1 << 20;
 mod errno {
     pub const SUCCESS: i32 = 0;
     pub const AGAIN: i32 = 6;
-    pub const BADF: i32 = 8;
     pub const CONNABORTED: i32 = 13;
     pub const CONNRESET: i32 = 15;
     pub const FAULT: i32 = 21;
@@ -211,91 +210,83 @@ impl P1Sockets {
         }
     }
 
-    /// Accepts a connection on listener `fd` (blocking unless it is non-blocking); the new
-    /// connection's number, or an errno.
-    fn accept(&mut self, fd: i32, flags: i32) -> wasmtime::Result<Result<u32, i32>> {
-        let fd = fd as u32;
-        if !self.is_listener(fd as i32) {
-            return Ok(Err(errno::NOTSOCK));
-        }
+    /// Runs `op` on socket `fd` until it stops saying "would block", waiting for `events` in
+    /// between while the guest sees the socket as blocking. `op` answers `None` when the socket
+    /// is of the wrong kind; then, as when `fd` is not wharf's, the result is `Err(not_found)`.
+    fn blocking<R>(
+        &mut self,
+        fd: u32,
+        events: libc::c_short,
+        not_found: i32,
+        mut op: impl FnMut(&mut Socket) -> Option<std::io::Result<R>>,
+    ) -> wasmtime::Result<Result<R, i32>> {
         loop {
-            self.wait(fd, libc::POLLIN)?;
-            let Some(Entry {
-                socket: Socket::Listener(listener),
-                nonblocking,
-            }) = self.entries.get(&fd)
-            else {
-                return Ok(Err(errno::BADF));
+            self.wait(fd, events)?;
+            let Some(entry) = self.entries.get_mut(&fd) else {
+                return Ok(Err(not_found));
             };
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(true)?;
-                    let _ = stream.set_nodelay(true);
-                    let number = self.next_connection;
-                    self.next_connection += 1;
-                    self.entries.insert(
-                        number,
-                        Entry {
-                            socket: Socket::Stream(stream),
-                            nonblocking: flags as u16 & FDFLAGS_NONBLOCK != 0,
-                        },
-                    );
-                    return Ok(Ok(number));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !nonblocking => continue,
+            let Some(result) = op(&mut entry.socket) else {
+                return Ok(Err(not_found));
+            };
+            match result {
+                Ok(value) => return Ok(Ok(value)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !entry.nonblocking => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Ok(Err(errno_of(&e))),
             }
         }
     }
 
-    /// Reads into `buf`; `Ok(Err(errno))` for a socket error the guest should see.
+    /// Accepts a connection on listener `fd` (blocking unless it is non-blocking); the new
+    /// connection's number, or an errno.
+    fn accept(&mut self, fd: i32, flags: i32) -> wasmtime::Result<Result<u32, i32>> {
+        let accepted = self.blocking(
+            fd as u32,
+            libc::POLLIN,
+            errno::NOTSOCK,
+            |socket| match socket {
+                Socket::Listener(listener) => Some(listener.accept()),
+                Socket::Stream(_) => None,
+            },
+        )?;
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => return Ok(Err(e)),
+        };
+        stream.set_nonblocking(true)?;
+        let _ = stream.set_nodelay(true);
+        let number = self.next_connection;
+        self.next_connection += 1;
+        self.entries.insert(
+            number,
+            Entry {
+                socket: Socket::Stream(stream),
+                nonblocking: flags as u16 & FDFLAGS_NONBLOCK != 0,
+            },
+        );
+        Ok(Ok(number))
+    }
+
+    /// Reads into `buf` (or peeks); how much, or an errno.
     fn recv(
         &mut self,
         fd: u32,
         buf: &mut [u8],
         peek: bool,
     ) -> wasmtime::Result<Result<usize, i32>> {
-        loop {
-            self.wait(fd, libc::POLLIN)?;
-            let Some(Entry {
-                socket: Socket::Stream(stream),
-                nonblocking,
-            }) = self.entries.get_mut(&fd)
-            else {
-                return Ok(Err(errno::NOTCONN));
-            };
-            let read = if peek {
-                stream.peek(buf)
-            } else {
-                stream.read(buf)
-            };
-            match read {
-                Ok(n) => return Ok(Ok(n)),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !*nonblocking => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Ok(Err(errno_of(&e))),
-            }
-        }
+        self.blocking(fd, libc::POLLIN, errno::NOTCONN, |socket| match socket {
+            Socket::Stream(stream) if peek => Some(stream.peek(buf)),
+            Socket::Stream(stream) => Some(stream.read(buf)),
+            Socket::Listener(_) => None,
+        })
     }
 
     /// Writes some of `data`; how much, or an errno.
     fn send(&mut self, fd: u32, data: &[u8]) -> wasmtime::Result<Result<usize, i32>> {
-        loop {
-            self.wait(fd, libc::POLLOUT)?;
-            let Some(Entry {
-                socket: Socket::Stream(stream),
-                nonblocking,
-            }) = self.entries.get_mut(&fd)
-            else {
-                return Ok(Err(errno::NOTCONN));
-            };
-            match stream.write(data) {
-                Ok(n) => return Ok(Ok(n)),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !*nonblocking => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Ok(Err(errno_of(&e))),
-            }
-        }
+        self.blocking(fd, libc::POLLOUT, errno::NOTCONN, |socket| match socket {
+            Socket::Stream(stream) => Some(stream.write(data)),
+            Socket::Listener(_) => None,
+        })
     }
 }
 
