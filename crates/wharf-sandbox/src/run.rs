@@ -280,34 +280,8 @@ impl GuestRun {
         module: &Module,
         limiter: MemoryLimiter,
     ) -> Result<Interruptible, RunError> {
-        // Published ports reach a preview1 guest as listeners it is handed (it cannot create
-        // sockets); with --network none it gets none.
-        let listeners = if self.policy.network == NetworkMode::None {
-            Vec::new()
-        } else {
-            let bound: Result<Vec<_>, String> = self
-                .policy
-                .ports
-                .iter()
-                .map(network::bind_published)
-                .collect();
-            bound.map_err(|e| RunError::Internal(anyhow::anyhow!(e)))?
-        };
-        // Only servers pay for the placeholder directory (see p1_listeners).
-        let placeholder = if listeners.is_empty() {
-            None
-        } else {
-            let dir = tempfile::tempdir()
-                .map_err(|e| anyhow::anyhow!("cannot make a temporary directory: {e}"))?;
-            Some(dir)
-        };
-        let reserve = placeholder
-            .as_ref()
-            .map(|dir| (dir.path(), listeners.len()));
-        let mut wasi = build_wasi(&self.policy, reserve)?;
-        if !listeners.is_empty() && !self.policy.env.iter().any(|(k, _)| k == "LISTEN_FDS") {
-            wasi.env("LISTEN_FDS", listeners.len().to_string());
-        }
+        let listeners = p1_listeners::bind(&self.policy)?;
+        let mut wasi = build_wasi(&self.policy, listeners.len())?;
         let mut linker: Linker<ModuleHost> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host| &mut host.wasi)?;
         let host = ModuleHost {
@@ -489,26 +463,17 @@ fn plural(n: usize, word: &str) -> String {
 /// Turns the policy into a WASI context: exactly the grants, nothing of the host besides.
 /// Servers (`wharf-http`) build each request's context with it too.
 pub fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
-    build_wasi(policy, None)
+    build_wasi(policy, 0)
 }
 
-/// [`wasi_builder`], with `listeners` = `(empty_dir, n)` holding preview1 descriptors 3..3+n for
-/// pre-opened listeners (see `p1_listeners`): `n` read-only preopens of `empty_dir`, before
-/// the mounts.
-fn build_wasi(
-    policy: &SandboxPolicy,
-    listeners: Option<(&std::path::Path, usize)>,
-) -> Result<WasiCtxBuilder, RunError> {
+/// [`wasi_builder`] for a preview1 guest handed `listeners` pre-opened listeners: descriptors
+/// 3.. are held for them (see `p1_listeners`) and `LISTEN_FDS` says how many there are.
+fn build_wasi(policy: &SandboxPolicy, listeners: usize) -> Result<WasiCtxBuilder, RunError> {
     let mut wasi = WasiCtxBuilder::new();
-    if let Some((empty_dir, n)) = listeners {
-        for i in 0..n {
-            let fd = p1_listeners::LISTENERS_START as usize + i;
-            wasi.preopened_dir(
-                empty_dir,
-                format!("/.wharf-listener-{fd}"),
-                FsPerms::ReadOnly,
-            )
-            .map_err(|e| anyhow::anyhow!("cannot prepare listener {fd}: {e}"))?;
+    if listeners > 0 {
+        p1_listeners::hold_descriptors(&mut wasi, listeners)?;
+        if !policy.env.iter().any(|(k, _)| k == "LISTEN_FDS") {
+            wasi.env("LISTEN_FDS", listeners.to_string());
         }
     }
     wasi.allow_blocking_current_thread(true)

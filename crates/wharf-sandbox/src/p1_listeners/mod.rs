@@ -27,8 +27,11 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 
 use wasmtime::Trap;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::run::StopHandle;
+use crate::network::{self, NetworkMode};
+use crate::run::{RunError, StopHandle};
+use crate::SandboxPolicy;
 pub(crate) use shadows::add_to_linker;
 
 /// The first descriptor number a listener gets (after stdin, stdout and stderr), as in
@@ -40,6 +43,31 @@ pub(crate) const CONNECTIONS_START: u32 = 1 << 20;
 const WAIT_SLICE_MS: i32 = 100;
 /// The most bytes one read or write moves (the guest loops for more, as with any socket).
 const MAX_TRANSFER: usize = 1 << 20;
+
+/// Binds every published host address for a preview1 guest, in `-p` order; none with
+/// `--network none`.
+pub(crate) fn bind(policy: &SandboxPolicy) -> Result<Vec<TcpListener>, RunError> {
+    if policy.network == NetworkMode::None {
+        return Ok(Vec::new());
+    }
+    let bound: Result<Vec<_>, String> = policy.ports.iter().map(network::bind_published).collect();
+    bound.map_err(|e| RunError::Internal(anyhow::anyhow!(e)))
+}
+
+/// Holds descriptors 3..3+`n` in wasmtime-wasi's table for the listeners: `n` read-only
+/// preopens of an empty directory, added before the mounts. The directory is removed at once;
+/// the preopens keep their handles, so nothing is left on the host and nothing can be created.
+pub(crate) fn hold_descriptors(wasi: &mut WasiCtxBuilder, n: usize) -> Result<(), RunError> {
+    let empty = tempfile::tempdir()
+        .map_err(|e| anyhow::anyhow!("cannot make a temporary directory: {e}"))?;
+    for i in 0..n {
+        let fd = LISTENERS_START as usize + i;
+        let guest_path = format!("/.wharf-listener-{fd}");
+        wasi.preopened_dir(empty.path(), guest_path, FsPerms::ReadOnly)
+            .map_err(|e| anyhow::anyhow!("cannot prepare listener {fd}: {e}"))?;
+    }
+    Ok(())
+}
 
 /// Preview1 error numbers (`__WASI_ERRNO_*`).
 mod errno {
