@@ -11,6 +11,7 @@ use serde_json::json;
 use wharf_store::{Digest, ImageRecord, Store};
 
 use crate::builder::{register, rfc3339, BuildError, BuildOptions, MANIFEST_MEDIA_TYPE};
+use crate::context::{expand_source, resolve_in_context, Ignore};
 use crate::dockerfile::{self, Instruction};
 
 const WASM_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
@@ -32,7 +33,14 @@ pub fn artifact_source(
         }
     }
     match wasm.as_slice() {
-        [one] if !one.contains(['*', '?', '[']) => Ok(input.join(one)),
+        [one] if !one.contains(['*', '?', '[']) => {
+            // The same context rules as a COPY: no symlink out of it, nothing ignored.
+            let ignore = Ignore::load(input);
+            let named = expand_source(input, &ignore, one).map_err(BuildError::Input)?;
+            let path = named.first().cloned().unwrap_or_default();
+            let inside = resolve_in_context(input, &ignore, &path).map_err(BuildError::Input)?;
+            Ok(input.join(inside))
+        }
         _ => Err(BuildError::Input(format!(
             "--artifact packs exactly one .wasm file, and the Dockerfile copies {} of them; \
              give the file itself: wharf build --artifact -t NAME app.wasm",

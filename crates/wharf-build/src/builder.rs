@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use wharf_image::Reference;
 use wharf_store::{Digest, ImageRecord, Store};
 
-use crate::context::{expand_source, Ignore};
+use crate::context::{expand_source, resolve_in_context, Ignore};
 use crate::dockerfile::{self, Instruction};
 
 const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -206,6 +206,14 @@ fn add_layer(store: &Store, image: &mut Image, tar: &[u8]) -> Result<(), BuildEr
     Ok(())
 }
 
+/// What one path of a COPY layer holds.
+enum Source {
+    /// A regular file of the context.
+    File(PathBuf),
+    /// A symlink found inside a copied directory, kept as a link with this target.
+    Link(PathBuf),
+}
+
 /// One COPY as a tar layer: Docker's rules for where things land.
 fn copy_layer(
     context: &Path,
@@ -214,22 +222,24 @@ fn copy_layer(
     dest: &str,
     epoch: u64,
 ) -> Result<Vec<u8>, BuildError> {
-    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut files: BTreeMap<String, Source> = BTreeMap::new();
     let mut dirs: BTreeMap<String, ()> = BTreeMap::new();
     let mut expanded = Vec::new();
     for source in sources {
-        expanded.extend(expand_source(context, source).map_err(BuildError::Input)?);
+        expanded.extend(expand_source(context, ignore, source).map_err(BuildError::Input)?);
     }
     let into_dir = dest.ends_with('/') || expanded.len() > 1;
     for path in expanded {
-        let full = context.join(&path);
+        // A named source that is a symlink is followed, but only within the context.
+        let resolved = resolve_in_context(context, ignore, &path).map_err(BuildError::Input)?;
+        let full = context.join(&resolved);
         if full.is_dir() {
             walk(
                 context,
-                &path,
-                &mut |relative_in_dir, file| {
+                &resolved,
+                &mut |relative_in_dir, source| {
                     let target = join(dest, &relative_in_dir.to_string_lossy());
-                    files.insert(target, file);
+                    files.insert(target, source);
                 },
                 ignore,
             )?;
@@ -244,7 +254,7 @@ fn copy_layer(
             } else {
                 dest.to_string()
             };
-            files.insert(target, full);
+            files.insert(target, Source::File(full));
         }
     }
     let mut builder = tar::Builder::new(Vec::new());
@@ -266,35 +276,55 @@ fn copy_layer(
             .map_err(|e| BuildError::Input(format!("COPY {dir}: {e}")))?;
     }
     for (target, source) in &files {
-        let bytes = std::fs::read(source)
-            .map_err(|e| BuildError::Input(format!("COPY {}: {e}", source.display())))?;
-        if source.extension().is_some_and(|e| e == "wasm") {
-            wasmparser::Validator::new()
-                .validate_all(&bytes)
-                .map_err(|e| {
-                    BuildError::Input(format!(
-                        "COPY {}: not valid WebAssembly: {e}",
-                        source.display()
-                    ))
-                })?;
+        let name = target.trim_start_matches('/');
+        match source {
+            Source::File(source) => append_file(&mut builder, name, source, epoch)?,
+            Source::Link(link) => {
+                let mut header = header(tar::EntryType::Symlink, 0o777, 0, epoch);
+                builder
+                    .append_link(&mut header, name, link)
+                    .map_err(|e| BuildError::Input(format!("COPY {target}: {e}")))?;
+            }
         }
-        use std::os::unix::fs::PermissionsExt;
-        let executable = std::fs::metadata(source)
-            .map(|m| m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false);
-        let mut header = header(
-            tar::EntryType::Regular,
-            if executable { 0o755 } else { 0o644 },
-            bytes.len() as u64,
-            epoch,
-        );
-        builder
-            .append_data(&mut header, target.trim_start_matches('/'), &bytes[..])
-            .map_err(|e| BuildError::Input(format!("COPY {target}: {e}")))?;
     }
     builder
         .into_inner()
         .map_err(|e| BuildError::Input(format!("COPY: {e}")))
+}
+
+/// Appends the context file `source` as `name`, checking that a `.wasm` is WebAssembly.
+fn append_file(
+    builder: &mut tar::Builder<Vec<u8>>,
+    name: &str,
+    source: &Path,
+    epoch: u64,
+) -> Result<(), BuildError> {
+    let bytes = std::fs::read(source)
+        .map_err(|e| BuildError::Input(format!("COPY {}: {e}", source.display())))?;
+    if source.extension().is_some_and(|e| e == "wasm") {
+        wasmparser::Validator::new()
+            .validate_all(&bytes)
+            .map_err(|e| {
+                BuildError::Input(format!(
+                    "COPY {}: not valid WebAssembly: {}",
+                    source.display(),
+                    e.message()
+                ))
+            })?;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(source)
+        .map(|m| m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false);
+    let mut header = header(
+        tar::EntryType::Regular,
+        if executable { 0o755 } else { 0o644 },
+        bytes.len() as u64,
+        epoch,
+    );
+    builder
+        .append_data(&mut header, name, &bytes[..])
+        .map_err(|e| BuildError::Input(format!("COPY /{name}: {e}")))
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, epoch: u64) -> tar::Header {
@@ -312,19 +342,21 @@ fn join(dir: &str, name: &str) -> String {
     format!("{}/{}", dir.trim_end_matches('/'), name)
 }
 
-/// Calls `found` for every file under context/`dir` (sorted, `.dockerignore` applied) with its
-/// path relative to `dir`. Symlinks are not followed.
+/// Calls `found` for every file and symlink under context/`dir` (sorted, `.dockerignore`
+/// applied) with its path relative to `dir`. Symlinks are kept as links, never followed; a
+/// link whose target would leave the image is refused (wharf's unpacker refuses such layers),
+/// with a hint to leave it out.
 fn walk(
     context: &Path,
     dir: &Path,
-    found: &mut dyn FnMut(&Path, PathBuf),
+    found: &mut dyn FnMut(&Path, Source),
     ignore: &Ignore,
 ) -> Result<(), BuildError> {
     fn visit(
         context: &Path,
         base: &Path,
         at: &Path,
-        found: &mut dyn FnMut(&Path, PathBuf),
+        found: &mut dyn FnMut(&Path, Source),
         ignore: &Ignore,
     ) -> Result<(), BuildError> {
         let mut entries: Vec<_> = std::fs::read_dir(context.join(at))
@@ -340,18 +372,48 @@ fn walk(
             let kind = entry
                 .file_type()
                 .map_err(|e| BuildError::Input(e.to_string()))?;
+            let inside_dir = relative.strip_prefix(base).unwrap_or(&relative);
             if kind.is_dir() {
                 visit(context, base, &relative, found, ignore)?;
             } else if kind.is_file() {
-                found(
-                    relative.strip_prefix(base).unwrap_or(&relative),
-                    context.join(&relative),
-                );
+                found(inside_dir, Source::File(context.join(&relative)));
+            } else if kind.is_symlink() {
+                let link = std::fs::read_link(context.join(&relative))
+                    .map_err(|e| BuildError::Input(format!("COPY {}: {e}", relative.display())))?;
+                if !link_stays_inside(inside_dir, &link) {
+                    return Err(BuildError::Input(format!(
+                        "COPY {}: a symlink to {}, which leaves the copied directory; \
+                         add it to .dockerignore or make it relative",
+                        relative.display(),
+                        link.display()
+                    )));
+                }
+                found(inside_dir, Source::Link(link));
             }
         }
         Ok(())
     }
     visit(context, dir, dir, found, ignore)
+}
+
+/// Whether a symlink at `at` (relative to a copied directory) pointing to `link` stays inside
+/// that directory, judged on the text of the link as the unpacker judges it.
+fn link_stays_inside(at: &Path, link: &Path) -> bool {
+    if link.is_absolute() {
+        return false;
+    }
+    let mut depth: i64 = at.components().count() as i64 - 1;
+    for part in link.components() {
+        match part {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    true
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (civil-from-days, Howard Hinnant's algorithm).

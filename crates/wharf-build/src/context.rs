@@ -83,8 +83,13 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// The context paths a COPY source names: a file, a directory, or a glob in its last component.
-/// Sources may not leave the context.
-pub(crate) fn expand_source(context: &Path, source: &str) -> Result<Vec<PathBuf>, String> {
+/// Sources may not leave the context, and ignored files are not in it: an ignored file named
+/// outright is "not found", and a glob does not match it (Docker's rules).
+pub(crate) fn expand_source(
+    context: &Path,
+    ignore: &Ignore,
+    source: &str,
+) -> Result<Vec<PathBuf>, String> {
     let relative = components(source);
     if relative.iter().any(|c| c == "..") {
         return Err(format!("COPY source {source:?} leaves the build context"));
@@ -93,13 +98,15 @@ pub(crate) fn expand_source(context: &Path, source: &str) -> Result<Vec<PathBuf>
         return Ok(vec![PathBuf::new()]);
     };
     let dir: PathBuf = parents.iter().collect();
+    let not_found = || format!("COPY source {source:?} does not exist in the build context");
     if !last.contains(['*', '?']) {
         let path = dir.join(last);
+        if ignore.ignored(&path.to_string_lossy()) {
+            return Err(format!("{} (it is excluded by .dockerignore)", not_found()));
+        }
         return match context.join(&path).symlink_metadata() {
             Ok(_) => Ok(vec![path]),
-            Err(_) => Err(format!(
-                "COPY source {source:?} does not exist in the build context"
-            )),
+            Err(_) => Err(not_found()),
         };
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir(context.join(&dir))
@@ -107,6 +114,7 @@ pub(crate) fn expand_source(context: &Path, source: &str) -> Result<Vec<PathBuf>
         .flatten()
         .filter(|e| glob_match(last, &e.file_name().to_string_lossy()))
         .map(|e| dir.join(e.file_name()))
+        .filter(|path| !ignore.ignored(&path.to_string_lossy()))
         .collect();
     found.sort();
     if found.is_empty() {
@@ -115,6 +123,38 @@ pub(crate) fn expand_source(context: &Path, source: &str) -> Result<Vec<PathBuf>
         ));
     }
     Ok(found)
+}
+
+/// What the context path `relative` really is, with symlinks on its way (and itself)
+/// followed, as a path relative to the context. A source that resolves outside the context is
+/// refused: building an untrusted repository must not copy the host's files into the image.
+/// A source that resolves to an ignored file is not in the context either.
+pub(crate) fn resolve_in_context(
+    context: &Path,
+    ignore: &Ignore,
+    relative: &Path,
+) -> Result<PathBuf, String> {
+    let shown = relative.display();
+    let context = context
+        .canonicalize()
+        .map_err(|e| format!("build context {}: {e}", context.display()))?;
+    let resolved = context.join(relative).canonicalize().map_err(|_| {
+        format!("COPY source {shown:?} is a symlink to nothing in the build context")
+    })?;
+    let inside = resolved.strip_prefix(&context).map_err(|_| {
+        format!(
+            "COPY source {shown:?} is a symlink to {}, outside the build context; \
+             copy the file into the context instead",
+            resolved.display()
+        )
+    })?;
+    if ignore.ignored(&inside.to_string_lossy()) {
+        return Err(format!(
+            "COPY source {shown:?} is a symlink to {}, which .dockerignore excludes",
+            inside.display()
+        ));
+    }
+    Ok(inside.to_path_buf())
 }
 
 #[cfg(test)]

@@ -88,12 +88,13 @@ pub fn run_as_container(wharf: &Wharf, args: &RunArgs, policy: SandboxPolicy) ->
         println!("{id}");
         return 0;
     }
-    attach(wharf, &id)
+    attach(wharf, &id, 0)
 }
 
-/// Follows the container's output to stdout/stderr until it ends; returns its exit code.
-/// SIGINT and SIGTERM are passed on to the container (Docker's sig-proxy).
-fn attach(wharf: &Wharf, id: &str) -> i32 {
+/// Follows the container's output from `offset` of its log to stdout/stderr until it ends;
+/// returns its exit code. SIGINT and SIGTERM are passed on to the container (Docker's
+/// sig-proxy).
+fn attach(wharf: &Wharf, id: &str, offset: u64) -> i32 {
     let signal = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register_usize(s, signal.clone(), s as usize);
@@ -108,7 +109,7 @@ fn attach(wharf: &Wharf, id: &str) -> i32 {
     let printed = follow(
         wharf,
         id,
-        0,
+        offset,
         false,
         &mut |sig| {
             let _ = wharf.kill_container(id, sig);
@@ -180,13 +181,28 @@ pub fn start(wharf: &Wharf, args: StartArgs) -> i32 {
     }
     let mut code = 0;
     for name in &names {
+        // Attached, only this run's output is shown: the log so far is where earlier runs
+        // left it.
+        let offset = log_end(wharf, name);
         match wharf.start_container(name) {
-            Ok(id) if args.attach && names.len() == 1 => return attach(wharf, &id),
+            Ok(id) if args.attach && names.len() == 1 => return attach(wharf, &id, offset),
             Ok(_) => println!("{name}"),
             Err(e) => code = fail(e, VERB_FAILED),
         }
     }
     code
+}
+
+/// Where the current log file of container `name` ends now (0 if it has none).
+fn log_end(wharf: &Wharf, name: &str) -> u64 {
+    let Ok((container, _)) = wharf.container(name) else {
+        return 0;
+    };
+    wharf
+        .containers()
+        .ok()
+        .and_then(|c| std::fs::metadata(logs::log_path(&c.dir_of(&container.config.id))).ok())
+        .map_or(0, |m| m.len())
 }
 
 /// `wharf stop [-t SECONDS] CONTAINER...` (also used by `restart`)

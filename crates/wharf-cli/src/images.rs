@@ -292,25 +292,15 @@ pub fn save(wharf: &Wharf, args: SaveArgs) -> i32 {
 }
 
 fn save_to_file(wharf: &Wharf, images: &[String], path: &std::path::Path) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{} is not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.wharf-tmp", name.to_string_lossy()));
-    let file =
-        std::fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    let written = wharf
-        .save_images(images, std::io::BufWriter::new(&file))
-        .map_err(|e| e.to_string())
-        .and_then(|()| file.sync_all().map_err(|e| e.to_string()))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    // The archive has no name until it is whole: a killed save leaves nothing behind.
+    let pending = wharf_core::PendingFile::create(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    wharf
+        .save_images(images, std::io::BufWriter::new(pending.file()))
+        .map_err(|e| e.to_string())?;
+    pending
+        .persist(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// `wharf load [-i FILE] [-q]`

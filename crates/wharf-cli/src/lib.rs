@@ -165,6 +165,8 @@ pub fn main() -> i32 {
     // A monitor detaches before anything else can start a thread.
     if let Command::ContainerMonitor { .. } = cli.command {
         wharf_core::monitor::daemonize();
+    } else {
+        restore_sigpipe();
     }
     let root = cli.root.unwrap_or_else(Root::default_path);
     let wharf = match Root::open(root)
@@ -223,6 +225,17 @@ pub fn main() -> i32 {
             ImageCommand::Save(args) => images::save(&wharf, args),
             ImageCommand::Load(args) => images::load(&wharf, args),
         },
+    }
+}
+
+/// A closed stdout (`wharf image inspect ... | head -1`) ends wharf quietly, as it ends other
+/// Unix tools: Rust ignores SIGPIPE, which turns the next print into a panic with a backtrace.
+/// Sockets are unaffected (Rust and tokio send with MSG_NOSIGNAL). A container's monitor keeps
+/// ignoring it: its starter may be gone when it answers on the ready pipe.
+fn restore_sigpipe() {
+    // SAFETY: called before any thread starts; restoring a default disposition is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -258,6 +258,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
             entrypoint: args.entrypoint.clone(),
             args: args.command[1..].to_vec(),
             digest: None,
+            rootfs: None,
         };
         wharf.run_image(target, &run, &policy, &stop)
     };

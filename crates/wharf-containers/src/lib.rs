@@ -120,24 +120,46 @@ impl Containers {
 
     /// Registers a new container in state `created`. The name must be free (a Docker-style
     /// name is chosen when `config.name` is empty).
-    pub fn create(&self, mut config: ContainerConfig) -> Result<ContainerConfig, Error> {
-        let _lock = self.lock()?;
-        let existing = self.list_unlocked()?;
-        if config.name.is_empty() {
-            config.name = names::generate(|n| existing.iter().any(|c| c.config.name == n));
-        } else if !names::valid(&config.name) {
-            return Err(Error::BadName(config.name));
-        } else if let Some(other) = existing.iter().find(|c| c.config.name == config.name) {
-            return Err(Error::NameInUse {
-                name: config.name,
-                id: other.config.id[..12].to_string(),
-            });
-        }
+    pub fn create(&self, config: ContainerConfig) -> Result<ContainerConfig, Error> {
+        self.create_with(config, |_| Ok::<(), Error>(()))
+    }
+
+    /// [`Containers::create`], with `prepare` filling the container's directory first (its
+    /// root filesystem, say): it runs before the container is visible, outside the lock that
+    /// orders creations, so the container appears with everything `prepare` made or not at all.
+    pub fn create_with<E: From<Error>>(
+        &self,
+        mut config: ContainerConfig,
+        prepare: impl FnOnce(&std::path::Path) -> Result<(), E>,
+    ) -> Result<ContainerConfig, E> {
         let staging = self
             .dir
             .join(wharf_root::temporary_name(&format!("new-{}", config.id)));
+        let discard = |e: Error| {
+            let _ = fs::remove_dir_all(&staging);
+            e
+        };
+        fs::create_dir(&staging)
+            .map_err(io_error(format!("creating {}", staging.display())))
+            .map_err(discard)?;
+        if let Err(e) = prepare(&staging) {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        let _lock = self.lock().map_err(discard)?;
+        let existing = self.list_unlocked().map_err(discard)?;
+        if config.name.is_empty() {
+            config.name = names::generate(|n| existing.iter().any(|c| c.config.name == n));
+        } else if !names::valid(&config.name) {
+            return Err(discard(Error::BadName(config.name)).into());
+        } else if let Some(other) = existing.iter().find(|c| c.config.name == config.name) {
+            return Err(discard(Error::NameInUse {
+                name: config.name,
+                id: other.config.id[..12].to_string(),
+            })
+            .into());
+        }
         let write = || -> io::Result<()> {
-            fs::create_dir(&staging)?;
             let json = serde_json::to_vec_pretty(&config).expect("config serializes");
             wharf_root::write_atomic_durable(&staging.join("config.json"), &json)?;
             let state = serde_json::to_vec_pretty(&State::default()).expect("state serializes");
@@ -145,10 +167,9 @@ impl Containers {
             fs::rename(&staging, self.dir_of(&config.id))?;
             fs::File::open(&self.dir)?.sync_all()
         };
-        write().map_err(|e| {
-            let _ = fs::remove_dir_all(&staging);
-            io_error(format!("creating container {}", config.name))(e)
-        })?;
+        write()
+            .map_err(io_error(format!("creating container {}", config.name)))
+            .map_err(discard)?;
         Ok(config)
     }
 
@@ -230,13 +251,41 @@ impl Containers {
             .map_err(io_error(format!("writing {}", path.display())))
     }
 
-    /// The monitor lock of container `id`, if no monitor holds it now.
+    /// The monitor lock of container `id`, if no monitor holds it now. A lock taken on a
+    /// file that `rm` has meanwhile moved away (with the container's directory) is no lock on
+    /// this container: that is [`Error::NotFound`], so a monitor racing `rm` never runs a guest
+    /// nobody can see.
     pub fn try_monitor_lock(&self, id: &str) -> Result<Option<FileLock>, Error> {
+        use std::os::unix::fs::MetadataExt;
         let path = self.dir_of(id).join("monitor.lock");
         if !self.dir_of(id).is_dir() {
             return Err(Error::NotFound(id.to_string()));
         }
-        FileLock::try_exclusive(&path).map_err(io_error(format!("locking {}", path.display())))
+        let lock = match FileLock::try_exclusive(&path) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.to_string()))
+            }
+            Err(e) => return Err(io_error(format!("locking {}", path.display()))(e)),
+        };
+        let held = lock
+            .file()
+            .metadata()
+            .map_err(io_error(format!("locking {}", path.display())))?;
+        match fs::metadata(&path) {
+            Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => Ok(Some(lock)),
+            _ => Err(Error::NotFound(id.to_string())),
+        }
+    }
+
+    /// The PID the monitor of container `id` wrote into its lock file, if any.
+    pub fn monitor_pid(&self, id: &str) -> Option<u32> {
+        fs::read_to_string(self.dir_of(id).join("monitor.lock"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Whether a monitor process is alive for container `id`.
@@ -276,8 +325,10 @@ impl Containers {
         Ok((container, Some(note)))
     }
 
-    /// Deletes container `id` and its logs. Callers make sure no monitor runs it.
-    pub fn remove(&self, id: &str) -> Result<(), Error> {
+    /// Deletes container `id`, its logs and its root filesystem. The caller holds its monitor
+    /// lock (`_monitor`), which proves that no monitor runs it and that none can start it while
+    /// it goes: a monitor that takes the lock afterwards finds it moved away.
+    pub fn remove(&self, id: &str, _monitor: &FileLock) -> Result<(), Error> {
         let _lock = self.lock()?;
         let dir = self.dir_of(id);
         let doomed = self

@@ -100,7 +100,8 @@ fn many_processes_creating_and_removing_at_once_keep_state_whole() {
             std::thread::spawn(move || {
                 let c = containers.create(config(&format!("c{i}"))).unwrap();
                 if i % 2 == 0 {
-                    containers.remove(&c.id).unwrap();
+                    let lock = containers.try_monitor_lock(&c.id).unwrap().unwrap();
+                    containers.remove(&c.id, &lock).unwrap();
                 }
             })
         })
@@ -113,6 +114,51 @@ fn many_processes_creating_and_removing_at_once_keep_state_whole() {
     assert!(left
         .iter()
         .all(|c| c.config.name[1..].parse::<u32>().unwrap() % 2 == 1));
+}
+
+#[test]
+fn a_monitor_lock_taken_after_removal_is_no_lock() {
+    let (_tmp, containers) = containers();
+    let c = containers.create(config("gone")).unwrap();
+    // A monitor opens the lock file, then `rm` moves the directory away before it locks.
+    let early = std::fs::File::open(containers.dir_of(&c.id).join("monitor.lock"));
+    let lock = containers.try_monitor_lock(&c.id).unwrap().unwrap();
+    containers.remove(&c.id, &lock).unwrap();
+    drop(lock);
+    drop(early);
+    assert!(matches!(
+        containers.try_monitor_lock(&c.id),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn a_container_appears_with_what_prepare_made_or_not_at_all() {
+    let (_tmp, containers) = containers();
+    let made = containers
+        .create_with(config("full"), |dir| {
+            std::fs::create_dir(dir.join("rootfs")).map_err(|e| Error::Io {
+                what: "test".into(),
+                source: e,
+            })
+        })
+        .unwrap();
+    assert!(containers.dir_of(&made.id).join("rootfs").is_dir());
+    let failed = containers.create_with(config("half"), |_| Err(Error::NotFound("layer".into())));
+    assert!(failed.is_err());
+    let names: Vec<String> = containers
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.config.name)
+        .collect();
+    assert_eq!(names, vec!["full".to_string()]);
+    let leftovers = std::fs::read_dir(containers.dir_of(""))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(leftovers, 0);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! monitor died.
 
 use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,6 +23,9 @@ use crate::{Error, SandboxPolicy, Wharf};
 
 /// The hidden subcommand a monitor process runs as: `wharf --root ROOT container-monitor ID`.
 pub const MONITOR_COMMAND: &str = "container-monitor";
+
+/// The directory in a container's directory that holds its root filesystem.
+pub(crate) const ROOTFS_DIR: &str = "rootfs";
 
 /// What `wharf create` / `run -d` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +50,13 @@ pub struct ContainerSpec {
     pub log: LogLimits,
 }
 
-fn state_error(e: wharf_containers::Error) -> Error {
+impl From<wharf_containers::Error> for Error {
+    fn from(e: wharf_containers::Error) -> Error {
+        state_error(e)
+    }
+}
+
+pub(crate) fn state_error(e: wharf_containers::Error) -> Error {
     match e {
         wharf_containers::Error::Io { .. } | wharf_containers::Error::Corrupt { .. } => {
             Error::Internal(anyhow::anyhow!(e.to_string()))
@@ -87,6 +97,10 @@ impl Wharf {
                 reference: spec.target.clone(),
                 digest: digest.to_string(),
             }
+        };
+        let rootfs_layers = match &target {
+            Target::Image { digest, .. } => self.rootfs_layers(digest)?,
+            Target::File { .. } => None,
         };
         let mounts = spec
             .policy
@@ -130,7 +144,30 @@ impl Wharf {
                 .collect(),
             network: spec.policy.network.name().into(),
         };
-        self.containers()?.create(config).map_err(state_error)
+        // The container's files are unpacked before it appears: it owns them until `rm`.
+        let store = self.store()?;
+        let created = self
+            .containers()?
+            .create_with(config, |dir| match &rootfs_layers {
+                Some(layers) => crate::images::ensure_rootfs(&store, layers, &dir.join(ROOTFS_DIR)),
+                None => Ok(()),
+            })?;
+        // An `rmi` that listed the containers before this one existed must not have deleted
+        // its image meanwhile: checked under the store's lock, which `rmi` holds from its
+        // listing to its commit.
+        if let Target::Image { digest, .. } = &created.target {
+            let still_there = store
+                .update(|index| Ok(resolve(index, digest).is_ok()))
+                .map_err(|e| Error::Image(e.to_string()))?;
+            if !still_there {
+                let _ = self.remove_container(&created.id, true);
+                return Err(Error::Image(format!(
+                    "image {} was removed while the container was being created",
+                    spec.target
+                )));
+            }
+        }
+        Ok(created)
     }
 
     /// The container `name_or_id` names, reconciled; the note says what was fixed, if anything.
@@ -250,26 +287,46 @@ impl Wharf {
         record_kill(&containers, id, signal, "killed")
     }
 
-    /// `wharf rm [-f]`: deletes a container and its logs; a running one only with `force`
-    /// (killed first).
+    /// `wharf rm [-f]`: deletes a container, its logs and its files; a running one only with
+    /// `force` (killed first). Once this returns, nothing of the container runs, whatever
+    /// a starting monitor was doing: removal happens under the container's monitor lock, taken
+    /// from any monitor by killing it, and a monitor that locks afterwards finds it gone.
     pub fn remove_container(&self, name_or_id: &str, force: bool) -> Result<String, Error> {
         let (container, _) = self.container(name_or_id)?;
         let id = container.config.id.clone();
-        if container.state.status.is_live() {
-            if !force {
-                return Err(Error::Container(format!(
-                    "cannot remove running container {}: stop it first, or use rm -f",
-                    container.config.name
-                )));
-            }
-            let containers = self.containers()?;
-            let _ = signal_monitor(&containers, &id, &container.state, libc::SIGKILL);
-            wait_for_monitor_exit(&containers, &id, Duration::from_secs(5));
-        }
-        match self.containers()?.remove(&id) {
-            // A `--rm` monitor or another `rm` got there first.
-            Ok(()) | Err(wharf_containers::Error::NotFound(_)) => Ok(id),
-            Err(e) => Err(state_error(e)),
+        let containers = self.containers()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lock = match containers.try_monitor_lock(&id) {
+                Ok(Some(lock)) => lock,
+                // A `--rm` monitor or another `rm` got there first.
+                Err(wharf_containers::Error::NotFound(_)) => return Ok(id),
+                Err(e) => return Err(state_error(e)),
+                Ok(None) if !force => {
+                    return Err(Error::Container(format!(
+                        "cannot remove running container {}: stop it first, or use rm -f",
+                        container.config.name
+                    )))
+                }
+                Ok(None) => {
+                    if Instant::now() > deadline {
+                        return Err(Error::Container(format!(
+                            "the monitor of container {} did not die within 10s",
+                            container.config.name
+                        )));
+                    }
+                    // The PID appears in the lock file right after the monitor locks it.
+                    if let Some(pid) = containers.monitor_pid(&id) {
+                        kill_monitor(&containers, &id, pid, libc::SIGKILL);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+            };
+            return match containers.remove(&id, &lock) {
+                Ok(()) | Err(wharf_containers::Error::NotFound(_)) => Ok(id),
+                Err(e) => Err(state_error(e)),
+            };
         }
     }
 
@@ -328,30 +385,36 @@ fn signal_monitor(
     state: &State,
     signal: i32,
 ) -> Result<(), Error> {
-    let Some(pid) = state.pid else {
+    let Some(pid) = state.pid.or_else(|| containers.monitor_pid(id)) else {
         return Ok(());
     };
+    kill_monitor(containers, id, pid, signal);
+    Ok(())
+}
+
+/// Sends `signal` to `pid` if it still is the monitor of `id`.
+fn kill_monitor(containers: &Containers, id: &str, pid: u32, signal: i32) {
     // SAFETY: plain syscalls with integer arguments.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as i32;
     if pidfd < 0 {
-        return Ok(()); // already gone
+        return; // already gone
     }
-    let still_ours = containers.monitor_alive(id);
-    if still_ours {
+    // SAFETY: pidfd_open returned a new descriptor that nothing else owns.
+    let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd) };
+    // Checked after the pidfd is open: if the monitor still holds the lock now, `pid` was it
+    // when the pidfd was opened, so the signal cannot reach a recycled PID.
+    if containers.monitor_alive(id) {
         // SAFETY: as above; a null siginfo sends a plain kill().
         unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
-                pidfd,
+                pidfd.as_raw_fd(),
                 signal,
                 std::ptr::null::<libc::siginfo_t>(),
                 0,
             )
         };
     }
-    // SAFETY: closing the descriptor we opened.
-    unsafe { libc::close(pidfd) };
-    Ok(())
 }
 
 /// Waits up to `timeout` for the monitor of `id` to end; whether it did.

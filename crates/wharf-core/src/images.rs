@@ -1,5 +1,6 @@
 //! Images: building, listing, and running them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use wharf_build::BuildOptions;
@@ -23,6 +24,12 @@ pub struct ImageSummary {
     pub size: u64,
 }
 
+/// A container that uses an image.
+struct ImageUser {
+    id: String,
+    running: bool,
+}
+
 /// What `wharf run IMAGE` adds to or overrides in the image's own settings.
 #[derive(Debug, Clone, Default)]
 pub struct ImageRun {
@@ -33,6 +40,9 @@ pub struct ImageRun {
     /// Run this manifest digest rather than what `reference` names now (a container pinned
     /// to the image it was created from).
     pub digest: Option<String>,
+    /// The container's own root filesystem (unpacked there at creation, or now if missing,
+    /// and kept across runs); `None`: a fresh one for this run only, removed afterwards.
+    pub rootfs: Option<PathBuf>,
 }
 
 /// The image whose manifest is `digest`, or that was picked from the index `digest`.
@@ -192,37 +202,47 @@ impl Wharf {
         Ok(ports)
     }
 
-    /// `wharf image prune`: deletes what a killed pull or build left behind (blobs no image
-    /// refers to, abandoned temporaries) and, with `all`, every image (there are no containers
-    /// yet to keep any in use). Returns Docker's report lines and the bytes freed.
+    /// `wharf image prune`: deletes images no container uses, the untagged (dangling) ones
+    /// or, with `all`, every one, then what a killed pull or build left behind (blobs no image
+    /// refers to, abandoned temporaries). Returns Docker's report lines and the bytes freed.
     pub fn prune_images(&self, all: bool) -> Result<(Vec<String>, u64), Error> {
         let store = self.store()?;
         let mut report = Vec::new();
-        let mut freed = 0u64;
-        if all {
-            let sizes = |index: &wharf_store::Index| -> u64 {
-                index
-                    .referenced_blobs()
-                    .iter()
-                    .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
-                    .map(|m| m.len())
-                    .sum()
-            };
-            freed += store
-                .update(|index| {
-                    let before = sizes(index);
-                    for tag in index.tags.keys() {
+        let sizes = |index: &wharf_store::Index| -> u64 {
+            index
+                .referenced_blobs()
+                .iter()
+                .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
+                .map(|m| m.len())
+                .sum()
+        };
+        let mut freed = store
+            .update(|index| {
+                let users = self
+                    .image_users()
+                    .map_err(|e| wharf_store::Error::Conflict(e.to_string()))?;
+                let before = sizes(index);
+                let doomed: Vec<Digest> = index
+                    .images
+                    .keys()
+                    .filter(|d| !users.contains_key(*d))
+                    .filter(|d| all || !index.tags.values().any(|t| t == *d))
+                    .cloned()
+                    .collect();
+                index.tags.retain(|tag, d| {
+                    let drop = doomed.contains(d);
+                    if drop {
                         report.push(format!("untagged: {tag}"));
                     }
-                    for digest in index.images.keys() {
-                        report.push(format!("deleted: {digest}"));
-                    }
-                    index.tags.clear();
-                    index.images.clear();
-                    Ok(before)
-                })
-                .map_err(store_error)?;
-        }
+                    !drop
+                });
+                for digest in &doomed {
+                    index.images.remove(digest);
+                    report.push(format!("deleted: {digest}"));
+                }
+                Ok(before - sizes(index))
+            })
+            .map_err(store_error)?;
         freed += store
             .remove_orphans(std::time::Duration::ZERO)
             .map_err(store_error)?;
@@ -317,24 +337,61 @@ impl Wharf {
 
     /// `wharf rmi`: removes the tag `reference` (or, given a digest or ID, every tag of that
     /// image, which needs `force` when there are several, as Docker); the image and the blobs
-    /// only it used go once no tag is left. Returns what was removed, as Docker prints it
-    /// (`Untagged: ...`, `Deleted: ...`).
+    /// only it used go once no tag is left and no container uses it. An image that containers
+    /// use keeps its last tag unless `force`, and then stays untagged for them; one that a
+    /// running container uses cannot be deleted by ID even with `force` (Docker's rules).
+    /// Returns what was removed, as Docker prints it (`Untagged: ...`, `Deleted: ...`).
     pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>, Error> {
         let store = self.store()?;
         store
             .update(|index| {
                 let digest = resolve(index, reference)?;
+                // Listed under the store's lock: a container created meanwhile checks its image
+                // under the same lock after it exists (see `create_container`).
+                let users = self
+                    .image_users()
+                    .map_err(|e| wharf_store::Error::Conflict(e.to_string()))?;
+                let users = users.get(&digest);
                 // Named by a tag: only that tag goes. Named by digest or ID: every tag goes.
                 let tag = Reference::parse(reference)
                     .ok()
                     .map(|r| r.to_string())
                     .filter(|t| index.tags.get(t) == Some(&digest));
                 let tag_count = index.tags.values().filter(|d| **d == digest).count();
+                let short = &digest.hex()[..12];
                 if tag.is_none() && tag_count > 1 && !force {
-                    return Err(wharf_store::Error::NotFound(format!(
-                        "conflict: unable to delete {reference} (must be forced): the image has \
+                    return Err(wharf_store::Error::Conflict(format!(
+                        "conflict: unable to delete {reference} (must be forced) - the image has \
                          {tag_count} tags; remove them one by one or use rmi -f"
                     )));
+                }
+                let last_name = tag.is_none() || tag_count == 1;
+                if let Some(users) = users.filter(|_| last_name) {
+                    if let Some(running) =
+                        users.iter().find(|u| u.running).filter(|_| tag.is_none())
+                    {
+                        return Err(wharf_store::Error::Conflict(format!(
+                            "conflict: unable to delete {short} (cannot be forced) - image is \
+                             being used by running container {}",
+                            &running.id[..12]
+                        )));
+                    }
+                    if !force {
+                        let user = &users[0];
+                        return Err(wharf_store::Error::Conflict(match &tag {
+                            Some(tag) => format!(
+                                "conflict: unable to remove repository reference \"{tag}\" \
+                                 (must force) - container {} is using its referenced image {short}",
+                                &user.id[..12]
+                            ),
+                            None => format!(
+                                "conflict: unable to delete {short} (must be forced) - image is \
+                                 being used by {} container {}",
+                                if user.running { "running" } else { "stopped" },
+                                &user.id[..12]
+                            ),
+                        }));
+                    }
                 }
                 let mut report = Vec::new();
                 index.tags.retain(|name, d| {
@@ -344,13 +401,34 @@ impl Wharf {
                     }
                     !drop
                 });
-                if !index.tags.values().any(|d| *d == digest) {
+                if !index.tags.values().any(|d| *d == digest) && users.is_none() {
                     index.images.remove(&digest);
                     report.push(format!("Deleted: {digest}"));
                 }
                 Ok(report)
             })
             .map_err(store_error)
+    }
+
+    /// The containers that use each image (by manifest digest), whatever their state: what a
+    /// container needs stays in the store while it exists.
+    fn image_users(&self) -> Result<BTreeMap<Digest, Vec<ImageUser>>, Error> {
+        let mut users: BTreeMap<Digest, Vec<ImageUser>> = BTreeMap::new();
+        for container in self
+            .containers()?
+            .list()
+            .map_err(crate::containers::state_error)?
+        {
+            if let wharf_containers::Target::Image { digest, .. } = &container.config.target {
+                if let Ok(digest) = Digest::parse(digest) {
+                    users.entry(digest).or_default().push(ImageUser {
+                        id: container.config.id.clone(),
+                        running: container.state.status.is_live(),
+                    });
+                }
+            }
+        }
+        Ok(users)
     }
 
     /// Runs the image `reference` with the image's entrypoint, cmd, env and working directory,
@@ -436,12 +514,12 @@ impl Wharf {
                         "image {reference} has no ENTRYPOINT or CMD, and none was given"
                     )));
                 };
-                let rootfs = RunRootfs::unpack(self, &store, &layers)?;
-                let wasm_path = rootfs.path.join(program.trim_start_matches('/'));
+                let rootfs = RunRootfs::prepare(self, &store, &layers, run.rootfs.as_deref())?;
+                let wasm_path = rootfs.path().join(program.trim_start_matches('/'));
                 let inside = wasm_path
                     .canonicalize()
                     .ok()
-                    .filter(|p| p.starts_with(&rootfs.path));
+                    .filter(|p| p.starts_with(rootfs.path()));
                 let Some(wasm_path) = inside.filter(|p| p.is_file()) else {
                     return Err(Error::NotFound(PathBuf::from(format!(
                         "{program} (in image {reference})"
@@ -506,6 +584,33 @@ impl Wharf {
             })
     }
 
+    /// The layers to unpack for a container of the image `digest`: `Some` for the Docker Wasm
+    /// layout (a root filesystem), `None` for an image that is one Wasm layer.
+    pub(crate) fn rootfs_layers(
+        &self,
+        digest: &str,
+    ) -> Result<Option<Vec<wharf_image::Descriptor>>, Error> {
+        let store = self.store()?;
+        let index = store.index().map_err(store_error)?;
+        let digest = resolve(&index, digest).map_err(store_error)?;
+        let limit = MAX_DOCUMENT_SIZE as u64;
+        let manifest = match wharf_image::parse_document(
+            &store.read_blob(&digest, limit).map_err(store_error)?,
+        ) {
+            Ok(Document::Manifest(m)) => m,
+            Ok(Document::Index(_)) => return Ok(None),
+            Err(e) => return Err(Error::Image(e.to_string())),
+        };
+        let config = store
+            .read_blob(&index.images[&digest].config, limit)
+            .map_err(store_error)?;
+        match wharf_image::classify(&manifest, &config) {
+            Ok(WasmImage::Rootfs { layers, .. }) => Ok(Some(layers)),
+            Ok(WasmImage::WasmLayer { .. }) => Ok(None),
+            Err(e) => Err(Error::Image(e.to_string())),
+        }
+    }
+
     /// Whether the store holds `reference` (a tag, digest or ID prefix).
     pub fn image_exists(&self, reference: &str) -> Result<bool, Error> {
         let index = self.store()?.index().map_err(store_error)?;
@@ -513,44 +618,107 @@ impl Wharf {
     }
 }
 
-/// A root filesystem unpacked for one run, removed when dropped.
-struct RunRootfs {
-    path: PathBuf,
+/// Where a run's root filesystem is: a container's own (kept from create to rm, so writes
+/// survive restarts), or one unpacked for this run only, in a locked work directory that no
+/// sweeper removes while the run lasts, and that goes when the run ends.
+enum RunRootfs {
+    Container(PathBuf),
+    Temporary {
+        /// Held (locked) until the run ends, then removed.
+        _work: wharf_root::WorkDir,
+        path: PathBuf,
+    },
 }
 
 impl RunRootfs {
-    fn unpack(
+    fn path(&self) -> &Path {
+        match self {
+            RunRootfs::Container(path) | RunRootfs::Temporary { path, .. } => path,
+        }
+    }
+
+    /// The root filesystem for one run: the container's at `own` (unpacked there first if it
+    /// is missing), or a fresh temporary one.
+    fn prepare(
         wharf: &Wharf,
         store: &Store,
         layers: &[wharf_image::Descriptor],
+        own: Option<&Path>,
     ) -> Result<RunRootfs, Error> {
+        if let Some(own) = own {
+            ensure_rootfs(store, layers, own)?;
+            return Ok(RunRootfs::Container(own.to_path_buf()));
+        }
         let base = wharf.root.path().join("run");
         std::fs::create_dir_all(&base).map_err(|e| Error::Internal(e.into()))?;
         wharf_root::remove_abandoned_temporaries(&base);
-        let path = base.join(wharf_root::temporary_name("rootfs"));
-        std::fs::create_dir(&path).map_err(|e| Error::Internal(e.into()))?;
-        let rootfs = RunRootfs { path };
-        for layer in layers {
-            let media_type = layer.media_type().to_string();
-            let compression = Compression::from_media_type(&media_type).ok_or_else(|| {
-                Error::Image(format!(
-                    "layer {} has media type {media_type}, which is not a tar layer",
-                    layer.digest()
-                ))
-            })?;
-            let digest = Digest::parse(layer.digest().as_ref()).map_err(Error::Image)?;
-            let file = std::fs::File::open(store.blob_path(&digest))
-                .map_err(|_| Error::Image(format!("layer {digest} is missing from the store")))?;
-            wharf_unpack::unpack_layer(
-                std::io::BufReader::new(file),
-                compression,
-                &rootfs.path,
-                Limits::default(),
-            )
-            .map_err(|e| Error::Image(format!("layer {digest}: {e}")))?;
-        }
-        Ok(rootfs)
+        let work =
+            wharf_root::WorkDir::create(&base, "rootfs").map_err(|e| Error::Internal(e.into()))?;
+        let path = work.data();
+        unpack_layers(store, layers, &path)?;
+        Ok(RunRootfs::Temporary { _work: work, path })
     }
+}
+
+/// Makes sure `dir` holds the image's unpacked layers: unpacked beside it and renamed into
+/// place, so that `dir` exists only whole. The caller owns `dir` (a container being created, or
+/// its monitor), so leftovers of an earlier killed attempt beside it can go.
+pub(crate) fn ensure_rootfs(
+    store: &Store,
+    layers: &[wharf_image::Descriptor],
+    dir: &Path,
+) -> Result<(), Error> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let stem = dir
+        .file_name()
+        .map_or_else(|| "rootfs".into(), |n| n.to_string_lossy().into_owned());
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!("{stem}.")) && name.ends_with(".tmp") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let staging = parent.join(wharf_root::temporary_name(&stem));
+    let result = std::fs::create_dir_all(&staging)
+        .map_err(|e| Error::Internal(e.into()))
+        .and_then(|()| unpack_layers(store, layers, &staging))
+        .and_then(|()| std::fs::rename(&staging, dir).map_err(|e| Error::Internal(e.into())));
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn unpack_layers(
+    store: &Store,
+    layers: &[wharf_image::Descriptor],
+    dest: &Path,
+) -> Result<(), Error> {
+    for layer in layers {
+        let media_type = layer.media_type().to_string();
+        let compression = Compression::from_media_type(&media_type).ok_or_else(|| {
+            Error::Image(format!(
+                "layer {} has media type {media_type}, which is not a tar layer",
+                layer.digest()
+            ))
+        })?;
+        let digest = Digest::parse(layer.digest().as_ref()).map_err(Error::Image)?;
+        let file = std::fs::File::open(store.blob_path(&digest))
+            .map_err(|_| Error::Image(format!("layer {digest} is missing from the store")))?;
+        wharf_unpack::unpack_layer(
+            std::io::BufReader::new(file),
+            compression,
+            dest,
+            Limits::default(),
+        )
+        .map_err(|e| Error::Image(format!("layer {digest}: {e}")))?;
+    }
+    Ok(())
 }
 
 impl RunRootfs {
@@ -565,10 +733,10 @@ impl RunRootfs {
             read_only: false,
         };
         if workdir.is_none_or(|w| w.trim_end_matches('/').is_empty()) {
-            return Ok(vec![mount(self.path.clone(), "/".into())]);
+            return Ok(vec![mount(self.path().to_path_buf(), "/".into())]);
         }
         let mut mounts = Vec::new();
-        let entries = std::fs::read_dir(&self.path).map_err(|e| Error::Internal(e.into()))?;
+        let entries = std::fs::read_dir(self.path()).map_err(|e| Error::Internal(e.into()))?;
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 let guest = format!("/{}", entry.file_name().to_string_lossy());
@@ -577,11 +745,5 @@ impl RunRootfs {
         }
         mounts.sort_by(|a, b| a.guest.cmp(&b.guest));
         Ok(mounts)
-    }
-}
-
-impl Drop for RunRootfs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }

@@ -31,7 +31,7 @@ pub use wharf_registry::Credentials;
 pub use wharf_store::Digest;
 
 use wharf_aot_cache::{AotCache, CompileError};
-pub use wharf_root::{Root, ROOT_ENV};
+pub use wharf_root::{PendingFile, Root, ROOT_ENV};
 use wharf_sandbox::Compiled;
 pub use wharf_sandbox::{
     assign_free_ports, Mount, NetworkMode, Outcome, PortMapping, SandboxPolicy, StartHook, Stdin,
@@ -97,6 +97,23 @@ pub fn exit_code(outcome: &Outcome) -> i32 {
     }
 }
 
+/// Why a file that is neither a Wasm binary nor WAT text cannot run.
+const NOT_WASM: &str = "it is not a WebAssembly file (no \\0asm header, and not WAT text)";
+
+/// The whole file at `path` if its first bytes say it may be WebAssembly; `None` (having read
+/// only those) if they say it is not, so that a large file of something else costs nothing.
+fn read_if_wasm(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    (&mut file).take(4096).read_to_end(&mut bytes)?;
+    if !WasmBinary::could_be(&bytes) {
+        return Ok(None);
+    }
+    file.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
 impl Wharf {
     /// Opens wharf at `root`, creating the engine it runs guests with.
     pub fn open(root: Root) -> Result<Wharf, Error> {
@@ -125,8 +142,9 @@ impl Wharf {
             file: file.to_path_buf(),
             reason,
         };
-        let bytes = match std::fs::read(file) {
-            Ok(bytes) => bytes,
+        let bytes = match read_if_wasm(file) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(not_runnable(NOT_WASM.into())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotFound(file.to_path_buf()))
             }

@@ -12,6 +12,8 @@
 
 use std::io::Write;
 use std::os::fd::FromRawFd;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,28 +44,80 @@ pub fn daemonize() {
     }
 }
 
-/// Reads the monitor's answer on the ready pipe: `ok`, or `err CODE MESSAGE`.
-pub(crate) fn parse_ready(answer: &str, id: &str) -> Result<(), Error> {
-    let answer = answer.trim();
-    if answer == "ok" {
-        return Ok(());
-    }
-    if let Some(rest) = answer.strip_prefix("err ") {
-        let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
-        return Err(match code {
-            "127" => Error::NotFound(message.into()),
-            "126" => Error::NotRunnable {
-                file: message.into(),
-                reason: String::new(),
+/// What the monitor tells its starter on the ready pipe, as one JSON document: the guest
+/// is running, or the error that kept it from starting, kind and fields kept, so that the
+/// starter reports exactly what a foreground run would.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ReadyAnswer {
+    /// The guest is instantiated (or another monitor already runs the container).
+    Ok,
+    /// No such file (127).
+    NotFound {
+        /// The file.
+        file: PathBuf,
+    },
+    /// The file cannot run (126).
+    NotRunnable {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An image problem (125).
+    Image {
+        /// The sentence.
+        message: String,
+    },
+    /// A container problem.
+    Container {
+        /// The sentence.
+        message: String,
+    },
+    /// wharf itself failed.
+    Internal {
+        /// The sentence.
+        message: String,
+    },
+}
+
+impl From<&Error> for ReadyAnswer {
+    fn from(e: &Error) -> ReadyAnswer {
+        match e {
+            Error::NotFound(file) => ReadyAnswer::NotFound { file: file.clone() },
+            Error::NotRunnable { file, reason } => ReadyAnswer::NotRunnable {
+                file: file.clone(),
+                reason: reason.clone(),
             },
-            _ => Error::Container(message.to_string()),
-        });
+            Error::Image(message) => ReadyAnswer::Image {
+                message: message.clone(),
+            },
+            Error::Container(message) => ReadyAnswer::Container {
+                message: message.clone(),
+            },
+            Error::Internal(e) => ReadyAnswer::Internal {
+                message: format!("{e:#}"),
+            },
+        }
     }
-    Err(Error::Container(format!(
-        "the monitor of container {} ended before the guest started; see `wharf logs {}`",
-        &id[..12],
-        &id[..12]
-    )))
+}
+
+/// Reads the monitor's [`ReadyAnswer`] from the ready pipe.
+pub(crate) fn parse_ready(answer: &str, id: &str) -> Result<(), Error> {
+    let Ok(answer) = serde_json::from_str::<ReadyAnswer>(answer.trim()) else {
+        return Err(Error::Container(format!(
+            "the monitor of container {} ended before the guest started",
+            &id[..12]
+        )));
+    };
+    Err(match answer {
+        ReadyAnswer::Ok => return Ok(()),
+        ReadyAnswer::NotFound { file } => Error::NotFound(file),
+        ReadyAnswer::NotRunnable { file, reason } => Error::NotRunnable { file, reason },
+        ReadyAnswer::Image { message } => Error::Image(message),
+        ReadyAnswer::Container { message } => Error::Container(message),
+        ReadyAnswer::Internal { message } => Error::Internal(anyhow::anyhow!(message)),
+    })
 }
 
 /// Where `--rm` containers leave their exit code for `wharf wait`.
@@ -148,15 +202,16 @@ impl LogSink {
     }
 }
 
-/// The starter's pipe: told `ok` once, or why the guest could not start.
+/// The starter's pipe: told once that the guest runs, or why it could not start.
 #[derive(Clone)]
 struct Ready(Arc<Mutex<Option<std::fs::File>>>);
 
 impl Ready {
-    fn tell(&self, message: &str) {
+    fn tell(&self, answer: &ReadyAnswer) {
         let mut pipe = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(mut file) = pipe.take() {
-            let _ = file.write_all(message.as_bytes());
+            let json = serde_json::to_vec(answer).expect("ready answers serialize");
+            let _ = file.write_all(&json);
         }
     }
 }
@@ -168,37 +223,40 @@ pub fn run_monitor(wharf: &Wharf, id: &str) -> i32 {
     let ready = Ready(Arc::new(Mutex::new(Some(unsafe {
         std::fs::File::from_raw_fd(READY_FD)
     }))));
+    let fail = |e: Error| {
+        ready.tell(&ReadyAnswer::from(&e));
+        125
+    };
     let containers = match wharf.containers() {
         Ok(c) => c,
-        Err(e) => {
-            ready.tell(&format!("err 125 {e}"));
-            return 125;
-        }
+        Err(e) => return fail(e),
     };
     let lock = match containers.try_monitor_lock(id) {
         Ok(Some(lock)) => lock,
         Ok(None) => {
-            ready.tell("ok"); // another monitor runs it already
+            ready.tell(&ReadyAnswer::Ok); // another monitor runs it already
             return 0;
         }
-        Err(e) => {
-            ready.tell(&format!("err 125 {e}"));
-            return 125;
-        }
+        Err(e) => return fail(crate::containers::state_error(e)),
     };
-    let _ = lock
-        .file()
-        .write_all(std::process::id().to_string().as_bytes());
-    match supervise(wharf, &containers, id, &ready) {
+    // Our PID, for `rm -f` to find us even before the state says running.
+    let file = lock.file();
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.write_all_at(std::process::id().to_string().as_bytes(), 0));
+    match supervise(wharf, &containers, id, &lock, &ready) {
         Ok(()) => 0,
-        Err(e) => {
-            ready.tell(&format!("err {} {e}", e.exit_code()));
-            125
-        }
+        Err(e) => fail(e),
     }
 }
 
-fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) -> Result<(), Error> {
+fn supervise(
+    wharf: &Wharf,
+    containers: &Containers,
+    id: &str,
+    lock: &wharf_containers::FileLock,
+    ready: &Ready,
+) -> Result<(), Error> {
     let container = containers
         .load(id)
         .map_err(|e| Error::Container(e.to_string()))?;
@@ -219,7 +277,7 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
     spawn_stats_writer(dir.clone(), gauge.clone());
     let hook = {
         let ready = ready.clone();
-        StartHook::new(move || ready.tell("ok"))
+        StartHook::new(move || ready.tell(&ReadyAnswer::Ok))
     };
 
     let mut state = State {
@@ -244,6 +302,7 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
                     entrypoint: config.entrypoint.clone(),
                     args: config.args.clone(),
                     digest: Some(digest.clone()),
+                    rootfs: Some(dir.join(crate::containers::ROOTFS_DIR)),
                 },
                 &policy,
                 &stop,
@@ -295,7 +354,7 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
         }
         write_state(containers, id, &state)?;
         // A guest that ended before the hook could tell (it cannot), or a trap in _start.
-        ready.tell("ok");
+        ready.tell(&ReadyAnswer::Ok);
         if !restart {
             break;
         }
@@ -320,7 +379,7 @@ fn supervise(wharf: &Wharf, containers: &Containers, id: &str, ready: &Ready) ->
         let _ = std::fs::create_dir_all(&codes);
         let code = state.exit_code.unwrap_or(0).to_string();
         let _ = wharf_root::write_atomic_durable(&codes.join(id), code.as_bytes());
-        let _ = containers.remove(id);
+        let _ = containers.remove(id, lock);
         forget_old_exit_codes(&codes);
     }
     Ok(())

@@ -12,7 +12,9 @@
 #![warn(missing_docs)]
 
 mod lock;
+mod pending;
 pub use lock::FileLock;
+pub use pending::PendingFile;
 
 use std::fs;
 use std::io::{self, Write};
@@ -125,9 +127,13 @@ fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
 /// takes this long.
 pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Removes the temporaries (files or directories named `*.tmp`) in `dir` older than
-/// [`ABANDONED_AFTER`].
-/// Young ones may belong to a process writing right now and are left alone.
+/// The lock file inside a temporary directory whose owner is still at work: see [`WorkDir`].
+pub const WORK_DIR_LOCK: &str = "lock";
+
+/// Removes the temporaries (files or directories named `*.tmp`) in `dir` that are provably
+/// abandoned: older than [`ABANDONED_AFTER`] and, for a directory holding a [`WORK_DIR_LOCK`]
+/// file, only when nobody holds that lock. Age alone proves nothing for a directory a live
+/// process uses for hours (a running guest's root filesystem): its lock does.
 pub fn remove_abandoned_temporaries(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -141,13 +147,69 @@ pub fn remove_abandoned_temporaries(dir: &Path) {
             .and_then(|m| m.modified())
             .ok()
             .and_then(|modified| modified.elapsed().ok());
-        if age.is_some_and(|age| age > ABANDONED_AFTER) {
-            // Temporaries are files, or directories such as a run's unpacked root filesystem.
-            let _ = match entry.file_type() {
-                Ok(kind) if kind.is_dir() => fs::remove_dir_all(entry.path()),
-                _ => fs::remove_file(entry.path()),
-            };
+        if age.is_none_or(|age| age <= ABANDONED_AFTER) {
+            continue;
         }
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => {
+                let lock_path = entry.path().join(WORK_DIR_LOCK);
+                // Held while removing, so that the owner cannot be half-way back.
+                let _held = if lock_path.exists() {
+                    match FileLock::try_exclusive(&lock_path) {
+                        Ok(Some(lock)) => Some(lock),
+                        _ => continue, // in use (or unreadable): not provably abandoned
+                    }
+                } else {
+                    None
+                };
+                let _ = fs::remove_dir_all(entry.path());
+            }
+            _ => {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// A temporary directory `PARENT/STEM.PID.N.tmp/` that its owner holds locked for as long as
+/// it uses it, so that [`remove_abandoned_temporaries`] leaves it alone however old it gets,
+/// and removes it once the owner is gone (even by kill -9: the kernel drops the lock). The
+/// owner's data goes in [`WorkDir::data`], beside the lock, never mixed with it. Removed when
+/// dropped.
+#[derive(Debug)]
+pub struct WorkDir {
+    path: PathBuf,
+    _lock: FileLock,
+}
+
+impl WorkDir {
+    /// Creates and locks a new work directory in `parent` (created if missing).
+    pub fn create(parent: &Path, stem: &str) -> io::Result<WorkDir> {
+        fs::create_dir_all(parent)?;
+        let path = parent.join(temporary_name(stem));
+        fs::create_dir(&path)?;
+        let lock = FileLock::try_exclusive(&path.join(WORK_DIR_LOCK))
+            .and_then(|l| l.ok_or_else(|| io::Error::other("a new work directory is locked")));
+        let lock = match lock {
+            Ok(lock) => lock,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&path);
+                return Err(e);
+            }
+        };
+        fs::create_dir(path.join("data"))?;
+        Ok(WorkDir { path, _lock: lock })
+    }
+
+    /// Where the owner's files go.
+    pub fn data(&self) -> PathBuf {
+        self.path.join("data")
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
     }
 }
 
@@ -228,6 +290,33 @@ mod tests {
         remove_abandoned_temporaries(tmp.path());
         assert!(!old_file.exists() && !old_dir.exists());
         assert!(young.exists() && kept.exists());
+    }
+
+    #[test]
+    fn an_old_work_directory_is_kept_while_its_owner_holds_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let held = WorkDir::create(tmp.path(), "rootfs").unwrap();
+        fs::write(held.data().join("file"), b"x").unwrap();
+        // What a killed owner leaves: the directory and its lock file, with nobody holding it.
+        let abandoned_path = tmp.path().join(temporary_name("rootfs"));
+        fs::create_dir_all(abandoned_path.join("data")).unwrap();
+        fs::write(abandoned_path.join(WORK_DIR_LOCK), b"").unwrap();
+        let long_ago = std::time::SystemTime::now() - 2 * ABANDONED_AFTER;
+        for dir in [&held.path, &abandoned_path] {
+            fs::File::open(dir).unwrap().set_modified(long_ago).unwrap();
+        }
+        remove_abandoned_temporaries(tmp.path());
+        assert!(
+            held.data().join("file").exists(),
+            "a held work directory was swept"
+        );
+        assert!(
+            !abandoned_path.exists(),
+            "an abandoned work directory was kept"
+        );
+        let path = held.path.clone();
+        drop(held);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub struct WasmBinary {
 const MAGIC: &[u8; 4] = b"\0asm";
 
 impl WasmBinary {
+    /// Whether a file whose first bytes (up to 4 KiB) are `head` may be WebAssembly: a binary
+    /// header, or text that could be WAT. Checked before a whole file is read, so that a large
+    /// file that is neither costs nothing.
+    pub fn could_be(head: &[u8]) -> bool {
+        head.starts_with(MAGIC)
+            || (MAGIC.starts_with(head) && !head.is_empty())
+            || looks_like_text(head)
+    }
+
     /// Recognises `bytes` as a WebAssembly binary or WAT text.
     ///
     /// The error is a sentence meant for the user (the file is not Wasm, or its text does not

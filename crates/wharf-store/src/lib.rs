@@ -61,6 +61,10 @@ pub enum Error {
     /// What the caller asked for is not in the store (the text says what).
     #[error("{0}")]
     NotFound(String),
+    /// The change would break something that depends on the store, such as a container that
+    /// uses the image (the text says what and what to do).
+    #[error("{0}")]
+    Conflict(String),
     /// The index cannot be parsed.
     #[error("the image index {path} is corrupt ({reason}); move it away to start an empty store")]
     CorruptIndex {

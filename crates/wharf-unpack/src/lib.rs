@@ -296,7 +296,8 @@ fn apply_whiteout(target: &Path, hidden: &str) -> Result<(), UnpackError> {
         }
         return Ok(());
     }
-    if hidden.is_empty() || hidden.contains('/') {
+    // `.wh..` and `.wh...` would name the directory itself or its parent.
+    if hidden.is_empty() || hidden.contains('/') || hidden == "." || hidden == ".." {
         return Err(UnpackError::Unsafe(format!(
             "malformed whiteout {}",
             target.display()

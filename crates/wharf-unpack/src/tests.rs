@@ -264,3 +264,17 @@ fn whiteouts_remove_what_lower_layers_added() {
     assert!(!dest.path().join("d/old").exists());
     assert_eq!(fs::read(dest.path().join("d/new")).unwrap(), b"4");
 }
+
+#[test]
+fn a_whiteout_of_dot_or_dotdot_is_refused_and_deletes_nothing() {
+    let dest = tempfile::tempdir().unwrap();
+    unpack(&tar(&[dir("d/"), file("d/kept", b"1")]), dest.path()).unwrap();
+    for name in ["d/.wh...", "d/.wh.."] {
+        let err = unpack(&tar(&[file(name, b"")]), dest.path()).unwrap_err();
+        assert!(matches!(err, UnpackError::Unsafe(_)), "{name}: {err}");
+        assert!(
+            dest.path().join("d/kept").exists(),
+            "{name} deleted a directory"
+        );
+    }
+}

@@ -128,3 +128,148 @@ fn bad_inputs_are_refused_and_nothing_is_tagged() {
     }
     assert!(f.store.index().unwrap().tags.is_empty());
 }
+
+/// The paths in layer `n` of the image `digest`, with the symlinks' targets.
+fn layer_entries(store: &Store, digest: &Digest, n: usize) -> Vec<(String, Option<String>)> {
+    let record = &store.index().unwrap().images[digest];
+    let layer = store.read_blob(&record.layers[n], 1 << 20).unwrap();
+    let mut entries: Vec<(String, Option<String>)> =
+        tar::Archive::new(flate2::read::GzDecoder::new(&layer[..]))
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let link = e.link_name().unwrap().map(|l| l.display().to_string());
+                (e.path().unwrap().display().to_string(), link)
+            })
+            .collect();
+    entries.sort();
+    entries
+}
+
+#[test]
+fn copy_never_follows_a_symlink_out_of_the_context() {
+    let f = fixture();
+    let outside = f._tmp.path().join("host-secret");
+    std::fs::write(&outside, "the host's file").unwrap();
+    std::fs::create_dir(f._tmp.path().join("host-dir")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", f.context.join("pw")).unwrap();
+    std::os::unix::fs::symlink(&outside, f.context.join("secret")).unwrap();
+    std::os::unix::fs::symlink(f._tmp.path().join("host-dir"), f.context.join("hostdir")).unwrap();
+    std::fs::write(f._tmp.path().join("host-dir/key"), "k").unwrap();
+    for dockerfile in [
+        "FROM scratch\nCOPY pw /pw\n",
+        "FROM scratch\nCOPY secret /\n",
+        "FROM scratch\nCOPY p* /x/\n",
+        "FROM scratch\nCOPY hostdir /h/\n",
+        "FROM scratch\nCOPY hostdir/key /k\n",
+    ] {
+        let err = build(&f.store, &f.context, &options(dockerfile, "leak:1")).unwrap_err();
+        assert!(
+            err.to_string().contains("outside the build context"),
+            "{dockerfile}: {err}"
+        );
+    }
+    assert!(f.store.index().unwrap().tags.is_empty());
+}
+
+#[test]
+fn links_inside_the_context_are_copied_as_links() {
+    let f = fixture();
+    std::os::unix::fs::symlink("index.html", f.context.join("static/home.html")).unwrap();
+    std::os::unix::fs::symlink("static/../app.wasm", f.context.join("app-link.wasm")).unwrap();
+    // Inside a copied directory: kept as a link.
+    let digest = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY static /www/\n", "links:1"),
+    )
+    .unwrap();
+    let entries = layer_entries(&f.store, &digest, 0);
+    assert!(
+        entries.contains(&("www/home.html".into(), Some("index.html".into()))),
+        "{entries:?}"
+    );
+    // Named outright, a link inside the context is followed to its file.
+    let digest = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY app-link.wasm /app.wasm\n", "links:2"),
+    )
+    .unwrap();
+    assert_eq!(
+        layer_entries(&f.store, &digest, 0),
+        [("app.wasm".to_string(), None)]
+    );
+    // A link in a copied directory that would point out of the image is refused, with a hint.
+    std::os::unix::fs::symlink("/etc/passwd", f.context.join("static/pw")).unwrap();
+    let err = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY static /www/\n", "links:3"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains(".dockerignore"), "{err}");
+}
+
+#[test]
+fn ignored_files_are_not_in_the_context_even_when_named() {
+    let f = fixture();
+    std::fs::write(f.context.join("secret.txt"), "password").unwrap();
+    std::fs::write(f.context.join("public.txt"), "hello").unwrap();
+    std::fs::write(f.context.join(".dockerignore"), "**/*.md\nsecret.txt\n").unwrap();
+    std::os::unix::fs::symlink("secret.txt", f.context.join("alias.txt")).unwrap();
+    let err = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY secret.txt /\n", "ign:1"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    let err = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY static/notes.md /\n", "ign:2"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    // A link to an ignored file does not bring it in either.
+    let err = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY alias.txt /\n", "ign:3"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains(".dockerignore"), "{err}");
+    // A glob skips what is ignored.
+    std::fs::remove_file(f.context.join("alias.txt")).unwrap();
+    let digest = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY *.txt /t/\n", "ign:4"),
+    )
+    .unwrap();
+    assert_eq!(
+        layer_entries(&f.store, &digest, 0),
+        [("t/".to_string(), None), ("t/public.txt".to_string(), None)]
+    );
+}
+
+#[test]
+fn an_invalid_wasm_file_is_one_clear_sentence() {
+    let f = fixture();
+    std::fs::write(f.context.join("broken.wasm"), b"\0asm\x01\0\0\0\x01").unwrap();
+    let err = build(
+        &f.store,
+        &f.context,
+        &options("FROM scratch\nCOPY broken.wasm /\n", "bad:1"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("not valid WebAssembly"), "{err}");
+    assert!(
+        !err.contains('{') && !err.contains("BinaryReaderError"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
