@@ -158,6 +158,8 @@ pub struct Handler {
     slots: tokio::sync::Semaphore,
     /// Epoch ticks per request timeout (the ticker bumps the epoch every [`TICK`]).
     deadline_ticks: u64,
+    /// Failed requests told to the operator, at a bounded rate.
+    failures: FailureLog,
 }
 
 /// How often the engine's epoch advances while serving.
@@ -333,6 +335,7 @@ impl Handler {
             slots: tokio::sync::Semaphore::new(options.max_concurrency.max(1)),
             options,
             deadline_ticks,
+            failures: FailureLog::default(),
         })
     }
 
@@ -355,11 +358,19 @@ impl Handler {
         let Ok(_slot) = self.slots.acquire().await else {
             return plain(503, "server is stopping\n");
         };
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
         match self.call_guest(req).await {
             Ok(response) => response,
-            Err((status, message)) => {
-                tracing::warn!("request failed: {message}");
-                plain(status, &format!("{message}\n"))
+            Err((status, why)) => {
+                // The operator gets why (in the container's log); the client only that it
+                // failed: trap messages and host paths are nobody else's business.
+                self.failures
+                    .record(&self.options.policy.output, &method, &path, status, &why);
+                let generic = match status {
+                    504 => "504 Gateway Timeout\n",
+                    _ => "500 Internal Server Error\n",
+                };
+                plain(status, generic)
             }
         }
     }
@@ -423,6 +434,71 @@ impl Handler {
                 Err((status, why))
             }
         }
+    }
+}
+
+/// Failed requests logged where the guest's stderr goes, one line each, at most
+/// [`FailureLog::BURST`] per second: a flood of failures cannot fill the log, and the lines
+/// left out are counted in the next one written.
+#[derive(Default)]
+struct FailureLog {
+    state: std::sync::Mutex<FailureWindow>,
+}
+
+#[derive(Default)]
+struct FailureWindow {
+    started: Option<std::time::Instant>,
+    written: u32,
+    suppressed: u64,
+}
+
+impl FailureLog {
+    /// Lines per second.
+    const BURST: u32 = 10;
+    /// The longest reason logged, in bytes.
+    const MAX_REASON: usize = 1024;
+
+    fn record(
+        &self,
+        output: &wharf_sandbox::Output,
+        method: &hyper::Method,
+        path: &str,
+        status: u16,
+        why: &str,
+    ) {
+        let mut window = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if window
+            .started
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            window.started = Some(now);
+            window.written = 0;
+        }
+        if window.written >= Self::BURST {
+            window.suppressed += 1;
+            return;
+        }
+        window.written += 1;
+        let mut why = why.replace('\n', " ");
+        if why.len() > Self::MAX_REASON {
+            let mut end = Self::MAX_REASON;
+            while !why.is_char_boundary(end) {
+                end -= 1;
+            }
+            why.truncate(end);
+            why.push_str("...");
+        }
+        let path: String = path.chars().take(256).collect();
+        let mut line = format!("wharf: {method} {path} failed ({status}): {why}");
+        if window.suppressed > 0 {
+            line.push_str(&format!(
+                " ({} more failed requests not logged)",
+                window.suppressed
+            ));
+            window.suppressed = 0;
+        }
+        output.note(&line);
     }
 }
 

@@ -38,6 +38,20 @@ pub enum Output {
     Sink(Arc<dyn OutputSink>),
 }
 
+impl Output {
+    /// Writes a line of wharf's own (say, why a request failed) where the guest's stderr goes,
+    /// so the operator finds it in `wharf logs` beside the guest's output.
+    pub fn note(&self, line: &str) {
+        let line = format!("{}\n", line.trim_end());
+        match self {
+            Output::Inherit => {
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            }
+            Output::Sink(sink) => sink.write(GuestStream::Stderr, line.as_bytes()),
+        }
+    }
+}
+
 impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -172,8 +172,11 @@ fn serves_each_request_from_a_fresh_instance() {
 fn a_failing_request_gets_an_error_and_touches_no_other() {
     let server = Server::start(&["--timeout", "1s", "-m", "32m"]);
     let (status, body) = server.get("/trap");
-    assert_eq!(status, 500, "{body}");
-    assert!(body.contains("trapped"), "{body}");
+    // The client learns only that it failed; why is for the operator's log.
+    assert_eq!(
+        (status, body.as_str()),
+        (500, "500 Internal Server Error\n")
+    );
     assert_eq!(server.get("/hog").0, 500);
     let started = Instant::now();
     assert_eq!(server.get("/spin").0, 504);
@@ -269,6 +272,60 @@ fn a_detached_server_is_a_container_that_stops_cleanly() {
         "still listening after stop"
     );
     assert_eq!(wharf(&["rm", "web"]).code, 0);
+}
+
+#[test]
+fn failed_requests_are_logged_for_the_operator_and_bounded() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let server = guest("http-server.wasm");
+    let publish = format!("127.0.0.1:{port}:80");
+    let ran = wharf(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &publish,
+        server.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let (status, body) = request(port, "GET", "/trap", b"");
+    assert_eq!(
+        (status, body.as_str()),
+        (500, "500 Internal Server Error\n")
+    );
+    assert!(!body.contains(root.path().to_str().unwrap()));
+    let logs = wharf(&["logs", "web"]);
+    let line = logs
+        .stderr
+        .lines()
+        .find(|l| l.contains("GET /trap failed (500)"))
+        .unwrap_or_else(|| panic!("no log line for the failed request: {logs:?}"));
+    assert!(line.contains("trapped"), "{line}");
+    assert!(
+        !line.contains("secret"),
+        "the query string was logged: {line}"
+    );
+    // A flood of failures: at most ten lines a second, the rest counted.
+    for _ in 0..40 {
+        assert_eq!(request(port, "GET", "/trap", b"").0, 500);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(request(port, "GET", "/trap", b"").0, 500);
+    let logs = wharf(&["logs", "web"]);
+    let failures = logs
+        .stderr
+        .lines()
+        .filter(|l| l.contains("failed (500)"))
+        .count();
+    assert!(failures < 30, "{failures} lines for 42 failures");
+    assert!(
+        logs.stderr.contains("more failed requests not logged"),
+        "{logs:?}"
+    );
+    assert_eq!(wharf(&["rm", "-f", "web"]).code, 0);
 }
 
 /// A plain HTTP server on the host's loopback answering every request with `body`.

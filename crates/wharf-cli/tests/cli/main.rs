@@ -12,3 +12,4 @@ mod sandbox;
 mod services;
 mod signals;
 mod support;
+mod trust;
