@@ -6,6 +6,8 @@
 //! only once all its blobs are in place, so a pull killed at any point leaves at most
 //! unreferenced blobs, which the next pull reuses and `image prune` removes.
 
+use std::time::{Duration, Instant};
+
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
@@ -192,10 +194,20 @@ impl Session<'_> {
         reference: &oci_client::Reference,
         accepted: &[&str],
     ) -> Result<Vec<u8>, Error> {
-        let (bytes, _) = self
+        // A manifest is small: a registry that trickles it gets a few windows, not forever.
+        let bound = self.options.timeout * 4;
+        let fetched = self
             .client
-            .pull_manifest_raw(reference, &self.auth, accepted)
+            .pull_manifest_raw(reference, &self.auth, accepted);
+        let (bytes, _) = tokio::time::timeout(bound, fetched)
             .await
+            .map_err(|_| {
+                Error::Registry(format!(
+                    "fetching the manifest of {} stalled (not complete after {bound:.0?}); \
+                     try again later",
+                    self.reference
+                ))
+            })?
             .map_err(|e| from_oci(e, self.reference))?;
         if bytes.len() > MAX_DOCUMENT_SIZE {
             return Err(Error::Format(format!(
@@ -248,7 +260,18 @@ impl Session<'_> {
             .await
             .map_err(|e| from_oci(e, self.reference))?;
         let mut writer = self.store.blob_writer(&digest, size)?;
-        while let Some(chunk) = stream.next().await {
+        let mut pace = Pace::new(self.options.timeout);
+        loop {
+            let chunk = match tokio::time::timeout(pace.left(), stream.next()).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(_) => {
+                    // Nothing at all within the window: the check below fails it.
+                    pace.check(size - writer.written())
+                        .map_err(|why| self.stalled(&digest, &why))?;
+                    continue;
+                }
+            };
             let chunk = chunk.map_err(|e| {
                 if e.to_string().contains("igest") {
                     Error::Format(format!(
@@ -262,12 +285,74 @@ impl Session<'_> {
                     ))
                 }
             })?;
+            let remaining = size.saturating_sub(writer.written());
             writer.write(&chunk)?;
+            pace.advance(chunk.len() as u64);
+            pace.check(remaining)
+                .map_err(|why| self.stalled(&digest, &why))?;
             progress(BlobEvent::Advanced(writer.written()));
         }
         writer.commit()?;
         progress(BlobEvent::Done);
         Ok(())
+    }
+}
+
+/// The least a blob download must move in each window of the registry timeout (or the rest of
+/// the blob, when that is less). A registry that trickles a byte now and then is never silent
+/// long enough for a read timeout, yet would hold a pull for days.
+const MIN_PROGRESS_PER_WINDOW: u64 = 32 << 10;
+
+/// Progress of one download, judged window by window.
+struct Pace {
+    window: Duration,
+    started: Instant,
+    moved: u64,
+}
+
+impl Pace {
+    fn new(window: Duration) -> Pace {
+        Pace {
+            window,
+            started: Instant::now(),
+            moved: 0,
+        }
+    }
+
+    /// How long until the current window ends.
+    fn left(&self) -> Duration {
+        self.window.saturating_sub(self.started.elapsed())
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        self.moved += bytes;
+    }
+
+    /// At a window's end: enough moved (of `remaining` bytes at its start, at most), or why not.
+    fn check(&mut self, remaining: u64) -> Result<(), String> {
+        if self.started.elapsed() < self.window {
+            return Ok(());
+        }
+        let needed = MIN_PROGRESS_PER_WINDOW.min(remaining.max(1));
+        if self.moved < needed {
+            return Err(format!(
+                "{} bytes in the last {:.0?}",
+                self.moved, self.window
+            ));
+        }
+        self.started = Instant::now();
+        self.moved = 0;
+        Ok(())
+    }
+}
+
+impl Session<'_> {
+    fn stalled(&self, digest: &Digest, why: &str) -> Error {
+        Error::Registry(format!(
+            "downloading {digest} from {} stalled ({why}); the registry or the network is too \
+             slow, try again later (WHARF_REGISTRY_TIMEOUT sets the window)",
+            self.reference.registry
+        ))
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use serde_json::{json, Value};
 
 use crate::services::{
-    digest, misbehaving_server, skopeo, tar_layer, Layout, Registry, TokenServer,
+    digest, misbehaving_server, skopeo, tar_layer, trickling_proxy, Layout, Registry, TokenServer,
 };
 use crate::support::{guest, wharf_in, Ran};
 
@@ -485,6 +485,40 @@ fn registry_failures_are_clear_and_change_nothing() {
             .contains("cannot reach registry registry.invalid:5000"),
         "{ran:?}"
     );
+}
+
+#[test]
+fn a_registry_that_trickles_a_blob_fails_the_pull_naming_it() {
+    let registry = Registry::start();
+    let name = format!("{}/hello:slow", registry.addr);
+    let a = Env::new();
+    a.build_hello(&name);
+    ok(&a.wharf(&["push", "-q", &name]));
+    let inspect: Value =
+        serde_json::from_str(&a.wharf(&["image", "inspect", &name]).stdout).unwrap();
+    let layer = inspect[0]["RootFS"]["Layers"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let proxy = trickling_proxy(registry.addr.clone(), layer.clone());
+    let b = Env::new();
+    let started = std::time::Instant::now();
+    // WHARF_REGISTRY_TIMEOUT=3: ten bytes a second is never silent for 3 s, but far too slow.
+    let ran = b.wharf(&["pull", &format!("{proxy}/hello:slow")]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(
+        ran.stderr.contains(&layer) && ran.stderr.contains("stalled"),
+        "{ran:?}"
+    );
+    assert_eq!(
+        b.index()
+            .get("tags")
+            .map_or(0, |t| t.as_object().unwrap().len()),
+        0
+    );
+    // The same image through the registry itself pulls.
+    ok(&b.wharf(&["pull", "-q", &name]));
 }
 
 #[test]

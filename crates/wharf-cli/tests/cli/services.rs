@@ -390,3 +390,73 @@ pub fn misbehaving_server(response: Option<&'static str>) -> String {
     });
     addr
 }
+
+/// A proxy on 127.0.0.1 in front of the registry at `upstream` that passes everything through,
+/// except the body of a response to a request naming `slow_blob` (a digest), which it trickles
+/// at ten bytes a second: the registry fault a plain read timeout never catches. Each
+/// connection carries one request (`Connection: close` is added). Returns its address.
+pub fn trickling_proxy(upstream: String, slow_blob: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let (upstream, slow_blob) = (upstream.clone(), slow_blob.clone());
+            std::thread::spawn(move || proxy_one(client, &upstream, &slow_blob));
+        }
+    });
+    addr
+}
+
+fn proxy_one(mut client: std::net::TcpStream, upstream: &str, slow_blob: &str) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let slow = text.lines().next().is_some_and(|l| l.contains(slow_blob));
+    let mut request = String::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            request.push_str(line);
+            request.push_str("\r\n");
+        }
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    let Ok(mut server) = std::net::TcpStream::connect(upstream) else {
+        return;
+    };
+    if server.write_all(request.as_bytes()).is_err() {
+        return;
+    }
+    // Request bodies (pushes) go on in the background.
+    if let (Ok(mut from), Ok(mut to)) = (client.try_clone(), server.try_clone()) {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+        });
+    }
+    let mut response_head = Vec::new();
+    while !response_head.ends_with(b"\r\n\r\n") {
+        match server.read(&mut byte) {
+            Ok(1) => response_head.push(byte[0]),
+            _ => return,
+        }
+    }
+    if client.write_all(&response_head).is_err() {
+        return;
+    }
+    if !slow {
+        let _ = std::io::copy(&mut server, &mut client);
+        return;
+    }
+    while let Ok(1) = server.read(&mut byte) {
+        if client.write_all(&byte).is_err() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
