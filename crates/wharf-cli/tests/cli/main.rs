@@ -2,6 +2,7 @@
 
 mod cache;
 mod containers;
+mod crash;
 mod exit_codes;
 mod http;
 mod images;
