@@ -225,6 +225,16 @@ pub fn temporary_name(stem: &str) -> String {
     )
 }
 
+/// Sets `path`'s modification time to twice [`ABANDONED_AFTER`] ago, as a killed writer's
+/// leftovers would be.
+#[cfg(test)]
+pub(crate) fn backdate(path: &Path) {
+    let long_ago = std::time::SystemTime::now() - 2 * ABANDONED_AFTER;
+    fs::File::open(path)
+        .and_then(|f| f.set_modified(long_ago))
+        .unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,19 +284,9 @@ mod tests {
         fs::create_dir_all(old_dir.join("inner")).unwrap();
         fs::write(&young, b"x").unwrap();
         fs::write(&kept, b"x").unwrap();
-        let long_ago = std::time::SystemTime::now() - 2 * ABANDONED_AFTER;
-        for path in [&old_file, &kept] {
-            fs::File::options()
-                .write(true)
-                .open(path)
-                .unwrap()
-                .set_modified(long_ago)
-                .unwrap();
+        for path in [&old_file, &kept, &old_dir] {
+            backdate(path);
         }
-        fs::File::open(&old_dir)
-            .unwrap()
-            .set_modified(long_ago)
-            .unwrap();
         remove_abandoned_temporaries(tmp.path());
         assert!(!old_file.exists() && !old_dir.exists());
         assert!(young.exists() && kept.exists());
@@ -301,9 +301,8 @@ mod tests {
         let abandoned_path = tmp.path().join(temporary_name("rootfs"));
         fs::create_dir_all(abandoned_path.join("data")).unwrap();
         fs::write(abandoned_path.join(WORK_DIR_LOCK), b"").unwrap();
-        let long_ago = std::time::SystemTime::now() - 2 * ABANDONED_AFTER;
         for dir in [&held.path, &abandoned_path] {
-            fs::File::open(dir).unwrap().set_modified(long_ago).unwrap();
+            backdate(dir);
         }
         remove_abandoned_temporaries(tmp.path());
         assert!(

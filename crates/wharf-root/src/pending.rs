@@ -180,13 +180,7 @@ mod tests {
         let unrelated = tmp.path().join("notes.tmp");
         for path in [&left, &unrelated] {
             fs::write(path, b"x").unwrap();
-            let long_ago = std::time::SystemTime::now() - 2 * ABANDONED_AFTER;
-            fs::File::options()
-                .write(true)
-                .open(path)
-                .unwrap()
-                .set_modified(long_ago)
-                .unwrap();
+            crate::backdate(path);
         }
         let pending = PendingFile::create(&tmp.path().join("out.tar")).unwrap();
         drop(pending);

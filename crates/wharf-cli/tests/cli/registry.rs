@@ -51,6 +51,13 @@ impl Env {
             .unwrap_or(json!({}))
     }
 
+    /// How many tags the store's index holds.
+    fn tag_count(&self) -> usize {
+        self.index()
+            .get("tags")
+            .map_or(0, |t| t.as_object().unwrap().len())
+    }
+
     fn blob_count(&self) -> usize {
         std::fs::read_dir(self.root().join("images/blobs/sha256"))
             .map(|d| d.count())
@@ -74,6 +81,20 @@ impl Env {
 
 fn ok(ran: &Ran) {
     assert_eq!(ran.code, 0, "{ran:?}");
+}
+
+/// Builds the hello guest as `name`, pushes it from a throwaway wharf, and returns the digest
+/// of its layer.
+fn push_hello(name: &str) -> String {
+    let a = Env::new();
+    a.build_hello(name);
+    ok(&a.wharf(&["push", "-q", name]));
+    let inspect: Value =
+        serde_json::from_str(&a.wharf(&["image", "inspect", name]).stdout).unwrap();
+    inspect[0]["RootFS"]["Layers"][0]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -491,15 +512,7 @@ fn registry_failures_are_clear_and_change_nothing() {
 fn a_registry_that_trickles_a_blob_fails_the_pull_naming_it() {
     let registry = Registry::start();
     let name = format!("{}/hello:slow", registry.addr);
-    let a = Env::new();
-    a.build_hello(&name);
-    ok(&a.wharf(&["push", "-q", &name]));
-    let inspect: Value =
-        serde_json::from_str(&a.wharf(&["image", "inspect", &name]).stdout).unwrap();
-    let layer = inspect[0]["RootFS"]["Layers"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let layer = push_hello(&name);
     let proxy = trickling_proxy(registry.addr.clone(), layer.clone());
     let b = Env::new();
     let started = std::time::Instant::now();
@@ -511,12 +524,7 @@ fn a_registry_that_trickles_a_blob_fails_the_pull_naming_it() {
         ran.stderr.contains(&layer) && ran.stderr.contains("stalled"),
         "{ran:?}"
     );
-    assert_eq!(
-        b.index()
-            .get("tags")
-            .map_or(0, |t| t.as_object().unwrap().len()),
-        0
-    );
+    assert_eq!(b.tag_count(), 0);
     // The same image through the registry itself pulls.
     ok(&b.wharf(&["pull", "-q", &name]));
 }
@@ -525,15 +533,7 @@ fn a_registry_that_trickles_a_blob_fails_the_pull_naming_it() {
 fn a_blob_damaged_in_the_registry_is_refused_and_not_kept() {
     let registry = Registry::start();
     let name = format!("{}/hello:damaged", registry.addr);
-    let a = Env::new();
-    a.build_hello(&name);
-    ok(&a.wharf(&["push", "-q", &name]));
-    let inspect: Value =
-        serde_json::from_str(&a.wharf(&["image", "inspect", &name]).stdout).unwrap();
-    let layer = inspect[0]["RootFS"]["Layers"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let layer = push_hello(&name);
     let file = registry.blob_file(&layer);
     let mut bytes = std::fs::read(&file).unwrap();
     let last = bytes.len() - 1;
@@ -549,12 +549,7 @@ fn a_blob_damaged_in_the_registry_is_refused_and_not_kept() {
         .join("images/blobs/sha256")
         .join(&layer[7..])
         .exists());
-    assert_eq!(
-        b.index()
-            .get("tags")
-            .map_or(0, |t| t.as_object().unwrap().len()),
-        0
-    );
+    assert_eq!(b.tag_count(), 0);
 }
 
 #[test]
