@@ -292,6 +292,28 @@ fn copy_layer(
         .map_err(|e| BuildError::Input(format!("COPY: {e}")))
 }
 
+/// Checks that a `.wasm` is valid WebAssembly, saying in one line what is wrong if not
+/// (wasmparser's own message for a bad header spans a dozen lines of Rust debug output).
+fn validate_wasm(source: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let invalid = |why: &str| {
+        BuildError::Input(format!(
+            "COPY {}: not valid WebAssembly: {why}",
+            source.display()
+        ))
+    };
+    if !bytes.starts_with(b"\0asm") {
+        return Err(invalid("it does not start with the \\0asm header"));
+    }
+    wasmparser::Validator::new()
+        .validate_all(bytes)
+        .map(drop)
+        .map_err(|e| {
+            let message = e.message();
+            let first = message.lines().next().unwrap_or_default();
+            invalid(&format!("{first} (at offset {:#x})", e.offset()))
+        })
+}
+
 /// Appends the context file `source` as `name`, checking that a `.wasm` is WebAssembly.
 fn append_file(
     builder: &mut tar::Builder<Vec<u8>>,
@@ -302,15 +324,7 @@ fn append_file(
     let bytes = std::fs::read(source)
         .map_err(|e| BuildError::Input(format!("COPY {}: {e}", source.display())))?;
     if source.extension().is_some_and(|e| e == "wasm") {
-        wasmparser::Validator::new()
-            .validate_all(&bytes)
-            .map_err(|e| {
-                BuildError::Input(format!(
-                    "COPY {}: not valid WebAssembly: {}",
-                    source.display(),
-                    e.message()
-                ))
-            })?;
+        validate_wasm(source, &bytes)?;
     }
     use std::os::unix::fs::PermissionsExt;
     let executable = std::fs::metadata(source)
