@@ -100,8 +100,9 @@ impl Wharf {
 
     /// Builds an image from a Dockerfile and a context directory; returns its manifest digest.
     pub fn build(&self, context: &Path, options: &BuildOptions) -> Result<Digest, Error> {
-        wharf_build::build(&self.store()?, context, options)
-            .map_err(|e| Error::Image(e.to_string()))
+        let store = self.store()?;
+        let _writing = store.writing().map_err(store_error)?;
+        wharf_build::build(&store, context, options).map_err(|e| Error::Image(e.to_string()))
     }
 
     /// `wharf build --artifact`: packs one `.wasm` (`input`, or the one the Dockerfile in the
@@ -109,7 +110,9 @@ impl Wharf {
     pub fn build_artifact(&self, input: &Path, options: &BuildOptions) -> Result<Digest, Error> {
         let image_error = |e: wharf_build::BuildError| Error::Image(e.to_string());
         let wasm = wharf_build::artifact_source(input, options).map_err(image_error)?;
-        wharf_build::build_artifact(&self.store()?, &wasm, options).map_err(image_error)
+        let store = self.store()?;
+        let _writing = store.writing().map_err(store_error)?;
+        wharf_build::build_artifact(&store, &wasm, options).map_err(image_error)
     }
 
     /// `wharf image inspect`: Docker's fields for the image `reference` (`Id`, `RepoTags`,
@@ -286,7 +289,9 @@ impl Wharf {
         &self,
         input: impl std::io::Read,
     ) -> Result<Vec<wharf_archive::Loaded>, Error> {
-        wharf_archive::load(&self.store()?, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))
+        let store = self.store()?;
+        let _writing = store.writing().map_err(store_error)?;
+        wharf_archive::load(&store, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))
     }
 
     /// Every tag in the store, sorted, then the images without a tag.

@@ -47,7 +47,9 @@ impl Wharf {
     /// `wharf pull`: fetches `reference` into the store and tags it.
     pub fn pull(&self, reference: &str, options: &RegistryOptions) -> Result<Pulled, Error> {
         let parsed = Reference::parse(reference).map_err(Error::Image)?;
-        wharf_registry::pull(&self.store()?, &parsed, options).map_err(registry_error)
+        let store = self.store()?;
+        let _writing = store.writing().map_err(|e| Error::Image(e.to_string()))?;
+        wharf_registry::pull(&store, &parsed, options).map_err(registry_error)
     }
 
     /// `wharf push`: sends the stored image `reference` to the registry its name points at.

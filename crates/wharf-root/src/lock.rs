@@ -30,6 +30,23 @@ impl FileLock {
         }
     }
 
+    /// Waits for a shared lock on `path` (created if missing): many holders at once, none
+    /// while someone holds it exclusively.
+    pub fn shared(path: &Path) -> io::Result<FileLock> {
+        let file = open(path)?;
+        loop {
+            // SAFETY: as above.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) };
+            if rc == 0 {
+                return Ok(FileLock { file });
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
     /// An exclusive lock on `path` if nobody holds one now; `Ok(None)` when someone does.
     pub fn try_exclusive(path: &Path) -> io::Result<Option<FileLock>> {
         let file = open(path)?;

@@ -283,15 +283,32 @@ impl Store {
         Ok(result)
     }
 
+    /// Declares that this process is about to put blobs it will register later (a pull, a
+    /// build, a load): until the guard drops, [`Store::remove_orphans`] leaves young unregistered
+    /// blobs alone, since they may be this writer's. Many writers hold it at once.
+    pub fn writing(&self) -> Result<FileLock, Error> {
+        let path = self.dir.join("writers.lock");
+        FileLock::shared(&path).map_err(io_error(format!("locking {}", path.display())))
+    }
+
     /// Deletes blobs no image refers to that are at least `min_age` old, and temporaries
     /// abandoned by killed writers ([`wharf_root::ABANDONED_AFTER`]). Such leftovers come from
-    /// a pull or build killed mid-way. A pull still at work may lose a blob it has written but
-    /// not yet registered; its store update then fails with [`Error::MissingBlob`] and it
-    /// fetches the blob again. Returns the bytes freed.
+    /// a pull or build killed mid-way. While a writer is at work ([`Store::writing`]), only
+    /// blobs older than [`wharf_root::ABANDONED_AFTER`] are taken as abandoned, whatever
+    /// `min_age` says: a sweeper removes only what it can prove nobody is about to register.
+    /// Returns the bytes freed.
     pub fn remove_orphans(&self, min_age: std::time::Duration) -> Result<u64, Error> {
         let lock_path = self.dir.join("lock");
         let _lock = FileLock::exclusive(&lock_path)
             .map_err(io_error(format!("locking {}", lock_path.display())))?;
+        let writers = self.dir.join("writers.lock");
+        let quiet = FileLock::try_exclusive(&writers)
+            .map_err(io_error(format!("locking {}", writers.display())))?;
+        let min_age = if quiet.is_some() {
+            min_age
+        } else {
+            min_age.max(wharf_root::ABANDONED_AFTER)
+        };
         let needed = self.index()?.referenced_blobs();
         let mut freed = 0;
         for (dir, min_age) in [

@@ -248,3 +248,19 @@ fn orphans_are_removed_but_blobs_in_use_and_young_ones_are_kept() {
     assert!(!store.has_blob(&orphan));
     assert!(record.blobs(&manifest).all(|d| store.has_blob(d)));
 }
+
+#[test]
+fn a_writer_at_work_keeps_its_unregistered_blobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let writing = store.writing().unwrap();
+    let mine = store.put_blob(b"a layer about to be registered").unwrap();
+    // A second writer at once is fine: the guard is shared.
+    let other = store.writing().unwrap();
+    assert_eq!(store.remove_orphans(std::time::Duration::ZERO).unwrap(), 0);
+    assert!(store.has_blob(&mine));
+    drop(other);
+    drop(writing);
+    assert!(store.remove_orphans(std::time::Duration::ZERO).unwrap() > 0);
+    assert!(!store.has_blob(&mine));
+}
