@@ -12,4 +12,6 @@ export CARGO_INCREMENTAL=0
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The fuzz targets (fuzz/, run with cargo-fuzz) must keep compiling against the crates they fuzz.
+cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
 cargo test --workspace --locked

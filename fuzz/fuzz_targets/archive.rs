@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = wharf_archive::load(&store, data, 1 << 20);
     if let Ok(index) = store.index() {
         for digest in index.referenced_blobs() {
-            assert!(store.read_blob(&digest, u64::MAX).is_ok(), "blob {digest} is bad");
+            assert!(
+                store.read_blob(&digest, u64::MAX).is_ok(),
+                "blob {digest} is bad"
+            );
         }
     }
 });

@@ -8,6 +8,11 @@ fuzz_target!(|text: &str| {
     let mut args = std::collections::BTreeMap::new();
     args.insert("VERSION".to_string(), "1".to_string());
     if let Err(e) = wharf_build::dockerfile::parse(text, &args) {
-        assert!(e.line <= text.lines().count().max(1), "line {} of {}", e.line, text.lines().count());
+        assert!(
+            e.line <= text.lines().count().max(1),
+            "line {} of {}",
+            e.line,
+            text.lines().count()
+        );
     }
 });

@@ -26,5 +26,9 @@ fuzz_target!(|data: &[u8]| {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(outside, vec![std::ffi::OsString::from("rootfs")], "written outside");
+    assert_eq!(
+        outside,
+        vec![std::ffi::OsString::from("rootfs")],
+        "written outside"
+    );
 });
