@@ -279,6 +279,31 @@ impl Containers {
         }
     }
 
+    /// Whether process `pid` is the one holding container `id`'s monitor lock now (from the
+    /// kernel's table of locks, `/proc/locks`). A PID read from a file may be a dead monitor's,
+    /// recycled since, while someone else (a command reconciling the state) holds the lock
+    /// for a moment: only the holder itself may be signalled.
+    pub fn monitor_holds(&self, id: &str, pid: u32) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(inode) = fs::metadata(self.dir_of(id).join("monitor.lock")).map(|m| m.ino()) else {
+            return false;
+        };
+        let Ok(locks) = fs::read_to_string("/proc/locks") else {
+            return false;
+        };
+        locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END"
+            fields.get(1) == Some(&"FLOCK")
+                && fields.get(4).and_then(|p| p.parse::<u32>().ok()) == Some(pid)
+                && fields
+                    .get(5)
+                    .and_then(|f| f.rsplit(':').next())
+                    .and_then(|i| i.parse::<u64>().ok())
+                    == Some(inode)
+        })
+    }
+
     /// The PID the monitor of container `id` wrote into its lock file, if any.
     pub fn monitor_pid(&self, id: &str) -> Option<u32> {
         fs::read_to_string(self.dir_of(id).join("monitor.lock"))

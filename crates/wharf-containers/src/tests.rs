@@ -169,3 +169,17 @@ fn damaged_state_is_reported_with_the_file() {
     let err = containers.load(&c.id).unwrap_err().to_string();
     assert!(err.contains("state.json"), "{err}");
 }
+
+#[test]
+fn only_the_process_holding_the_monitor_lock_is_its_monitor() {
+    let (_tmp, containers) = containers();
+    let c = containers.create(config("held")).unwrap();
+    let me = std::process::id();
+    assert!(!containers.monitor_holds(&c.id, me));
+    let lock = containers.try_monitor_lock(&c.id).unwrap().unwrap();
+    assert!(containers.monitor_holds(&c.id, me));
+    // A PID left in the file by a dead monitor is nobody's to signal.
+    assert!(!containers.monitor_holds(&c.id, me + 1));
+    drop(lock);
+    assert!(!containers.monitor_holds(&c.id, me));
+}

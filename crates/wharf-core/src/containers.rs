@@ -401,9 +401,9 @@ fn kill_monitor(containers: &Containers, id: &str, pid: u32, signal: i32) {
     }
     // SAFETY: pidfd_open returned a new descriptor that nothing else owns.
     let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd) };
-    // Checked after the pidfd is open: if the monitor still holds the lock now, `pid` was it
-    // when the pidfd was opened, so the signal cannot reach a recycled PID.
-    if containers.monitor_alive(id) {
+    // Checked after the pidfd is open: if `pid` holds the monitor lock now, it was the
+    // monitor when the pidfd was opened, so the signal cannot reach a recycled PID.
+    if containers.monitor_holds(id, pid) {
         // SAFETY: as above; a null siginfo sends a plain kill().
         unsafe {
             libc::syscall(
