@@ -57,11 +57,12 @@ fn create_from(
         crate::run::pull_if_needed(wharf, &args.command[0], &args.pull, args.quiet)
             .map_err(|e| (e.to_string(), ENGINE_FAILED))?;
     }
-    crate::run::publish(wharf, args, &mut policy).map_err(|e| (e.to_string(), e.exit_code()))?;
+    crate::run::publish(wharf, args, &mut policy)
+        .map_err(|e| (e.to_string(), e.start_exit_code()))?;
     let spec = spec_from(args, policy).map_err(|e| (e, ENGINE_FAILED))?;
     let config = wharf
         .create_container(&spec)
-        .map_err(|e| (e.to_string(), e.exit_code()))?;
+        .map_err(|e| (e.to_string(), e.start_exit_code()))?;
     Ok(config.id)
 }
 
@@ -78,7 +79,7 @@ pub fn run_as_container(wharf: &Wharf, args: &RunArgs, policy: SandboxPolicy) ->
         Err((e, code)) => return fail(e, code),
     };
     if let Err(e) = wharf.start_container(&id) {
-        let code = e.exit_code();
+        let code = e.start_exit_code();
         if args.auto_remove {
             let _ = wharf.remove_container(&id, true);
         }
@@ -273,12 +274,18 @@ pub struct RmArgs {
 /// Removes containers.
 pub fn rm(wharf: &Wharf, args: RmArgs) -> i32 {
     each(&args.containers, |c| {
-        wharf.remove_container(c, args.force).map(drop)
+        wharf
+            .remove_container(c, args.force)
+            .map(drop)
+            .map_err(|e| crate::hints::running_container(&e))
     })
 }
 
 /// Applies `verb` to each container, printing its name as Docker does; exit 1 if any failed.
-fn each(names: &[String], mut verb: impl FnMut(&str) -> Result<(), wharf_core::Error>) -> i32 {
+fn each<E: std::fmt::Display>(
+    names: &[String],
+    mut verb: impl FnMut(&str) -> Result<(), E>,
+) -> i32 {
     let mut code = 0;
     for name in names {
         match verb(name) {

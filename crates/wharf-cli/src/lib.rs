@@ -6,6 +6,7 @@
 
 mod args;
 mod containers;
+mod hints;
 mod images;
 mod registry;
 mod run;

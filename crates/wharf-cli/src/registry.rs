@@ -96,7 +96,7 @@ pub fn pull_image(
     quiet: bool,
     out: Output,
 ) -> Result<(), wharf_core::Error> {
-    let reference = Reference::parse(image).map_err(wharf_core::Error::Image)?;
+    let reference = Reference::parse(image).map_err(wharf_core::Error::InvalidArgument)?;
     if !quiet {
         if reference.digest.is_none() && !image.rsplit('/').next().unwrap_or(image).contains(':') {
             out.line("Using default tag: latest");
@@ -132,7 +132,8 @@ pub fn pull_image(
 /// Pushes, printing what Docker prints.
 pub fn push(wharf: &Wharf, args: PushArgs) -> i32 {
     let run = || -> Result<(), wharf_core::Error> {
-        let reference = Reference::parse(&args.image).map_err(wharf_core::Error::Image)?;
+        let reference =
+            Reference::parse(&args.image).map_err(wharf_core::Error::InvalidArgument)?;
         if !args.quiet {
             println!("The push refers to repository [{}]", reference.name());
         }
@@ -151,7 +152,7 @@ pub fn push(wharf: &Wharf, args: PushArgs) -> i32 {
     };
     match run() {
         Ok(()) => 0,
-        Err(e) => fail(e, 1),
+        Err(e) => fail(crate::hints::untagged_push(&e, &args.image), 1),
     }
 }
 

@@ -207,7 +207,7 @@ pub(crate) fn publish(
         }
     }
     wharf_core::assign_free_ports(&mut policy.ports)
-        .map_err(|e| wharf_core::Error::Container(format!("cannot find a free host port: {e}")))
+        .map_err(|e| wharf_core::Error::Conflict(format!("cannot find a free host port: {e}")))
 }
 
 /// Runs the guest and returns wharf's exit code.
@@ -236,7 +236,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
         }
     }
     if let Err(e) = publish(wharf, &args, &mut policy) {
-        let code = e.exit_code();
+        let code = e.start_exit_code();
         return fail(e, code);
     }
     if !policy.ports.is_empty() {
@@ -267,10 +267,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
             report(&name, &outcome);
             exit_code(&outcome)
         }
-        Err(e) => {
-            let code = e.exit_code();
-            fail(e, code)
-        }
+        Err(e) => fail(crate::hints::missing_image(&e, &name), e.start_exit_code()),
     }
 }
 

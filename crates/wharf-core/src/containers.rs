@@ -50,25 +50,10 @@ pub struct ContainerSpec {
     pub log: LogLimits,
 }
 
-impl From<wharf_containers::Error> for Error {
-    fn from(e: wharf_containers::Error) -> Error {
-        state_error(e)
-    }
-}
-
-pub(crate) fn state_error(e: wharf_containers::Error) -> Error {
-    match e {
-        wharf_containers::Error::Io { .. } | wharf_containers::Error::Corrupt { .. } => {
-            Error::Internal(anyhow::anyhow!(e.to_string()))
-        }
-        other => Error::Container(other.to_string()),
-    }
-}
-
 impl Wharf {
     /// The containers under this root.
     pub fn containers(&self) -> Result<Containers, Error> {
-        Containers::open(self.root.containers_dir()).map_err(state_error)
+        Ok(Containers::open(self.root.containers_dir())?)
     }
 
     /// `wharf create`: registers a container (state `created`). An image must be in the store
@@ -78,18 +63,15 @@ impl Wharf {
             let path = Path::new(&spec.target);
             let absolute = path
                 .canonicalize()
-                .map_err(|_| Error::NotFound(path.to_path_buf()))?;
+                .map_err(|_| Error::NoSuchFile(path.to_path_buf()))?;
             Target::File {
                 path: absolute.to_string_lossy().into_owned(),
             }
         } else {
-            let index = self
-                .store()?
-                .index()
-                .map_err(|e| Error::Image(e.to_string()))?;
+            let index = self.store()?.index()?;
             let digest = resolve(&index, &spec.target).map_err(|_| {
-                Error::Image(format!(
-                    "image {} is not in the local store; pull it first",
+                Error::NotFound(format!(
+                    "no such image: {} (not in the local store)",
                     spec.target
                 ))
             })?;
@@ -156,12 +138,10 @@ impl Wharf {
         // its image meanwhile: checked under the store's lock, which `rmi` holds from its
         // listing to its commit.
         if let Target::Image { digest, .. } = &created.target {
-            let still_there = store
-                .update(|index| Ok(resolve(index, digest).is_ok()))
-                .map_err(|e| Error::Image(e.to_string()))?;
+            let still_there = store.update(|index| Ok(resolve(index, digest).is_ok()))?;
             if !still_there {
                 let _ = self.remove_container(&created.id, true);
-                return Err(Error::Image(format!(
+                return Err(Error::NotFound(format!(
                     "image {} was removed while the container was being created",
                     spec.target
                 )));
@@ -173,8 +153,8 @@ impl Wharf {
     /// The container `name_or_id` names, reconciled; the note says what was fixed, if anything.
     pub fn container(&self, name_or_id: &str) -> Result<(Container, Option<String>), Error> {
         let containers = self.containers()?;
-        let id = containers.resolve(name_or_id).map_err(state_error)?;
-        containers.reconcile(&id).map_err(state_error)
+        let id = containers.resolve(name_or_id)?;
+        Ok(containers.reconcile(&id)?)
     }
 
     /// Every container (running only unless `all`), reconciled, with notes on what was fixed.
@@ -182,7 +162,7 @@ impl Wharf {
         let containers = self.containers()?;
         let mut listed = Vec::new();
         let mut notes = Vec::new();
-        for container in containers.list().map_err(state_error)? {
+        for container in containers.list()? {
             let container = if container.state.status.is_live() {
                 match containers.reconcile(&container.config.id) {
                     Ok((c, note)) => {
@@ -190,7 +170,7 @@ impl Wharf {
                         c
                     }
                     Err(wharf_containers::Error::NotFound(_)) => continue,
-                    Err(e) => return Err(state_error(e)),
+                    Err(e) => return Err(e.into()),
                 }
             } else {
                 container
@@ -211,9 +191,8 @@ impl Wharf {
         if container.state.status.is_live() {
             return Ok(id);
         }
-        let exe = std::env::current_exe().map_err(|e| Error::Internal(e.into()))?;
-        let (mut ready_read, ready_write) =
-            std::io::pipe().map_err(|e| Error::Internal(e.into()))?;
+        let exe = std::env::current_exe().map_err(Error::io)?;
+        let (mut ready_read, ready_write) = std::io::pipe().map_err(Error::io)?;
         let mut command = std::process::Command::new(exe);
         command
             .arg("--root")
@@ -233,7 +212,7 @@ impl Wharf {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(|e| Error::Internal(e.into()))?;
+        let mut child = command.spawn().map_err(Error::io)?;
         drop(ready_write);
         // The monitor forks itself away at once; reap the intermediate.
         let _ = child.wait();
@@ -273,7 +252,7 @@ impl Wharf {
         let (container, _) = self.container(name_or_id)?;
         let id = &container.config.id;
         if !container.state.status.is_live() {
-            return Err(Error::Container(format!(
+            return Err(Error::Conflict(format!(
                 "container {} is not running",
                 container.config.name
             )));
@@ -301,16 +280,16 @@ impl Wharf {
                 Ok(Some(lock)) => lock,
                 // A `--rm` monitor or another `rm` got there first.
                 Err(wharf_containers::Error::NotFound(_)) => return Ok(id),
-                Err(e) => return Err(state_error(e)),
+                Err(e) => return Err(e.into()),
                 Ok(None) if !force => {
-                    return Err(Error::Container(format!(
-                        "cannot remove running container {}: stop it first, or use rm -f",
+                    return Err(Error::Conflict(format!(
+                        "cannot remove running container {}",
                         container.config.name
                     )))
                 }
                 Ok(None) => {
                     if Instant::now() > deadline {
-                        return Err(Error::Container(format!(
+                        return Err(Error::Internal(anyhow::anyhow!(
                             "the monitor of container {} did not die within 10s",
                             container.config.name
                         )));
@@ -325,7 +304,7 @@ impl Wharf {
             };
             return match containers.remove(&id, &lock) {
                 Ok(()) | Err(wharf_containers::Error::NotFound(_)) => Ok(id),
-                Err(e) => Err(state_error(e)),
+                Err(e) => Err(e.into()),
             };
         }
     }
@@ -336,10 +315,9 @@ impl Wharf {
             Ok(id) => id,
             // A `--rm` container that has already ended and gone.
             Err(e @ wharf_containers::Error::NotFound(_)) => {
-                return crate::monitor::removed_exit_code(self, name_or_id)
-                    .ok_or_else(|| state_error(e))
+                return crate::monitor::removed_exit_code(self, name_or_id).ok_or(e.into())
             }
-            Err(e) => return Err(state_error(e)),
+            Err(e) => return Err(e.into()),
         };
         let containers = self.containers()?;
         loop {
@@ -354,11 +332,10 @@ impl Wharf {
                 // Removed by --rm once it ended: Docker's `wait` reports its code; the
                 // monitor leaves it in `exit-codes/`.
                 Err(wharf_containers::Error::NotFound(_)) => {
-                    return crate::monitor::removed_exit_code(self, &id).ok_or_else(|| {
-                        Error::Container(format!("no such container: {name_or_id}"))
-                    })
+                    return crate::monitor::removed_exit_code(self, &id)
+                        .ok_or_else(|| Error::NotFound(format!("no such container: {name_or_id}")))
                 }
-                Err(e) => return Err(state_error(e)),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -433,13 +410,13 @@ fn wait_for_monitor_exit(containers: &Containers, id: &str, timeout: Duration) -
 
 /// Records that the user ended the container with `signal` (its monitor is dead).
 fn record_kill(containers: &Containers, id: &str, signal: i32, how: &str) -> Result<(), Error> {
-    let Some(_lock) = containers.try_monitor_lock(id).map_err(state_error)? else {
+    let Some(_lock) = containers.try_monitor_lock(id)? else {
         return Ok(()); // a new monitor already runs it again
     };
     let mut container = match containers.load(id) {
         Ok(c) => c,
         Err(wharf_containers::Error::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(state_error(e)),
+        Err(e) => return Err(e.into()),
     };
     if container.state.status.is_live() {
         let state = &mut container.state;
@@ -449,7 +426,7 @@ fn record_kill(containers: &Containers, id: &str, signal: i32, how: &str) -> Res
         state.ended = Some(how.to_string());
         state.stopped_by_user = true;
         state.finished_at = Some(wharf_containers::now_rfc3339());
-        containers.write_state(id, state).map_err(state_error)?;
+        containers.write_state(id, state)?;
     }
     Ok(())
 }

@@ -88,31 +88,26 @@ pub(crate) fn resolve(
         .ok_or_else(not_found)
 }
 
-fn store_error(e: wharf_store::Error) -> Error {
-    Error::Image(e.to_string())
-}
-
 impl Wharf {
     /// The image store, opened on first use so that running a file never touches it.
     pub fn store(&self) -> Result<Store, Error> {
-        Store::open(self.root.image_store_dir()).map_err(store_error)
+        Ok(Store::open(self.root.image_store_dir())?)
     }
 
     /// Builds an image from a Dockerfile and a context directory; returns its manifest digest.
     pub fn build(&self, context: &Path, options: &BuildOptions) -> Result<Digest, Error> {
         let store = self.store()?;
-        let _writing = store.writing().map_err(store_error)?;
-        wharf_build::build(&store, context, options).map_err(|e| Error::Image(e.to_string()))
+        let _writing = store.writing()?;
+        Ok(wharf_build::build(&store, context, options)?)
     }
 
     /// `wharf build --artifact`: packs one `.wasm` (`input`, or the one the Dockerfile in the
     /// directory `input` copies) as the CNCF Wasm OCI artifact; returns its manifest digest.
     pub fn build_artifact(&self, input: &Path, options: &BuildOptions) -> Result<Digest, Error> {
-        let image_error = |e: wharf_build::BuildError| Error::Image(e.to_string());
-        let wasm = wharf_build::artifact_source(input, options).map_err(image_error)?;
+        let wasm = wharf_build::artifact_source(input, options)?;
         let store = self.store()?;
-        let _writing = store.writing().map_err(store_error)?;
-        wharf_build::build_artifact(&store, &wasm, options).map_err(image_error)
+        let _writing = store.writing()?;
+        Ok(wharf_build::build_artifact(&store, &wasm, options)?)
     }
 
     /// `wharf image inspect`: Docker's fields for the image `reference` (`Id`, `RepoTags`,
@@ -120,14 +115,12 @@ impl Wharf {
     /// the manifest and how the image carries its Wasm.
     pub fn inspect_image(&self, reference: &str) -> Result<serde_json::Value, Error> {
         let store = self.store()?;
-        let index = store.index().map_err(store_error)?;
-        let digest = resolve(&index, reference).map_err(store_error)?;
+        let index = store.index()?;
+        let digest = resolve(&index, reference)?;
         let record = &index.images[&digest];
         let limit = MAX_DOCUMENT_SIZE as u64;
-        let manifest_bytes = store.read_blob(&digest, limit).map_err(store_error)?;
-        let config_bytes = store
-            .read_blob(&record.config, limit)
-            .map_err(store_error)?;
+        let manifest_bytes = store.read_blob(&digest, limit)?;
+        let config_bytes = store.read_blob(&record.config, limit)?;
         let manifest: serde_json::Value =
             serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Image(e.to_string()))?;
         let config: serde_json::Value =
@@ -219,36 +212,32 @@ impl Wharf {
                 .map(|m| m.len())
                 .sum()
         };
-        let mut freed = store
-            .update(|index| {
-                let users = self
-                    .image_users()
-                    .map_err(|e| wharf_store::Error::Conflict(e.to_string()))?;
-                let before = sizes(index);
-                let doomed: Vec<Digest> = index
-                    .images
-                    .keys()
-                    .filter(|d| !users.contains_key(*d))
-                    .filter(|d| all || !index.tags.values().any(|t| t == *d))
-                    .cloned()
-                    .collect();
-                index.tags.retain(|tag, d| {
-                    let drop = doomed.contains(d);
-                    if drop {
-                        report.push(format!("untagged: {tag}"));
-                    }
-                    !drop
-                });
-                for digest in &doomed {
-                    index.images.remove(digest);
-                    report.push(format!("deleted: {digest}"));
+        let mut freed = store.update(|index| {
+            let users = self
+                .image_users()
+                .map_err(|e| wharf_store::Error::Conflict(e.to_string()))?;
+            let before = sizes(index);
+            let doomed: Vec<Digest> = index
+                .images
+                .keys()
+                .filter(|d| !users.contains_key(*d))
+                .filter(|d| all || !index.tags.values().any(|t| t == *d))
+                .cloned()
+                .collect();
+            index.tags.retain(|tag, d| {
+                let drop = doomed.contains(d);
+                if drop {
+                    report.push(format!("untagged: {tag}"));
                 }
-                Ok(before - sizes(index))
-            })
-            .map_err(store_error)?;
-        freed += store
-            .remove_orphans(std::time::Duration::ZERO)
-            .map_err(store_error)?;
+                !drop
+            });
+            for digest in &doomed {
+                index.images.remove(digest);
+                report.push(format!("deleted: {digest}"));
+            }
+            Ok(before - sizes(index))
+        })?;
+        freed += store.remove_orphans(std::time::Duration::ZERO)?;
         Ok((report, freed))
     }
 
@@ -259,10 +248,10 @@ impl Wharf {
         out: impl std::io::Write,
     ) -> Result<(), Error> {
         let store = self.store()?;
-        let index = store.index().map_err(store_error)?;
+        let index = store.index()?;
         let mut items: Vec<wharf_archive::SaveItem> = Vec::new();
         for reference in references {
-            let digest = resolve(&index, reference).map_err(store_error)?;
+            let digest = resolve(&index, reference)?;
             // A tag saves that name; a digest or ID saves every name the image has.
             let names: Vec<Reference> = match Reference::parse(reference)
                 .ok()
@@ -290,14 +279,14 @@ impl Wharf {
         input: impl std::io::Read,
     ) -> Result<Vec<wharf_archive::Loaded>, Error> {
         let store = self.store()?;
-        let _writing = store.writing().map_err(store_error)?;
+        let _writing = store.writing()?;
         wharf_archive::load(&store, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))
     }
 
     /// Every tag in the store, sorted, then the images without a tag.
     pub fn images(&self) -> Result<Vec<ImageSummary>, Error> {
         let store = self.store()?;
-        let index = store.index().map_err(store_error)?;
+        let index = store.index()?;
         let summary = |reference: Option<Reference>, digest: &Digest| {
             let record = index.images.get(digest)?;
             let size = record
@@ -326,18 +315,18 @@ impl Wharf {
 
     /// `wharf tag`: gives the image `source` the extra name `target`.
     pub fn tag_image(&self, source: &str, target: &str) -> Result<(), Error> {
-        let target = Reference::parse(target).map_err(Error::Image)?;
+        let target = Reference::parse(target).map_err(Error::InvalidArgument)?;
         if target.digest.is_some() {
-            return Err(Error::Image(format!("cannot tag with a digest ({target})")));
+            return Err(Error::InvalidArgument(format!(
+                "cannot tag with a digest ({target})"
+            )));
         }
         let store = self.store()?;
-        store
-            .update(|index| {
-                let digest = resolve(index, source)?;
-                index.tags.insert(target.to_string(), digest);
-                Ok(())
-            })
-            .map_err(store_error)
+        Ok(store.update(|index| {
+            let digest = resolve(index, source)?;
+            index.tags.insert(target.to_string(), digest);
+            Ok(())
+        })?)
     }
 
     /// `wharf rmi`: removes the tag `reference` (or, given a digest or ID, every tag of that
@@ -348,82 +337,75 @@ impl Wharf {
     /// Returns what was removed, as Docker prints it (`Untagged: ...`, `Deleted: ...`).
     pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>, Error> {
         let store = self.store()?;
-        store
-            .update(|index| {
-                let digest = resolve(index, reference)?;
-                // Listed under the store's lock: a container created meanwhile checks its image
-                // under the same lock after it exists (see `create_container`).
-                let users = self
-                    .image_users()
-                    .map_err(|e| wharf_store::Error::Conflict(e.to_string()))?;
-                let users = users.get(&digest);
-                // Named by a tag: only that tag goes. Named by digest or ID: every tag goes.
-                let tag = Reference::parse(reference)
-                    .ok()
-                    .map(|r| r.to_string())
-                    .filter(|t| index.tags.get(t) == Some(&digest));
-                let tag_count = index.tags.values().filter(|d| **d == digest).count();
-                let short = &digest.hex()[..12];
-                if tag.is_none() && tag_count > 1 && !force {
-                    return Err(wharf_store::Error::Conflict(format!(
-                        "conflict: unable to delete {reference} (must be forced) - the image has \
+        let removed = store.update(|index| {
+            let digest = resolve(index, reference)?;
+            // Listed under the store's lock: a container created meanwhile checks its image
+            // under the same lock after it exists (see `create_container`).
+            let users = self
+                .image_users()
+                .map_err(|e| wharf_store::Error::Conflict(e.to_string()))?;
+            let users = users.get(&digest);
+            // Named by a tag: only that tag goes. Named by digest or ID: every tag goes.
+            let tag = Reference::parse(reference)
+                .ok()
+                .map(|r| r.to_string())
+                .filter(|t| index.tags.get(t) == Some(&digest));
+            let tag_count = index.tags.values().filter(|d| **d == digest).count();
+            let short = &digest.hex()[..12];
+            if tag.is_none() && tag_count > 1 && !force {
+                return Err(wharf_store::Error::Conflict(format!(
+                    "conflict: unable to delete {reference} (must be forced) - the image has \
                          {tag_count} tags; remove them one by one or use rmi -f"
+                )));
+            }
+            let last_name = tag.is_none() || tag_count == 1;
+            if let Some(users) = users.filter(|_| last_name) {
+                if let Some(running) = users.iter().find(|u| u.running).filter(|_| tag.is_none()) {
+                    return Err(wharf_store::Error::Conflict(format!(
+                        "conflict: unable to delete {short} (cannot be forced) - image is \
+                             being used by running container {}",
+                        &running.id[..12]
                     )));
                 }
-                let last_name = tag.is_none() || tag_count == 1;
-                if let Some(users) = users.filter(|_| last_name) {
-                    if let Some(running) =
-                        users.iter().find(|u| u.running).filter(|_| tag.is_none())
-                    {
-                        return Err(wharf_store::Error::Conflict(format!(
-                            "conflict: unable to delete {short} (cannot be forced) - image is \
-                             being used by running container {}",
-                            &running.id[..12]
-                        )));
-                    }
-                    if !force {
-                        let user = &users[0];
-                        return Err(wharf_store::Error::Conflict(match &tag {
-                            Some(tag) => format!(
-                                "conflict: unable to remove repository reference \"{tag}\" \
+                if !force {
+                    let user = &users[0];
+                    return Err(wharf_store::Error::Conflict(match &tag {
+                        Some(tag) => format!(
+                            "conflict: unable to remove repository reference \"{tag}\" \
                                  (must force) - container {} is using its referenced image {short}",
-                                &user.id[..12]
-                            ),
-                            None => format!(
-                                "conflict: unable to delete {short} (must be forced) - image is \
+                            &user.id[..12]
+                        ),
+                        None => format!(
+                            "conflict: unable to delete {short} (must be forced) - image is \
                                  being used by {} container {}",
-                                if user.running { "running" } else { "stopped" },
-                                &user.id[..12]
-                            ),
-                        }));
-                    }
+                            if user.running { "running" } else { "stopped" },
+                            &user.id[..12]
+                        ),
+                    }));
                 }
-                let mut report = Vec::new();
-                index.tags.retain(|name, d| {
-                    let drop = *d == digest && tag.as_ref().is_none_or(|t| t == name);
-                    if drop {
-                        report.push(format!("Untagged: {name}"));
-                    }
-                    !drop
-                });
-                if !index.tags.values().any(|d| *d == digest) && users.is_none() {
-                    index.images.remove(&digest);
-                    report.push(format!("Deleted: {digest}"));
+            }
+            let mut report = Vec::new();
+            index.tags.retain(|name, d| {
+                let drop = *d == digest && tag.as_ref().is_none_or(|t| t == name);
+                if drop {
+                    report.push(format!("Untagged: {name}"));
                 }
-                Ok(report)
-            })
-            .map_err(store_error)
+                !drop
+            });
+            if !index.tags.values().any(|d| *d == digest) && users.is_none() {
+                index.images.remove(&digest);
+                report.push(format!("Deleted: {digest}"));
+            }
+            Ok(report)
+        })?;
+        Ok(removed)
     }
 
     /// The containers that use each image (by manifest digest), whatever their state: what a
     /// container needs stays in the store while it exists.
     fn image_users(&self) -> Result<BTreeMap<Digest, Vec<ImageUser>>, Error> {
         let mut users: BTreeMap<Digest, Vec<ImageUser>> = BTreeMap::new();
-        for container in self
-            .containers()?
-            .list()
-            .map_err(crate::containers::state_error)?
-        {
+        for container in self.containers()?.list()? {
             if let wharf_containers::Target::Image { digest, .. } = &container.config.target {
                 if let Ok(digest) = Digest::parse(digest) {
                     users.entry(digest).or_default().push(ImageUser {
@@ -447,19 +429,17 @@ impl Wharf {
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
-        let parsed = Reference::parse(reference).map_err(Error::Image)?;
+        let parsed = Reference::parse(reference).map_err(Error::InvalidArgument)?;
         let store = self.store()?;
-        let index = store.index().map_err(store_error)?;
+        let index = store.index()?;
         let digest = resolve(&index, run.digest.as_deref().unwrap_or(reference)).map_err(|_| {
-            Error::Image(format!(
-                "image {reference} is not in the local store; pull it (wharf pull {reference}) or build it"
+            Error::NotFound(format!(
+                "no such image: {reference} (not in the local store)"
             ))
         })?;
         let record = &index.images[&digest];
         let limit = MAX_DOCUMENT_SIZE as u64;
-        let manifest = match wharf_image::parse_document(
-            &store.read_blob(&digest, limit).map_err(store_error)?,
-        ) {
+        let manifest = match wharf_image::parse_document(&store.read_blob(&digest, limit)?) {
             Ok(Document::Manifest(m)) => m,
             Ok(Document::Index(_)) => {
                 return Err(Error::Image(format!(
@@ -468,9 +448,7 @@ impl Wharf {
             }
             Err(e) => return Err(Error::Image(e.to_string())),
         };
-        let config = store
-            .read_blob(&record.config, limit)
-            .map_err(store_error)?;
+        let config = store.read_blob(&record.config, limit)?;
         let layout =
             wharf_image::classify(&manifest, &config).map_err(|e| Error::Image(e.to_string()))?;
         match layout {
@@ -485,17 +463,13 @@ impl Wharf {
                     .chain(run.args.iter().cloned())
                     .collect();
                 if !policy.ports.is_empty() {
-                    let bytes = store.read_blob(&digest, u64::MAX).map_err(store_error)?;
-                    let wasm = wharf_sandbox::WasmBinary::parse(bytes).map_err(|reason| {
-                        Error::NotRunnable {
-                            file: PathBuf::from(reference),
-                            reason,
-                        }
-                    })?;
+                    let bytes = store.read_blob(&digest, u64::MAX)?;
+                    let wasm = wharf_sandbox::WasmBinary::parse(bytes)
+                        .map_err(|reason| Error::not_runnable(reference, reason))?;
                     if wasm.exports_http_handler() {
                         return self.serve_http(Path::new(reference), wasm, &policy, stop);
                     }
-                    wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Container)?;
+                    wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Conflict)?;
                 }
                 let compiled = self.compiled_layer(&store, &digest, reference)?;
                 self.run_compiled(Path::new(reference), &compiled, &policy, stop)
@@ -526,11 +500,11 @@ impl Wharf {
                     .ok()
                     .filter(|p| p.starts_with(rootfs.path()));
                 let Some(wasm_path) = inside.filter(|p| p.is_file()) else {
-                    return Err(Error::NotFound(PathBuf::from(format!(
+                    return Err(Error::NoSuchFile(PathBuf::from(format!(
                         "{program} (in image {reference})"
                     ))));
                 };
-                let bytes = std::fs::read(&wasm_path).map_err(|e| Error::Internal(e.into()))?;
+                let bytes = std::fs::read(&wasm_path).map_err(Error::io)?;
                 let mut policy = policy.clone();
                 let user_env = std::mem::take(&mut policy.env);
                 policy.env = env
@@ -562,10 +536,7 @@ impl Wharf {
         digest: &Digest,
         reference: &str,
     ) -> Result<wharf_sandbox::Compiled, Error> {
-        let not_runnable = |reason: String| Error::NotRunnable {
-            file: PathBuf::from(reference),
-            reason,
-        };
+        let not_runnable = |reason: String| Error::not_runnable(reference, reason);
         let mut header = [0u8; 8];
         std::fs::File::open(store.blob_path(digest))
             .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
@@ -580,7 +551,7 @@ impl Wharf {
         if let Some(compiled) = self.cache.lookup(&self.engine, &key) {
             return Ok(compiled);
         }
-        let bytes = store.read_blob(digest, u64::MAX).map_err(store_error)?;
+        let bytes = store.read_blob(digest, u64::MAX)?;
         let wasm = wharf_sandbox::WasmBinary::parse(bytes).map_err(not_runnable)?;
         self.cache
             .compile_and_store(&self.engine, &key, &wasm)
@@ -596,19 +567,15 @@ impl Wharf {
         digest: &str,
     ) -> Result<Option<Vec<wharf_image::Descriptor>>, Error> {
         let store = self.store()?;
-        let index = store.index().map_err(store_error)?;
-        let digest = resolve(&index, digest).map_err(store_error)?;
+        let index = store.index()?;
+        let digest = resolve(&index, digest)?;
         let limit = MAX_DOCUMENT_SIZE as u64;
-        let manifest = match wharf_image::parse_document(
-            &store.read_blob(&digest, limit).map_err(store_error)?,
-        ) {
+        let manifest = match wharf_image::parse_document(&store.read_blob(&digest, limit)?) {
             Ok(Document::Manifest(m)) => m,
             Ok(Document::Index(_)) => return Ok(None),
             Err(e) => return Err(Error::Image(e.to_string())),
         };
-        let config = store
-            .read_blob(&index.images[&digest].config, limit)
-            .map_err(store_error)?;
+        let config = store.read_blob(&index.images[&digest].config, limit)?;
         match wharf_image::classify(&manifest, &config) {
             Ok(WasmImage::Rootfs { layers, .. }) => Ok(Some(layers)),
             Ok(WasmImage::WasmLayer { .. }) => Ok(None),
@@ -618,7 +585,7 @@ impl Wharf {
 
     /// Whether the store holds `reference` (a tag, digest or ID prefix).
     pub fn image_exists(&self, reference: &str) -> Result<bool, Error> {
-        let index = self.store()?.index().map_err(store_error)?;
+        let index = self.store()?.index()?;
         Ok(resolve(&index, reference).is_ok())
     }
 }
@@ -655,10 +622,9 @@ impl RunRootfs {
             return Ok(RunRootfs::Container(own.to_path_buf()));
         }
         let base = wharf.root.path().join("run");
-        std::fs::create_dir_all(&base).map_err(|e| Error::Internal(e.into()))?;
+        std::fs::create_dir_all(&base).map_err(Error::io)?;
         wharf_root::remove_abandoned_temporaries(&base);
-        let work =
-            wharf_root::WorkDir::create(&base, "rootfs").map_err(|e| Error::Internal(e.into()))?;
+        let work = wharf_root::WorkDir::create(&base, "rootfs").map_err(Error::io)?;
         let path = work.data();
         unpack_layers(store, layers, &path)?;
         Ok(RunRootfs::Temporary { _work: work, path })
@@ -690,9 +656,9 @@ pub(crate) fn ensure_rootfs(
     }
     let staging = parent.join(wharf_root::temporary_name(&stem));
     let result = std::fs::create_dir_all(&staging)
-        .map_err(|e| Error::Internal(e.into()))
+        .map_err(Error::io)
         .and_then(|()| unpack_layers(store, layers, &staging))
-        .and_then(|()| std::fs::rename(&staging, dir).map_err(|e| Error::Internal(e.into())));
+        .and_then(|()| std::fs::rename(&staging, dir).map_err(Error::io));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
@@ -741,7 +707,7 @@ impl RunRootfs {
             return Ok(vec![mount(self.path().to_path_buf(), "/".into())]);
         }
         let mut mounts = Vec::new();
-        let entries = std::fs::read_dir(self.path()).map_err(|e| Error::Internal(e.into()))?;
+        let entries = std::fs::read_dir(self.path()).map_err(Error::io)?;
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 let guest = format!("/{}", entry.file_name().to_string_lossy());

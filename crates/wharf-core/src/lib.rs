@@ -8,14 +8,16 @@
 #![warn(missing_docs)]
 
 mod containers;
+mod error;
 mod images;
 pub mod monitor;
 mod registry;
 mod serve;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use containers::{ContainerSpec, ContainerStats, MONITOR_COMMAND};
+pub use error::{Error, ErrorKind};
 pub use images::{ImageRun, ImageSummary};
 pub use registry::{
     normalize_registry, registry_options_from_env, BlobEvent, NoProgress, Progress, Pulled,
@@ -44,45 +46,6 @@ pub struct Wharf {
     root: Root,
     engine: Engine,
     cache: AotCache,
-}
-
-/// Why wharf could not run something. Each variant maps to Docker's exit code for it.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The file to run does not exist (exit code 127).
-    #[error("cannot run {}: no such file", .0.display())]
-    NotFound(PathBuf),
-    /// The file exists but cannot be run: not Wasm, invalid, missing imports or entry point
-    /// (exit code 126).
-    #[error("cannot run {}: {reason}", file.display())]
-    NotRunnable {
-        /// The file that was asked for.
-        file: PathBuf,
-        /// Why, in a sentence for the user.
-        reason: String,
-    },
-    /// An image is missing, malformed or not WebAssembly (exit code 125, as Docker when it
-    /// cannot create the container).
-    #[error("{0}")]
-    Image(String),
-    /// A container is missing, ambiguous, in the wrong state or its name is taken (exit code
-    /// 125 from `run`; the container verbs exit 1, as Docker's).
-    #[error("{0}")]
-    Container(String),
-    /// wharf itself failed (exit code 125).
-    #[error("{0:#}")]
-    Internal(#[from] anyhow::Error),
-}
-
-impl Error {
-    /// The exit code Docker uses for this kind of failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::NotFound(_) => 127,
-            Error::NotRunnable { .. } => 126,
-            Error::Image(_) | Error::Container(_) | Error::Internal(_) => 125,
-        }
-    }
 }
 
 /// The exit code Docker users expect for how a guest ended: the guest's own code; 134 for a
@@ -138,18 +101,14 @@ impl Wharf {
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
-        let not_runnable = |reason: String| Error::NotRunnable {
-            file: file.to_path_buf(),
-            reason,
-        };
         let bytes = match read_if_wasm(file) {
             Ok(Some(bytes)) => bytes,
-            Ok(None) => return Err(not_runnable(NOT_WASM.into())),
+            Ok(None) => return Err(Error::not_runnable(file, NOT_WASM)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(file.to_path_buf()))
+                return Err(Error::NoSuchFile(file.to_path_buf()))
             }
-            Err(_) if file.is_dir() => return Err(not_runnable("it is a directory".into())),
-            Err(e) => return Err(not_runnable(format!("cannot read it: {e}"))),
+            Err(_) if file.is_dir() => return Err(Error::not_runnable(file, "it is a directory")),
+            Err(e) => return Err(Error::not_runnable(file, format!("cannot read it: {e}"))),
         };
         self.run_bytes(file, bytes, policy, stop)
     }
@@ -162,19 +121,17 @@ impl Wharf {
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
-        let not_runnable = |reason: String| Error::NotRunnable {
-            file: name.to_path_buf(),
-            reason,
-        };
-        let wasm = WasmBinary::parse(bytes).map_err(not_runnable)?;
+        let wasm = WasmBinary::parse(bytes).map_err(|reason| Error::not_runnable(name, reason))?;
         if !policy.ports.is_empty() {
             if wasm.exports_http_handler() {
                 return self.serve_http(name, wasm, policy, stop);
             }
-            wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Container)?;
+            wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Conflict)?;
         }
         let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(
-            |CompileError::Invalid(e)| not_runnable(format!("invalid WebAssembly: {e}")),
+            |CompileError::Invalid(e)| {
+                Error::not_runnable(name, format!("invalid WebAssembly: {e}"))
+            },
         )?;
         tracing::debug!(?source, kind = wasm.kind.name(), "compiled code ready");
         self.run_compiled(name, &compiled, policy, stop)
@@ -189,10 +146,7 @@ impl Wharf {
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
         wharf_sandbox::run(&self.engine, compiled, policy, stop).map_err(|e| match e {
-            RunError::CannotStart(reason) => Error::NotRunnable {
-                file: name.to_path_buf(),
-                reason,
-            },
+            RunError::CannotStart(reason) => Error::not_runnable(name, reason),
             RunError::Internal(e) => Error::Internal(e),
         })
     }
@@ -244,7 +198,6 @@ mod tests {
             }),
             137
         );
-        assert_eq!(Error::NotFound(PathBuf::new()).exit_code(), 127);
     }
 
     #[test]
@@ -288,7 +241,7 @@ mod tests {
             (import "wasi_snapshot_preview1" "not_a_wasi_call" (func))
             (func (export "_start")))"#;
         let err = run_wat(&wharf, tmp.path(), wat, &SandboxPolicy::default()).unwrap_err();
-        assert_eq!(err.exit_code(), 126);
+        assert_eq!(err.kind(), ErrorKind::NotRunnable);
         let text = err.to_string();
         assert!(text.contains("env::magic"), "{text}");
         assert!(
@@ -307,13 +260,13 @@ mod tests {
             &SandboxPolicy::default(),
             &StopHandle::new(),
         );
-        assert_eq!(missing.unwrap_err().exit_code(), 127);
+        assert!(matches!(missing.unwrap_err(), Error::NoSuchFile(_)));
         let script = tmp.path().join("script.wasm");
         std::fs::write(&script, "#!/bin/sh\n").unwrap();
         let err = wharf
             .run_file(&script, &SandboxPolicy::default(), &StopHandle::new())
             .unwrap_err();
-        assert_eq!(err.exit_code(), 126);
+        assert_eq!(err.kind(), ErrorKind::NotRunnable);
         assert!(err.to_string().contains("not a WebAssembly file"), "{err}");
     }
 }

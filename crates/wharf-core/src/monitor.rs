@@ -23,7 +23,8 @@ use wharf_containers::{Containers, State, Status, Target};
 use wharf_sandbox::{GuestStream, Output, OutputSink, StartHook};
 
 use crate::{
-    exit_code, Error, ImageRun, Mount, Outcome, SandboxPolicy, StopHandle, StopReason, Wharf,
+    exit_code, Error, ErrorKind, ImageRun, Mount, Outcome, SandboxPolicy, StopHandle, StopReason,
+    Wharf,
 };
 
 /// The descriptor the starter's pipe is on in the monitor.
@@ -45,38 +46,30 @@ pub fn daemonize() {
 }
 
 /// What the monitor tells its starter on the ready pipe, as one JSON document: the guest
-/// is running, or the error that kept it from starting, kind and fields kept, so that the
-/// starter reports exactly what a foreground run would.
+/// is running, or the error that kept it from starting, with its kind (and, for a file that
+/// cannot run, its fields), so that the starter reports exactly what a foreground run would.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum ReadyAnswer {
     /// The guest is instantiated (or another monitor already runs the container).
     Ok,
-    /// No such file (127).
-    NotFound {
+    /// No such file.
+    NoSuchFile {
         /// The file.
         file: PathBuf,
     },
-    /// The file cannot run (126).
+    /// The file cannot run.
     NotRunnable {
         /// The file.
         file: PathBuf,
         /// Why.
         reason: String,
     },
-    /// An image problem (125).
-    Image {
-        /// The sentence.
-        message: String,
-    },
-    /// A container problem.
-    Container {
-        /// The sentence.
-        message: String,
-    },
-    /// wharf itself failed.
-    Internal {
-        /// The sentence.
+    /// Any other error.
+    Failed {
+        /// Its kind.
+        kind: ErrorKind,
+        /// Its sentence.
         message: String,
     },
 }
@@ -84,19 +77,14 @@ pub(crate) enum ReadyAnswer {
 impl From<&Error> for ReadyAnswer {
     fn from(e: &Error) -> ReadyAnswer {
         match e {
-            Error::NotFound(file) => ReadyAnswer::NotFound { file: file.clone() },
+            Error::NoSuchFile(file) => ReadyAnswer::NoSuchFile { file: file.clone() },
             Error::NotRunnable { file, reason } => ReadyAnswer::NotRunnable {
                 file: file.clone(),
                 reason: reason.clone(),
             },
-            Error::Image(message) => ReadyAnswer::Image {
-                message: message.clone(),
-            },
-            Error::Container(message) => ReadyAnswer::Container {
-                message: message.clone(),
-            },
-            Error::Internal(e) => ReadyAnswer::Internal {
-                message: format!("{e:#}"),
+            other => ReadyAnswer::Failed {
+                kind: other.kind(),
+                message: other.to_string(),
             },
         }
     }
@@ -105,18 +93,16 @@ impl From<&Error> for ReadyAnswer {
 /// Reads the monitor's [`ReadyAnswer`] from the ready pipe.
 pub(crate) fn parse_ready(answer: &str, id: &str) -> Result<(), Error> {
     let Ok(answer) = serde_json::from_str::<ReadyAnswer>(answer.trim()) else {
-        return Err(Error::Container(format!(
+        return Err(Error::Internal(anyhow::anyhow!(
             "the monitor of container {} ended before the guest started",
             &id[..12]
         )));
     };
     Err(match answer {
         ReadyAnswer::Ok => return Ok(()),
-        ReadyAnswer::NotFound { file } => Error::NotFound(file),
+        ReadyAnswer::NoSuchFile { file } => Error::NoSuchFile(file),
         ReadyAnswer::NotRunnable { file, reason } => Error::NotRunnable { file, reason },
-        ReadyAnswer::Image { message } => Error::Image(message),
-        ReadyAnswer::Container { message } => Error::Container(message),
-        ReadyAnswer::Internal { message } => Error::Internal(anyhow::anyhow!(message)),
+        ReadyAnswer::Failed { kind, message } => Error::Reported { kind, message },
     })
 }
 
@@ -237,7 +223,7 @@ pub fn run_monitor(wharf: &Wharf, id: &str) -> i32 {
             ready.tell(&ReadyAnswer::Ok); // another monitor runs it already
             return 0;
         }
-        Err(e) => return fail(crate::containers::state_error(e)),
+        Err(e) => return fail(e.into()),
     };
     // Our PID, for `rm -f` to find us even before the state says running.
     let file = lock.file();
@@ -257,15 +243,13 @@ fn supervise(
     lock: &wharf_containers::FileLock,
     ready: &Ready,
 ) -> Result<(), Error> {
-    let container = containers
-        .load(id)
-        .map_err(|e| Error::Container(e.to_string()))?;
+    let container = containers.load(id)?;
     let config = container.config;
     let dir = containers.dir_of(id);
     let stop = StopHandle::new();
     for signal in [libc::SIGINT, libc::SIGTERM] {
         signal_hook::flag::register_usize(signal, stop.signal_flag(), signal as usize)
-            .map_err(|e| Error::Internal(e.into()))?;
+            .map_err(Error::io)?;
     }
     let sink = Arc::new(LogSink {
         inner: Mutex::new(LogState {
@@ -314,7 +298,7 @@ fn supervise(
             Err(e) => {
                 state.status = Status::Exited;
                 state.pid = None;
-                state.exit_code = Some(e.exit_code());
+                state.exit_code = Some(e.start_exit_code());
                 state.error = Some(e.to_string());
                 state.finished_at = Some(wharf_containers::now_rfc3339());
                 write_state(containers, id, &state)?;
@@ -404,9 +388,7 @@ fn forget_old_exit_codes(dir: &std::path::Path) {
 }
 
 fn write_state(containers: &Containers, id: &str, state: &State) -> Result<(), Error> {
-    containers
-        .write_state(id, state)
-        .map_err(|e| Error::Internal(anyhow::anyhow!(e.to_string())))
+    Ok(containers.write_state(id, state)?)
 }
 
 /// The sandbox policy a container's config grants, with its output going to `sink`.

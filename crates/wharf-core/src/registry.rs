@@ -30,7 +30,7 @@ pub fn registry_options_from_env() -> Result<RegistryOptions, Error> {
     }
     if let Ok(seconds) = std::env::var(REGISTRY_TIMEOUT_ENV) {
         let seconds: f64 = seconds.parse().map_err(|_| {
-            Error::Image(format!(
+            Error::InvalidArgument(format!(
                 "{REGISTRY_TIMEOUT_ENV}={seconds:?} is not a number of seconds"
             ))
         })?;
@@ -39,36 +39,29 @@ pub fn registry_options_from_env() -> Result<RegistryOptions, Error> {
     Ok(options)
 }
 
-fn registry_error(e: wharf_registry::Error) -> Error {
-    Error::Image(e.to_string())
-}
-
 impl Wharf {
     /// `wharf pull`: fetches `reference` into the store and tags it.
     pub fn pull(&self, reference: &str, options: &RegistryOptions) -> Result<Pulled, Error> {
-        let parsed = Reference::parse(reference).map_err(Error::Image)?;
+        let parsed = Reference::parse(reference).map_err(Error::InvalidArgument)?;
         let store = self.store()?;
-        let _writing = store.writing().map_err(|e| Error::Image(e.to_string()))?;
-        wharf_registry::pull(&store, &parsed, options).map_err(registry_error)
+        let _writing = store.writing()?;
+        Ok(wharf_registry::pull(&store, &parsed, options)?)
     }
 
     /// `wharf push`: sends the stored image `reference` to the registry its name points at.
     /// Returns the manifest digest, which is the same on both sides.
     pub fn push(&self, reference: &str, options: &RegistryOptions) -> Result<Digest, Error> {
-        let target = Reference::parse(reference).map_err(Error::Image)?;
+        let target = Reference::parse(reference).map_err(Error::InvalidArgument)?;
         if target.digest.is_some() {
-            return Err(Error::Image(format!(
+            return Err(Error::InvalidArgument(format!(
                 "cannot push to a digest ({target}); push a tag"
             )));
         }
         let store = self.store()?;
-        let index = store.index().map_err(|e| Error::Image(e.to_string()))?;
-        let digest = resolve(&index, reference).map_err(|_| {
-            Error::Image(format!(
-                "no such image: {reference} (tag an image with that name first: wharf tag IMAGE {reference})"
-            ))
-        })?;
-        wharf_registry::push(&store, &digest, &target, options).map_err(registry_error)?;
+        let index = store.index()?;
+        let digest = resolve(&index, reference)
+            .map_err(|_| Error::NotFound(format!("no such image: {reference}")))?;
+        wharf_registry::push(&store, &digest, &target, options)?;
         Ok(digest)
     }
 
@@ -81,11 +74,11 @@ impl Wharf {
         options: &RegistryOptions,
     ) -> Result<std::path::PathBuf, Error> {
         let registry = normalize_registry(registry);
-        wharf_registry::check_login(&registry, credentials, options).map_err(registry_error)?;
+        wharf_registry::check_login(&registry, credentials, options)?;
         let path = wharf_registry::config_path();
-        let mut config = DockerConfig::load(&path).map_err(registry_error)?;
+        let mut config = DockerConfig::load(&path)?;
         config.set_credentials(&registry, credentials);
-        config.save().map_err(registry_error)?;
+        config.save()?;
         Ok(path)
     }
 
@@ -93,10 +86,10 @@ impl Wharf {
     pub fn logout(&self, registry: Option<&str>) -> Result<bool, Error> {
         let registry = normalize_registry(registry);
         let path = wharf_registry::config_path();
-        let mut config = DockerConfig::load(&path).map_err(registry_error)?;
+        let mut config = DockerConfig::load(&path)?;
         let removed = config.remove_credentials(&registry);
         if removed {
-            config.save().map_err(registry_error)?;
+            config.save()?;
         }
         Ok(removed)
     }

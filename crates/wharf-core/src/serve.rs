@@ -25,10 +25,7 @@ impl Wharf {
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
-        let not_runnable = |reason: String| Error::NotRunnable {
-            file: name.to_path_buf(),
-            reason,
-        };
+        let not_runnable = |reason: String| Error::not_runnable(name, reason);
         let memory = policy.memory_limit.unwrap_or(DEFAULT_INSTANCE_MEMORY) as usize;
         let engine = wharf_sandbox::new_pooled_engine(MAX_CONCURRENCY, memory)?;
         let (compiled, _) =
@@ -62,7 +59,8 @@ impl Wharf {
         };
         let serving = wharf_http::serve(&engine, &component, options).map_err(|e| match e {
             wharf_http::Error::Component(reason) => not_runnable(reason),
-            other => Error::Container(other.to_string()),
+            listen @ wharf_http::Error::Listen { .. } => Error::Conflict(listen.to_string()),
+            other => Error::Internal(other.into()),
         })?;
         for addr in &serving.addrs {
             tracing::info!("serving {} on http://{addr}", name.display());
