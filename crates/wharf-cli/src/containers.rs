@@ -7,8 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use wharf_core::{
-    logs, Container, ContainerSpec, ContainerStatus, ContainerTarget, LogLimits, RestartPolicy,
-    SandboxPolicy, Wharf,
+    docker, logs, Container, ContainerSpec, LogLimits, RestartPolicy, SandboxPolicy, Wharf,
 };
 
 use crate::run::RunArgs;
@@ -373,10 +372,11 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
     }
     if args.format == "json" {
         for c in &shown {
+            let summary = docker::container_summary(c);
             let line = json!({
-                "ID": id(c), "Names": c.config.name, "Image": c.config.target.display(),
-                "Command": command_of(c), "CreatedAt": c.config.created,
-                "State": c.state.status.name(), "Status": status_text(c),
+                "ID": id(c), "Names": c.config.name, "Image": summary.image,
+                "Command": summary.command, "CreatedAt": c.config.created,
+                "State": c.state.status.name(), "Status": summary.status,
                 "Ports": ports_text(c),
             });
             let _ = writeln!(out, "{line}");
@@ -396,14 +396,15 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
         "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS"
     );
     for c in &shown {
+        let summary = docker::container_summary(c);
         let _ = writeln!(
             out,
             "{:<14}{:<28}{:<24}{:<26}{:<36}{:<ports_width$}{}",
             id(c),
             truncate(c.config.target.display(), 27),
-            truncate(&format!("\"{}\"", command_of(c)), 23),
-            ago(&c.config.created),
-            status_text(c),
+            truncate(&format!("\"{}\"", summary.command.unwrap_or_default()), 23),
+            docker::time_ago(&c.config.created),
+            summary.status.unwrap_or_default(),
             ports_text(c),
             c.config.name
         );
@@ -417,56 +418,6 @@ fn truncate(text: &str, width: usize) -> String {
     }
     let cut: String = text.chars().take(width.saturating_sub(1)).collect();
     format!("{cut}…")
-}
-
-fn command_of(c: &Container) -> String {
-    c.config
-        .entrypoint
-        .iter()
-        .chain(&c.config.args)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// "3 minutes ago" from an RFC 3339 time.
-fn ago(time: &str) -> String {
-    let Ok(then) = humantime::parse_rfc3339_weak(time) else {
-        return time.to_string();
-    };
-    let secs = then.elapsed().map(|d| d.as_secs()).unwrap_or(0);
-    match secs {
-        0..=1 => "Less than a second ago".into(),
-        2..=59 => format!("{secs} seconds ago"),
-        60..=3599 => format!("{} minutes ago", secs / 60),
-        3600..=86399 => format!("{} hours ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86400),
-    }
-}
-
-/// Docker's STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
-fn status_text(c: &Container) -> String {
-    let since = |t: &Option<String>| {
-        t.as_deref()
-            .map(ago)
-            .unwrap_or_default()
-            .trim_end_matches(" ago")
-            .to_string()
-    };
-    match c.state.status {
-        ContainerStatus::Created => "Created".into(),
-        ContainerStatus::Running => format!("Up {}", since(&c.state.started_at)),
-        ContainerStatus::Restarting => format!(
-            "Restarting ({}) {}",
-            c.state.exit_code.unwrap_or(0),
-            c.state.finished_at.as_deref().map(ago).unwrap_or_default()
-        ),
-        ContainerStatus::Exited => format!(
-            "Exited ({}) {}",
-            c.state.exit_code.unwrap_or(0),
-            c.state.finished_at.as_deref().map(ago).unwrap_or_default()
-        ),
-    }
 }
 
 /// `wharf logs [-f] [--tail N] [-t] [--since TIME] CONTAINER`
@@ -629,12 +580,12 @@ pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
     let mut found = Vec::new();
     let mut code = 0;
     for name in &args.names {
-        match wharf.container(name) {
+        match wharf.inspect_container(name) {
             Ok((c, note)) => {
                 if let Some(note) = note {
                     eprintln!("wharf: {note}");
                 }
-                found.push(container_json(wharf, &c));
+                found.push(serde_json::to_value(c).expect("inspect serializes"));
             }
             Err(_) => match wharf.inspect_image(name) {
                 Ok(image) => found.push(image),
@@ -644,73 +595,6 @@ pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
     }
     println!("{}", serde_json::to_string_pretty(&found).expect("JSON"));
     code
-}
-
-fn container_json(wharf: &Wharf, c: &Container) -> serde_json::Value {
-    let s = &c.state;
-    let (image, image_id) = match &c.config.target {
-        ContainerTarget::Image { reference, digest } => (reference.clone(), digest.clone()),
-        ContainerTarget::File { path } => (path.clone(), String::new()),
-    };
-    let dir = wharf.containers().map(|cs| cs.dir_of(&c.config.id)).ok();
-    json!({
-        "Id": c.config.id,
-        "Name": format!("/{}", c.config.name),
-        "Created": c.config.created,
-        "Image": image_id,
-        "Path": c.config.entrypoint.clone().unwrap_or_default(),
-        "Args": c.config.args,
-        "State": {
-            "Status": s.status.name(),
-            "Running": s.status == ContainerStatus::Running,
-            "Restarting": s.status == ContainerStatus::Restarting,
-            "OOMKilled": s.oom_killed,
-            "Dead": false,
-            "Pid": s.pid.unwrap_or(0),
-            "ExitCode": s.exit_code.unwrap_or(0),
-            "Error": s.error.clone().unwrap_or_default(),
-            "StartedAt": s.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-            "Ended": s.ended,
-        },
-        "RestartCount": s.restart_count,
-        "LogPath": dir.map(|d| logs::log_path(&d)),
-        "NetworkSettings": {"Ports": ports_json(c)},
-        "HostConfig": {
-            "RestartPolicy": {"Name": c.config.restart.name(), "MaximumRetryCount": match c.config.restart {
-                RestartPolicy::OnFailure { max } => max.unwrap_or(0), _ => 0 }},
-            "AutoRemove": c.config.auto_remove,
-            "PortBindings": ports_json(c),
-            "NetworkMode": c.config.network,
-            "Memory": c.config.memory.unwrap_or(0),
-            "Binds": c.config.mounts.iter().map(|m| format!("{}:{}{}", m.host, m.guest,
-                if m.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
-            "LogConfig": {"Type": "json-file", "Config": {
-                "max-size": c.config.log.max_size.to_string(), "max-file": c.config.log.max_files.to_string()}},
-        },
-        "Config": {
-            "Image": image,
-            "Cmd": c.config.args,
-            "Entrypoint": c.config.entrypoint,
-            "Env": c.config.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
-            "WorkingDir": c.config.workdir.clone().unwrap_or_default(),
-            "StopTimeout": c.config.timeout_ms,
-        },
-    })
-}
-
-/// Docker's `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "...", "HostPort": "8080"}]}`.
-fn ports_json(c: &Container) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
-    for p in &c.config.ports {
-        let entry = map
-            .entry(format!("{}/tcp", p.guest_port))
-            .or_insert_with(|| json!([]));
-        if let Some(list) = entry.as_array_mut() {
-            list.push(json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
-        }
-    }
-    serde_json::Value::Object(map)
 }
 
 /// Docker's PORTS text: `127.0.0.1:8080->80/tcp, ...`.

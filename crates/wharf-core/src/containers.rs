@@ -157,6 +157,18 @@ impl Wharf {
         Ok(containers.reconcile(&id)?)
     }
 
+    /// `GET /containers/{id}/json` (and `wharf inspect`) for the container `name_or_id`,
+    /// reconciled; the note says what was fixed, if anything.
+    pub fn inspect_container(
+        &self,
+        name_or_id: &str,
+    ) -> Result<(crate::docker::api::ContainerInspectResponse, Option<String>), Error> {
+        let (container, note) = self.container(name_or_id)?;
+        let dir = self.containers()?.dir_of(&container.config.id);
+        let log = wharf_containers::logs::log_path(&dir);
+        Ok((crate::docker::container_inspect(&container, &log), note))
+    }
+
     /// Every container (running only unless `all`), reconciled, with notes on what was fixed.
     pub fn list_containers(&self, all: bool) -> Result<(Vec<Container>, Vec<String>), Error> {
         let containers = self.containers()?;

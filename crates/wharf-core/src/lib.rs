@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod containers;
+pub mod docker;
 mod error;
 mod images;
 pub mod monitor;

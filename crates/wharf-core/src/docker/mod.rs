@@ -1,0 +1,11 @@
+//! Docker's shapes, in one home: wharf's containers and images as the Docker Engine API
+//! describes them (the [bollard-stubs](https://docs.rs/bollard-stubs) models), so that
+//! `wharf inspect` prints exactly what `GET /containers/{id}/json` serves, and `wharf ps` shows
+//! the `Status` text the API's container list carries.
+//!
+//! Front ends print or serve these; none builds Docker JSON of its own.
+
+mod container;
+
+pub use bollard_stubs::models as api;
+pub use container::{container_inspect, container_summary, status_text, time_ago};
