@@ -87,8 +87,7 @@ pub fn save(store: &Store, items: &[SaveItem], out: impl Write) -> Result<(), Er
         }
         docker_manifest.push(json!({
             "Config": blob_path(&record.config),
-            "RepoTags": item.names.iter().map(|n| format!(
-                "{}:{}", n.familiar_name(), n.tag.as_deref().unwrap_or("latest"))).collect::<Vec<_>>(),
+            "RepoTags": item.names.iter().map(Reference::familiar_tag).collect::<Vec<_>>(),
             "Layers": record.layers.iter().map(blob_path).collect::<Vec<_>>(),
         }));
         blobs.extend(record.blobs(&item.digest).cloned());

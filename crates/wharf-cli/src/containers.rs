@@ -588,7 +588,7 @@ pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
                 found.push(serde_json::to_value(c).expect("inspect serializes"));
             }
             Err(_) => match wharf.inspect_image(name) {
-                Ok(image) => found.push(image),
+                Ok(image) => found.push(serde_json::to_value(image).expect("inspect serializes")),
                 Err(_) => code = fail(format!("no such object: {name}"), VERB_FAILED),
             },
         }

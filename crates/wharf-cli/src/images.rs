@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use wharf_core::{BuildOptions, Reference, Wharf};
+use wharf_core::{docker, BuildOptions, Reference, Wharf};
 
 use crate::{fail, ENGINE_FAILED};
 
@@ -90,10 +90,7 @@ fn try_build(wharf: &Wharf, args: BuildArgs) -> Result<(), String> {
     } else {
         println!("built {digest}");
         for tag in tags {
-            println!(
-                "tagged {}",
-                tag.familiar_name() + ":" + tag.tag.as_deref().unwrap_or("latest")
-            );
+            println!("tagged {}", tag.familiar_tag());
         }
     }
     Ok(())
@@ -167,11 +164,22 @@ pub fn rmi(wharf: &Wharf, args: RmiArgs) -> i32 {
     let mut code = 0;
     for image in &args.images {
         match wharf.remove_image(image, args.force) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Ok(items) => items
+                .iter()
+                .for_each(|i| println!("{}", deletion(i, "Untagged", "Deleted"))),
             Err(e) => code = fail(e, 1),
         }
     }
     code
+}
+
+/// One removal as Docker's CLI prints it (`rmi` says "Untagged: X", `image prune` "untagged: X").
+fn deletion(item: &docker::api::ImageDeleteResponseItem, untagged: &str, deleted: &str) -> String {
+    match (&item.untagged, &item.deleted) {
+        (Some(tag), _) => format!("{untagged}: {tag}"),
+        (None, Some(digest)) => format!("{deleted}: {digest}"),
+        (None, None) => String::new(),
+    }
 }
 
 /// `wharf tag SOURCE TARGET`
@@ -244,12 +252,16 @@ pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
         }
     }
     match wharf.prune_images(args.all) {
-        Ok((lines, freed)) => {
-            if !lines.is_empty() {
+        Ok(pruned) => {
+            let items = pruned.images_deleted.unwrap_or_default();
+            if !items.is_empty() {
                 println!("Deleted Images:");
-                lines.iter().for_each(|l| println!("{l}"));
+                items
+                    .iter()
+                    .for_each(|i| println!("{}", deletion(i, "untagged", "deleted")));
                 println!();
             }
+            let freed = pruned.space_reclaimed.unwrap_or(0).max(0) as u64;
             println!("Total reclaimed space: {}", human_size(freed));
             0
         }
@@ -332,7 +344,7 @@ pub fn load(wharf: &Wharf, args: LoadArgs) -> i32 {
                     }
                     for name in image.names {
                         let shown = Reference::parse(&name)
-                            .map(|r| format!("{}:{}", r.familiar_name(), r.tag.unwrap_or_default()))
+                            .map(|r| r.familiar_tag())
                             .unwrap_or(name);
                         println!("Loaded image: {shown}");
                     }

@@ -8,6 +8,7 @@ use wharf_image::{Document, Reference, WasmImage, MAX_DOCUMENT_SIZE};
 use wharf_store::{Digest, Store};
 use wharf_unpack::{Compression, Limits};
 
+use crate::docker::api;
 use crate::{Error, Outcome, SandboxPolicy, StopHandle, Wharf};
 
 /// One line of `wharf images`.
@@ -22,6 +23,30 @@ pub struct ImageSummary {
     pub created: Option<String>,
     /// Bytes of its blobs in the store.
     pub size: u64,
+}
+
+/// The bytes the store's copies of `blobs` take.
+fn blobs_size<'a>(store: &Store, blobs: impl Iterator<Item = &'a Digest>) -> u64 {
+    blobs
+        .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Docker's report that `tag` went.
+fn untagged(tag: &str) -> api::ImageDeleteResponseItem {
+    api::ImageDeleteResponseItem {
+        untagged: Some(tag.to_string()),
+        deleted: None,
+    }
+}
+
+/// Docker's report that the image `digest` went.
+fn deleted(digest: &Digest) -> api::ImageDeleteResponseItem {
+    api::ImageDeleteResponseItem {
+        untagged: None,
+        deleted: Some(digest.to_string()),
+    }
 }
 
 /// A container that uses an image.
@@ -110,10 +135,9 @@ impl Wharf {
         Ok(wharf_build::build_artifact(&store, &wasm, options)?)
     }
 
-    /// `wharf image inspect`: Docker's fields for the image `reference` (`Id`, `RepoTags`,
-    /// `RepoDigests`, `Created`, `Os`, `Architecture`, `Size`, `Config`, `RootFS`), plus
+    /// `GET /images/{name}/json` (and `wharf image inspect`) for the image `reference`, with
     /// the manifest and how the image carries its Wasm.
-    pub fn inspect_image(&self, reference: &str) -> Result<serde_json::Value, Error> {
+    pub fn inspect_image(&self, reference: &str) -> Result<crate::docker::ImageDetails, Error> {
         let store = self.store()?;
         let index = store.index()?;
         let digest = resolve(&index, reference)?;
@@ -121,10 +145,6 @@ impl Wharf {
         let limit = MAX_DOCUMENT_SIZE as u64;
         let manifest_bytes = store.read_blob(&digest, limit)?;
         let config_bytes = store.read_blob(&record.config, limit)?;
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Image(e.to_string()))?;
-        let config: serde_json::Value =
-            serde_json::from_slice(&config_bytes).map_err(|e| Error::Image(e.to_string()))?;
         let layout = match wharf_image::parse_document(&manifest_bytes) {
             Ok(Document::Manifest(m)) => match wharf_image::classify(&m, &config_bytes) {
                 Ok(WasmImage::Rootfs { .. }) => "rootfs",
@@ -139,55 +159,29 @@ impl Wharf {
             .filter(|(_, d)| **d == digest)
             .filter_map(|(t, _)| Reference::parse(t).ok())
             .collect();
-        let repo_tags: Vec<String> = tags
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}:{}",
-                    r.familiar_name(),
-                    r.tag.as_deref().unwrap_or("latest")
-                )
-            })
-            .collect();
-        let mut repo_digests: Vec<String> = tags
-            .iter()
-            .map(|r| format!("{}@{digest}", r.familiar_name()))
-            .collect();
-        repo_digests.dedup();
-        let size: u64 = record
-            .blobs(&digest)
-            .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
-            .map(|m| m.len())
-            .sum();
-        Ok(serde_json::json!({
-            "Id": digest.as_str(),
-            "RepoTags": repo_tags,
-            "RepoDigests": repo_digests,
-            "Created": config.get("created").cloned().unwrap_or(serde_json::Value::Null),
-            "Os": config.get("os").cloned().unwrap_or(serde_json::Value::Null),
-            "Architecture": config.get("architecture").cloned().unwrap_or(serde_json::Value::Null),
-            "Size": size,
-            "Config": config.get("config").cloned().unwrap_or(serde_json::json!({})),
-            "RootFS": {
-                "Type": "layers",
-                "Layers": record.layers.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-            },
-            "Manifest": manifest,
-            "Wasm": {
-                "Layout": layout,
-                "ConfigMediaType": manifest.pointer("/config/mediaType").cloned(),
-            },
-        }))
+        let size = blobs_size(&store, record.blobs(&digest));
+        crate::docker::image_details(crate::docker::ImageFacts {
+            digest: &digest,
+            tags: &tags,
+            size,
+            layers: &record.layers,
+            manifest: &manifest_bytes,
+            config: &config_bytes,
+            layout,
+        })
+        .map_err(|e| Error::Image(format!("image {reference}: {e}")))
     }
 
     /// The TCP ports image `reference` EXPOSEs (its config's `ExposedPorts`), for `-P`.
     pub fn exposed_ports(&self, reference: &str) -> Result<Vec<u16>, Error> {
         let image = self.inspect_image(reference)?;
-        let mut ports: Vec<u16> = image
-            .pointer("/Config/ExposedPorts")
-            .and_then(|p| p.as_object())
-            .into_iter()
-            .flat_map(|p| p.keys())
+        let exposed = image
+            .inspect
+            .config
+            .and_then(|c| c.exposed_ports)
+            .unwrap_or_default();
+        let mut ports: Vec<u16> = exposed
+            .keys()
             .filter_map(|key| match key.split_once('/') {
                 Some((port, "tcp")) => port.parse().ok(),
                 Some(_) => None,
@@ -200,18 +194,12 @@ impl Wharf {
 
     /// `wharf image prune`: deletes images no container uses, the untagged (dangling) ones
     /// or, with `all`, every one, then what a killed pull or build left behind (blobs no image
-    /// refers to, abandoned temporaries). Returns Docker's report lines and the bytes freed.
-    pub fn prune_images(&self, all: bool) -> Result<(Vec<String>, u64), Error> {
+    /// refers to, abandoned temporaries). Returns what `POST /images/prune` reports.
+    pub fn prune_images(&self, all: bool) -> Result<api::ImagePruneResponse, Error> {
         let store = self.store()?;
         let mut report = Vec::new();
-        let sizes = |index: &wharf_store::Index| -> u64 {
-            index
-                .referenced_blobs()
-                .iter()
-                .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
-                .map(|m| m.len())
-                .sum()
-        };
+        let sizes =
+            |index: &wharf_store::Index| blobs_size(&store, index.referenced_blobs().iter());
         let mut freed = store.update(|index| {
             let users = self
                 .image_users()
@@ -227,18 +215,21 @@ impl Wharf {
             index.tags.retain(|tag, d| {
                 let drop = doomed.contains(d);
                 if drop {
-                    report.push(format!("untagged: {tag}"));
+                    report.push(untagged(tag));
                 }
                 !drop
             });
             for digest in &doomed {
                 index.images.remove(digest);
-                report.push(format!("deleted: {digest}"));
+                report.push(deleted(digest));
             }
             Ok(before - sizes(index))
         })?;
         freed += store.remove_orphans(std::time::Duration::ZERO)?;
-        Ok((report, freed))
+        Ok(api::ImagePruneResponse {
+            images_deleted: Some(report),
+            space_reclaimed: Some(freed as i64),
+        })
     }
 
     /// `wharf save`: writes `references` (tags, digests or IDs) as an OCI layout tar.
@@ -289,11 +280,7 @@ impl Wharf {
         let index = store.index()?;
         let summary = |reference: Option<Reference>, digest: &Digest| {
             let record = index.images.get(digest)?;
-            let size = record
-                .blobs(digest)
-                .filter_map(|d| std::fs::metadata(store.blob_path(d)).ok())
-                .map(|m| m.len())
-                .sum();
+            let size = blobs_size(&store, record.blobs(digest));
             Some(ImageSummary {
                 reference,
                 digest: digest.clone(),
@@ -334,8 +321,12 @@ impl Wharf {
     /// only it used go once no tag is left and no container uses it. An image that containers
     /// use keeps its last tag unless `force`, and then stays untagged for them; one that a
     /// running container uses cannot be deleted by ID even with `force` (Docker's rules).
-    /// Returns what was removed, as Docker prints it (`Untagged: ...`, `Deleted: ...`).
-    pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>, Error> {
+    /// Returns what was removed, as `DELETE /images/{name}` reports it.
+    pub fn remove_image(
+        &self,
+        reference: &str,
+        force: bool,
+    ) -> Result<Vec<api::ImageDeleteResponseItem>, Error> {
         let store = self.store()?;
         let removed = store.update(|index| {
             let digest = resolve(index, reference)?;
@@ -388,13 +379,13 @@ impl Wharf {
             index.tags.retain(|name, d| {
                 let drop = *d == digest && tag.as_ref().is_none_or(|t| t == name);
                 if drop {
-                    report.push(format!("Untagged: {name}"));
+                    report.push(untagged(name));
                 }
                 !drop
             });
             if !index.tags.values().any(|d| *d == digest) && users.is_none() {
                 index.images.remove(&digest);
-                report.push(format!("Deleted: {digest}"));
+                report.push(deleted(&digest));
             }
             Ok(report)
         })?;

@@ -101,6 +101,16 @@ impl Reference {
         format!("{}/{}", self.registry, self.repository)
     }
 
+    /// `name:tag` as Docker shows it (`app:1`, `localhost:5000/team/app:latest`): the
+    /// familiar name and the tag (`latest` for a reference without one).
+    pub fn familiar_tag(&self) -> String {
+        format!(
+            "{}:{}",
+            self.familiar_name(),
+            self.tag.as_deref().unwrap_or("latest")
+        )
+    }
+
     /// The short form Docker shows: without `docker.io/` and `library/`.
     pub fn familiar_name(&self) -> String {
         if self.registry != DEFAULT_REGISTRY {

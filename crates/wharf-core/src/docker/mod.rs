@@ -6,6 +6,8 @@
 //! Front ends print or serve these; none builds Docker JSON of its own.
 
 mod container;
+mod image;
 
 pub use bollard_stubs::models as api;
 pub use container::{container_inspect, container_summary, status_text, time_ago};
+pub use image::{image_details, ImageDetails, ImageFacts, WasmLayout};
