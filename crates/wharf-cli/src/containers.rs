@@ -43,6 +43,14 @@ fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, Str
         restart,
         auto_remove: args.auto_remove,
         log,
+        labels: args
+            .labels
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (l.clone(), String::new()),
+            })
+            .collect(),
     })
 }
 
@@ -337,25 +345,15 @@ pub struct PsArgs {
 
 /// Lists containers.
 pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
-    let (containers, notes) = match wharf.list_containers(args.all || !args.filters.is_empty()) {
+    let query = match wharf_core::ContainerQuery::from_pairs(args.all, &args.filters) {
+        Ok(query) => query,
+        Err(e) => return fail(e, VERB_FAILED),
+    };
+    let (shown, notes) = match wharf.query_containers(&query) {
         Ok(x) => x,
         Err(e) => return fail(e, VERB_FAILED),
     };
     notes.iter().for_each(|n| eprintln!("wharf: {n}"));
-    let mut shown = Vec::new();
-    for c in containers {
-        let keep = args.filters.iter().all(|f| match f.split_once('=') {
-            Some(("status", v)) => c.state.status.name() == v,
-            Some(("name", v)) => c.config.name.contains(v),
-            Some(("id", v)) => c.config.id.starts_with(v),
-            Some(("ancestor", v)) => c.config.target.display() == v,
-            _ => false,
-        });
-        let running_only = !args.all && args.filters.iter().all(|f| !f.starts_with("status="));
-        if keep && (!running_only || c.state.status.is_live()) {
-            shown.push(c);
-        }
-    }
     let id = |c: &Container| {
         if args.no_trunc {
             c.config.id.clone()

@@ -82,6 +82,10 @@ pub struct RunArgs {
     #[arg(long = "restart", value_name = "POLICY", default_value = "no")]
     pub(crate) restart: String,
 
+    /// Set a label on the container: KEY=VALUE (or KEY, for an empty value).
+    #[arg(short = 'l', long = "label", value_name = "KEY[=VALUE]")]
+    pub(crate) labels: Vec<String>,
+
     /// Log options: max-size=SIZE, max-file=N (Docker's json-file options).
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub(crate) log_opts: Vec<String>,
@@ -227,7 +231,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     }
     let target = &args.command[0];
     let mut policy = policy;
-    if args.detach || args.name.is_some() || args.restart != "no" {
+    if args.detach || args.name.is_some() || args.restart != "no" || !args.labels.is_empty() {
         return crate::containers::run_as_container(wharf, &args, policy);
     }
     if !names_a_file(target) {

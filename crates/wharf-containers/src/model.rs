@@ -50,6 +50,9 @@ pub struct ContainerConfig {
     /// `--network`: `bridge`, `host` or `none`.
     #[serde(default = "bridge")]
     pub network: String,
+    /// Labels (`--label KEY=VALUE`), for filters and for tools that group containers.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 fn bridge() -> String {

@@ -26,6 +26,7 @@ fn config(name: &str) -> ContainerConfig {
         log: LogLimits::default(),
         ports: vec![],
         network: "bridge".into(),
+        labels: Default::default(),
     }
 }
 

@@ -48,6 +48,8 @@ pub struct ContainerSpec {
     pub auto_remove: bool,
     /// `--log-opt max-size=,max-file=`.
     pub log: LogLimits,
+    /// Labels.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Wharf {
@@ -125,6 +127,7 @@ impl Wharf {
                 })
                 .collect(),
             network: spec.policy.network.name().into(),
+            labels: spec.labels.clone(),
         };
         // The container's files are unpacked before it appears: it owns them until `rm`.
         let store = self.store()?;

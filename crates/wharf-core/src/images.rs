@@ -574,6 +574,12 @@ impl Wharf {
         }
     }
 
+    /// The manifest digest of the image `reference` names, if the store holds it.
+    pub(crate) fn image_digest(&self, reference: &str) -> Option<String> {
+        let index = self.store().ok()?.index().ok()?;
+        resolve(&index, reference).ok().map(|d| d.to_string())
+    }
+
     /// Whether the store holds `reference` (a tag, digest or ID prefix).
     pub fn image_exists(&self, reference: &str) -> Result<bool, Error> {
         let index = self.store()?.index()?;

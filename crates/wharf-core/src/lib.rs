@@ -11,6 +11,7 @@ mod containers;
 pub mod docker;
 mod error;
 mod images;
+mod list;
 pub mod monitor;
 mod registry;
 mod serve;
@@ -20,6 +21,7 @@ use std::path::Path;
 pub use containers::{ContainerSpec, ContainerStats, MONITOR_COMMAND};
 pub use error::{Error, ErrorKind};
 pub use images::{ImageRun, ImageSummary};
+pub use list::ContainerQuery;
 pub use registry::{
     normalize_registry, registry_options_from_env, BlobEvent, NoProgress, Progress, Pulled,
     RegistryOptions, INSECURE_REGISTRIES_ENV, REGISTRY_TIMEOUT_ENV,

@@ -431,3 +431,61 @@ fn start_attach_and_a_named_foreground_run_print_output_and_exit_with_the_code()
     assert_eq!(started.code, 0, "{started:?}");
     assert_eq!(started.stdout, "out 0\n");
 }
+
+#[test]
+fn ps_filters_mean_what_docker_s_mean() {
+    let env = Env::new();
+    let hello = path("hello.wasm");
+    let sleep = path("sleep.wasm");
+    let exit3 = path("exit3.wasm");
+    env.run_d(&["--name", "web-1", "-l", "tier=web", &sleep, "30"]);
+    env.run_d(&["--name", "web-2", "-l", "tier=web", "-l", "canary", &hello]);
+    env.run_d(&["--name", "db", "-l", "tier=db", &exit3]);
+    ok(&env.wharf(&["wait", "web-2", "db"]));
+    let names = |filters: &[&str]| -> Vec<String> {
+        let mut args = vec!["ps", "--format", "json"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let ran = env.wharf(&args);
+        ok(&ran);
+        let mut names: Vec<String> = ran
+            .stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["Names"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    // Running only by default; a status filter looks at stopped ones too.
+    assert_eq!(names(&[]), ["web-1"]);
+    assert_eq!(names(&["status=exited"]), ["db", "web-2"]);
+    // Values of one key are OR'd, keys AND'd.
+    assert_eq!(
+        names(&["status=exited", "status=running"]),
+        ["db", "web-1", "web-2"]
+    );
+    assert_eq!(names(&["status=exited", "label=tier=web"]), ["web-2"]);
+    assert_eq!(names(&["status=exited", "label=canary"]), ["web-2"]);
+    assert_eq!(
+        names(&["exited=3"]),
+        Vec::<String>::new(),
+        "exited needs -a or status"
+    );
+    assert_eq!(names(&["status=exited", "exited=3"]), ["db"]);
+    assert_eq!(names(&["status=running", "name=^web"]), ["web-1"]);
+    assert_eq!(names(&["status=exited", "before=db"]), ["web-2"]);
+    assert_eq!(names(&["status=exited", "since=web-1"]), ["db", "web-2"]);
+    // Unknown keys and malformed values are errors, not empty lists.
+    for bad in ["colour=red", "status=sleeping", "exited=zero"] {
+        let ran = env.wharf(&["ps", "--filter", bad]);
+        assert_eq!(ran.code, 1, "{bad}: {ran:?}");
+        assert!(ran.stderr.contains("invalid filter"), "{bad}: {ran:?}");
+    }
+    ok(&env.wharf(&["rm", "-f", "web-1", "web-2", "db"]));
+}

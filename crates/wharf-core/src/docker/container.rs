@@ -59,6 +59,10 @@ fn port_map(c: &Container) -> api::PortMap {
     map
 }
 
+fn labels(c: &Container) -> HashMap<String, String> {
+    c.config.labels.clone().into_iter().collect()
+}
+
 /// The command a container runs, as Docker shows it: entrypoint and arguments.
 fn command_of(c: &Container) -> String {
     c.config
@@ -144,6 +148,7 @@ pub fn container_inspect(c: &Container, log_path: &Path) -> api::ContainerInspec
                     .collect(),
             ),
             working_dir: Some(c.config.workdir.clone().unwrap_or_default()),
+            labels: Some(labels(c)),
             stop_timeout: c.config.timeout_ms.map(|ms| (ms / 1000) as i64),
             ..Default::default()
         }),
@@ -180,7 +185,7 @@ pub fn container_summary(c: &Container) -> api::ContainerSummary {
                 })
                 .collect(),
         ),
-        labels: Some(HashMap::new()),
+        labels: Some(labels(c)),
         state: Some(summary_state(c.state.status)),
         status: Some(status_text(c)),
         host_config: Some(api::ContainerSummaryHostConfig {
@@ -257,6 +262,7 @@ mod tests {
                     guest_port: 80,
                 }],
                 network: "bridge".into(),
+                labels: [("tier".to_string(), "web".to_string())].into(),
             },
             state: State {
                 status,
@@ -284,6 +290,7 @@ mod tests {
             "8080"
         );
         assert_eq!(value["Config"]["Env"][0], "A=1");
+        assert_eq!(value["Config"]["Labels"]["tier"], "web");
         assert_eq!(value["Image"], format!("sha256:{}", "b".repeat(64)));
     }
 
