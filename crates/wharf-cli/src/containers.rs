@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use wharf_core::{
-    docker, logs, Container, ContainerSpec, LogLimits, RestartPolicy, SandboxPolicy, Wharf,
+    docker, logs, Container, ContainerSpec, LogItem, LogLimits, LogQuery, LogStream, RestartPolicy,
+    SandboxPolicy, Wharf,
 };
 
 use crate::run::RunArgs;
@@ -96,34 +97,30 @@ pub fn run_as_container(wharf: &Wharf, args: &RunArgs, policy: SandboxPolicy) ->
         println!("{id}");
         return 0;
     }
-    attach(wharf, &id, 0)
+    let everything = LogQuery {
+        follow: true,
+        ..Default::default()
+    };
+    match wharf.logs(&id, everything) {
+        Ok(log) => attach(wharf, &id, log),
+        Err(e) => fail(e, ENGINE_FAILED),
+    }
 }
 
-/// Follows the container's output from `offset` of its log to stdout/stderr until it ends;
-/// returns its exit code. SIGINT and SIGTERM are passed on to the container (Docker's
+/// Prints `log` (a following stream of the container `id`) to stdout/stderr until the container
+/// ends; returns its exit code. SIGINT and SIGTERM are passed on to the container (Docker's
 /// sig-proxy).
-fn attach(wharf: &Wharf, id: &str, offset: u64) -> i32 {
+fn attach(wharf: &Wharf, id: &str, log: LogStream<'_>) -> i32 {
     let signal = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register_usize(s, signal.clone(), s as usize);
     }
-    let proxy = {
-        let signal = signal.clone();
-        move || {
-            let s = signal.swap(0, std::sync::atomic::Ordering::SeqCst);
-            (s != 0).then_some(s as i32)
+    let printed = print_log(log, false, &mut || {
+        let s = signal.swap(0, std::sync::atomic::Ordering::SeqCst);
+        if s != 0 {
+            let _ = wharf.kill_container(id, s as i32);
         }
-    };
-    let printed = follow(
-        wharf,
-        id,
-        offset,
-        false,
-        &mut |sig| {
-            let _ = wharf.kill_container(id, sig);
-        },
-        &proxy,
-    );
+    });
     if let Err(e) = printed {
         return fail(e, ENGINE_FAILED);
     }
@@ -131,6 +128,18 @@ fn attach(wharf: &Wharf, id: &str, offset: u64) -> i32 {
         Ok(code) => code,
         Err(e) => fail(e, ENGINE_FAILED),
     }
+}
+
+/// A following stream of everything container `id` writes from now on.
+fn new_output<'a>(wharf: &'a Wharf, id: &str) -> Result<LogStream<'a>, wharf_core::Error> {
+    wharf.logs(
+        id,
+        LogQuery {
+            tail: Some(0),
+            follow: true,
+            ..Default::default()
+        },
+    )
 }
 
 /// `wharf create [OPTIONS] IMAGE|FILE [ARG...]`: as `run`, without starting.
@@ -189,28 +198,22 @@ pub fn start(wharf: &Wharf, args: StartArgs) -> i32 {
     }
     let mut code = 0;
     for name in &names {
-        // Attached, only this run's output is shown: the log so far is where earlier runs
-        // left it.
-        let offset = log_end(wharf, name);
+        // Attached, only this run's output is shown: the stream starts where earlier runs
+        // left the log.
+        let log = match args.attach && names.len() == 1 {
+            true => match new_output(wharf, name) {
+                Ok(log) => Some(log),
+                Err(e) => return fail(e, VERB_FAILED),
+            },
+            false => None,
+        };
         match wharf.start_container(name) {
-            Ok(id) if args.attach && names.len() == 1 => return attach(wharf, &id, offset),
+            Ok(id) if log.is_some() => return attach(wharf, &id, log.expect("checked")),
             Ok(_) => println!("{name}"),
             Err(e) => code = fail(e, VERB_FAILED),
         }
     }
     code
-}
-
-/// Where the current log file of container `name` ends now (0 if it has none).
-fn log_end(wharf: &Wharf, name: &str) -> u64 {
-    let Ok((container, _)) = wharf.container(name) else {
-        return 0;
-    };
-    wharf
-        .containers()
-        .ok()
-        .and_then(|c| std::fs::metadata(logs::log_path(&c.dir_of(&container.config.id))).ok())
-        .map_or(0, |m| m.len())
 }
 
 /// `wharf stop [-t SECONDS] CONTAINER...` (also used by `restart`)
@@ -433,19 +436,15 @@ pub struct LogsArgs {
     /// Only lines since this RFC 3339 time or this long ago (e.g. 10m).
     #[arg(long = "since")]
     since: Option<String>,
+    /// Only lines up to this RFC 3339 time or this long ago.
+    #[arg(long = "until")]
+    until: Option<String>,
     /// The container.
     container: String,
 }
 
 /// Prints a container's output: stdout lines to stdout, stderr lines to stderr.
 pub fn logs(wharf: &Wharf, args: LogsArgs) -> i32 {
-    let (container, note) = match wharf.container(&args.container) {
-        Ok(x) => x,
-        Err(e) => return fail(e, VERB_FAILED),
-    };
-    if let Some(note) = note {
-        eprintln!("wharf: {note}");
-    }
     let tail = match args.tail.as_str() {
         "all" => None,
         n => match n.parse() {
@@ -453,32 +452,55 @@ pub fn logs(wharf: &Wharf, args: LogsArgs) -> i32 {
             Err(_) => return fail(format!("invalid --tail {n:?}"), VERB_FAILED),
         },
     };
-    let since = match &args.since {
-        None => None,
-        Some(text) => match humantime::parse_rfc3339_weak(text).ok().or_else(|| {
-            humantime::parse_duration(text)
-                .ok()
-                .map(|d| std::time::SystemTime::now() - d)
-        }) {
-            Some(t) => Some(t),
-            None => return fail(format!("invalid --since {text:?}"), VERB_FAILED),
-        },
+    let (since, until) = match (time_arg(&args.since), time_arg(&args.until)) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(text), _) => return fail(format!("invalid --since {text:?}"), VERB_FAILED),
+        (_, Err(text)) => return fail(format!("invalid --until {text:?}"), VERB_FAILED),
     };
-    let filter = LogFilter {
+    let query = LogQuery {
         tail,
         since,
-        timestamps: args.timestamps,
+        until,
+        follow: args.follow,
     };
-    match follow_filtered(wharf, &container.config.id, &filter, args.follow) {
+    let printed = wharf
+        .logs(&args.container, query)
+        .and_then(|log| print_log(log, args.timestamps, &mut || {}));
+    match printed {
         Ok(()) => 0,
         Err(e) => fail(e, VERB_FAILED),
     }
 }
 
-struct LogFilter {
-    tail: Option<usize>,
-    since: Option<std::time::SystemTime>,
+/// `--since`/`--until`: an RFC 3339 time, or how long ago (`10m`).
+fn time_arg(text: &Option<String>) -> Result<Option<std::time::SystemTime>, String> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .or_else(|| {
+            humantime::parse_duration(text)
+                .ok()
+                .map(|d| std::time::SystemTime::now() - d)
+        })
+        .map(Some)
+        .ok_or_else(|| text.clone())
+}
+
+/// Prints the entries of `log`, calling `between` whenever it waits for more.
+fn print_log(
+    log: LogStream<'_>,
     timestamps: bool,
+    between: &mut dyn FnMut(),
+) -> Result<(), wharf_core::Error> {
+    for item in log {
+        match item? {
+            LogItem::Entry(entry) => print_entry(&entry, timestamps),
+            LogItem::Waiting => between(),
+        }
+    }
+    Ok(())
 }
 
 fn print_entry(entry: &logs::Entry, timestamps: bool) {
@@ -493,74 +515,6 @@ fn print_entry(entry: &logs::Entry, timestamps: bool) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
-    }
-}
-
-fn follow_filtered(
-    wharf: &Wharf,
-    id: &str,
-    filter: &LogFilter,
-    keep_following: bool,
-) -> Result<(), String> {
-    let dir = wharf.containers().map_err(|e| e.to_string())?.dir_of(id);
-    let mut entries = logs::read_all(&dir).map_err(|e| e.to_string())?;
-    if let Some(since) = filter.since {
-        entries.retain(|e| humantime::parse_rfc3339_weak(&e.time).is_ok_and(|t| t >= since));
-    }
-    if let Some(n) = filter.tail {
-        let skip = entries.len().saturating_sub(n);
-        entries.drain(..skip);
-    }
-    entries
-        .iter()
-        .for_each(|e| print_entry(e, filter.timestamps));
-    if !keep_following {
-        return Ok(());
-    }
-    let offset = std::fs::metadata(logs::log_path(&dir))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    follow(wharf, id, offset, filter.timestamps, &mut |_| {}, &|| None)
-}
-
-/// Prints new log entries from `offset` of the current file until the container is no longer
-/// running; `signal` is polled for signals to pass on with `on_signal`.
-fn follow(
-    wharf: &Wharf,
-    id: &str,
-    mut offset: u64,
-    timestamps: bool,
-    on_signal: &mut dyn FnMut(i32),
-    signal: &dyn Fn() -> Option<i32>,
-) -> Result<(), String> {
-    let containers = wharf.containers().map_err(|e| e.to_string())?;
-    let path = logs::log_path(&containers.dir_of(id));
-    let mut last_inode = None;
-    loop {
-        if let Some(sig) = signal() {
-            on_signal(sig);
-        }
-        // Read the state before the log, so nothing written before the end is missed.
-        let live = match wharf.container(id) {
-            Ok((c, _)) => c.state.status.is_live(),
-            Err(_) => false,
-        };
-        if let Ok(file) = std::fs::File::open(&path) {
-            use std::os::unix::fs::MetadataExt;
-            let meta = file.metadata().map_err(|e| e.to_string())?;
-            // Rotated (a new file) or truncated: start over at its beginning.
-            if last_inode.is_some_and(|i| i != meta.ino()) || meta.len() < offset {
-                offset = 0;
-            }
-            last_inode = Some(meta.ino());
-            let (entries, next) = logs::read_from(file, offset).map_err(|e| e.to_string())?;
-            entries.iter().for_each(|e| print_entry(e, timestamps));
-            offset = next;
-        }
-        if !live {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -90,7 +90,15 @@ impl LogWriter {
 /// Every entry of the log in `container_dir`, oldest first (rotated files, then the current
 /// one). A torn last line (a writer killed mid-line) is skipped.
 pub fn read_all(container_dir: &Path) -> io::Result<Vec<Entry>> {
-    let current = log_path(container_dir);
+    let mut entries = read_rotated(container_dir)?;
+    if let Ok(file) = File::open(log_path(container_dir)) {
+        entries.extend(read_from(file, 0)?.0);
+    }
+    Ok(entries)
+}
+
+/// The entries of the rotated files (`container.log.N`) only, oldest first.
+pub fn read_rotated(container_dir: &Path) -> io::Result<Vec<Entry>> {
     let mut files: Vec<(u32, PathBuf)> = fs::read_dir(container_dir)?
         .flatten()
         .filter_map(|e| {
@@ -101,12 +109,11 @@ pub fn read_all(container_dir: &Path) -> io::Result<Vec<Entry>> {
         .collect();
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut entries = Vec::new();
-    for path in files.into_iter().map(|(_, p)| p).chain([current]) {
+    for path in files.into_iter().map(|(_, p)| p) {
         let Ok(file) = File::open(&path) else {
             continue;
         };
-        let (read, _) = read_from(file, 0)?;
-        entries.extend(read);
+        entries.extend(read_from(file, 0)?.0);
     }
     Ok(entries)
 }

@@ -12,6 +12,7 @@ pub mod docker;
 mod error;
 mod images;
 mod list;
+mod log_reader;
 pub mod monitor;
 mod registry;
 mod serve;
@@ -22,6 +23,7 @@ pub use containers::{ContainerSpec, ContainerStats, MONITOR_COMMAND};
 pub use error::{Error, ErrorKind};
 pub use images::{ImageRun, ImageSummary};
 pub use list::ContainerQuery;
+pub use log_reader::{LogItem, LogQuery, LogStream};
 pub use registry::{
     normalize_registry, registry_options_from_env, BlobEvent, NoProgress, Progress, Pulled,
     RegistryOptions, INSECURE_REGISTRIES_ENV, REGISTRY_TIMEOUT_ENV,
