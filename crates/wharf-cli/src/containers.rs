@@ -1,5 +1,5 @@
 //! Container verbs: `run -d`, `create`, `start`, `ps`, `logs`, `stop`, `kill`, `restart`,
-//! `rm`, `wait`, `inspect`, `stats`, `container prune`, and the hidden monitor entry.
+//! `rm`, `wait`, `inspect`, `stats`, `container prune`.
 
 use std::io::Write;
 use std::time::Duration;
@@ -664,9 +664,4 @@ pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
         }
         Err(e) => fail(e, VERB_FAILED),
     }
-}
-
-/// The hidden `container-monitor ID` entry; see `wharf_core::monitor`.
-pub fn monitor(wharf: &Wharf, id: &str) -> i32 {
-    wharf_core::monitor::run_monitor(wharf, id)
 }

@@ -83,12 +83,6 @@ enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
-    /// Runs a container's monitor (started by `wharf start`; not for users).
-    #[command(name = "container-monitor", hide = true)]
-    ContainerMonitor {
-        /// The container ID.
-        id: String,
-    },
 }
 
 /// `wharf container ...`: Docker's management-command spelling of the container verbs.
@@ -163,12 +157,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    // A monitor detaches before anything else can start a thread.
-    if let Command::ContainerMonitor { .. } = cli.command {
-        wharf_core::monitor::daemonize();
-    } else {
-        restore_sigpipe();
-    }
+    restore_sigpipe();
     let root = cli.root.unwrap_or_else(Root::default_path);
     let wharf = match Root::open(root)
         .map_err(anyhow::Error::from)
@@ -201,7 +190,6 @@ pub fn main() -> i32 {
         Command::Inspect(args) => containers::inspect(&wharf, args),
         Command::Stats(args) => containers::stats(&wharf, args),
         Command::Port(args) => containers::port(&wharf, args),
-        Command::ContainerMonitor { id } => containers::monitor(&wharf, &id),
         Command::Container(command) => match command {
             ContainerCommand::Ls(args) => containers::ps(&wharf, args),
             ContainerCommand::Prune(args) => containers::prune(&wharf, args),
@@ -231,8 +219,8 @@ pub fn main() -> i32 {
 
 /// A closed stdout (`wharf image inspect ... | head -1`) ends wharf quietly, as it ends other
 /// Unix tools: Rust ignores SIGPIPE, which turns the next print into a panic with a backtrace.
-/// Sockets are unaffected (Rust and tokio send with MSG_NOSIGNAL). A container's monitor keeps
-/// ignoring it: its starter may be gone when it answers on the ready pipe.
+/// Sockets are unaffected (Rust and tokio send with MSG_NOSIGNAL). A container's monitor (its
+/// own binary) keeps ignoring it: its starter may be gone when it answers on the ready pipe.
 fn restore_sigpipe() {
     // SAFETY: called before any thread starts; restoring a default disposition is always valid.
     unsafe {

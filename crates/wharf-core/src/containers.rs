@@ -1,7 +1,7 @@
 //! Containers: created from an image or file, run detached by a monitor process each, and
 //! every verb Docker users apply to them.
 //!
-//! There is no daemon. `start` spawns `wharf container-monitor ID` (see [`crate::monitor`]),
+//! There is no daemon. `start` spawns `wharf-monitor ROOT ID` (see [`crate::monitor`]),
 //! which detaches, holds the container's monitor lock for its whole life, runs the guest with
 //! its output going to the container's log, records how each run ended, and applies the
 //! restart policy. Every other command reads the state on disk and reconciles containers whose
@@ -20,9 +20,6 @@ use wharf_containers::{
 
 use crate::images::resolve;
 use crate::{Error, SandboxPolicy, Wharf};
-
-/// The hidden subcommand a monitor process runs as: `wharf --root ROOT container-monitor ID`.
-pub const MONITOR_COMMAND: &str = "container-monitor";
 
 /// The directory in a container's directory that holds its root filesystem.
 pub(crate) const ROOTFS_DIR: &str = "rootfs";
@@ -206,13 +203,11 @@ impl Wharf {
         if container.state.status.is_live() {
             return Ok(id);
         }
-        let exe = std::env::current_exe().map_err(Error::io)?;
+        let monitor = crate::monitor::monitor_binary().map_err(Error::io)?;
         let (mut ready_read, ready_write) = std::io::pipe().map_err(Error::io)?;
-        let mut command = std::process::Command::new(exe);
+        let mut command = std::process::Command::new(&monitor);
         command
-            .arg("--root")
             .arg(self.root.path())
-            .arg(MONITOR_COMMAND)
             .arg(&id)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -227,7 +222,14 @@ impl Wharf {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(Error::io)?;
+        let mut child = command.spawn().map_err(|e| {
+            Error::Internal(anyhow::anyhow!(
+                "cannot start the container monitor {}: {e}; install it beside this program \
+                 or name it in ${}",
+                monitor.display(),
+                crate::monitor::MONITOR_ENV
+            ))
+        })?;
         drop(ready_write);
         // The monitor forks itself away at once; reap the intermediate.
         let _ = child.wait();

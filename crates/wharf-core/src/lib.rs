@@ -19,7 +19,7 @@ mod serve;
 
 use std::path::Path;
 
-pub use containers::{ContainerSpec, ContainerStats, MONITOR_COMMAND};
+pub use containers::{ContainerSpec, ContainerStats};
 pub use error::{Error, ErrorKind};
 pub use images::{ImageRun, ImageSummary};
 pub use list::ContainerQuery;

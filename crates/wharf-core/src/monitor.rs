@@ -1,7 +1,8 @@
 //! The per-container monitor process (the role Podman's conmon plays, without a daemon).
 //!
-//! `wharf start` runs `wharf container-monitor ID` with a pipe on [`READY_FD`]. The monitor
-//! forks itself away from the starter (so it survives it and is not its zombie), takes the
+//! Starting a container runs the monitor binary, `wharf-monitor ROOT ID` ([`MONITOR_BINARY`],
+//! installed beside the front ends; it depends on no front end's flags), with a pipe on
+//! [`READY_FD`]. The monitor forks itself away from the starter (so it survives it and is not its zombie), takes the
 //! container's monitor lock, and runs the guest in this process with stdout and stderr going to
 //! the container's log. It tells the starter `ok` once the guest is instantiated, or why it
 //! could not start. Each run's end is recorded durably before the next decision: restart (with
@@ -11,7 +12,6 @@
 //! every other wharf command learns that the container is no longer running.
 
 use std::io::Write;
-use std::os::fd::FromRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,10 +30,31 @@ use crate::{
 /// The descriptor the starter's pipe is on in the monitor.
 pub const READY_FD: i32 = 3;
 
+/// The name of the monitor's binary, installed beside the front ends' binaries.
+pub const MONITOR_BINARY: &str = "wharf-monitor";
+
+/// The environment variable that names the monitor binary, where it is not beside the
+/// starting program.
+pub const MONITOR_ENV: &str = "WHARF_MONITOR";
+
+/// Where the monitor binary is: `$WHARF_MONITOR`, else beside the running program.
+pub(crate) fn monitor_binary() -> std::io::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(MONITOR_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    Ok(std::env::current_exe()?.with_file_name(MONITOR_BINARY))
+}
+
 /// Detaches the monitor: a new session, and a fork whose parent exits at once so the starter
-/// can reap it. Call first thing, before any thread exists.
-pub fn daemonize() {
-    // SAFETY: called while the process is single-threaded; fork/setsid/_exit are fine then.
+/// can reap it.
+///
+/// # Safety
+///
+/// Call it first thing in `main`, before any thread exists: after a fork only the calling
+/// thread survives, and a lock another thread held would stay locked for ever.
+pub unsafe fn daemonize() {
+    // SAFETY: the caller guarantees a single-threaded process; fork, setsid and _exit are then
+    // sound.
     unsafe {
         match libc::fork() {
             -1 => {}
@@ -43,6 +64,23 @@ pub fn daemonize() {
             _ => libc::_exit(0),
         }
     }
+}
+
+/// The monitor binary's main: runs container `id` of the wharf at `root`, answering its
+/// starter on `ready`. Returns the process exit code.
+pub fn main(root: PathBuf, id: &str, ready: std::os::fd::OwnedFd) -> i32 {
+    let ready = Ready(Arc::new(Mutex::new(Some(std::fs::File::from(ready)))));
+    let wharf = match crate::Root::open(root)
+        .map_err(Error::io)
+        .and_then(Wharf::open)
+    {
+        Ok(wharf) => wharf,
+        Err(e) => {
+            ready.tell(&ReadyAnswer::from(&e));
+            return 125;
+        }
+    };
+    run_monitor(&wharf, id, ready)
 }
 
 /// What the monitor tells its starter on the ready pipe, as one JSON document: the guest
@@ -202,13 +240,9 @@ impl Ready {
     }
 }
 
-/// The monitor's main: runs container `id` until it ends for good. Returns the process exit
-/// code (0 unless the monitor itself failed).
-pub fn run_monitor(wharf: &Wharf, id: &str) -> i32 {
-    // SAFETY: the starter put the write end of its pipe on READY_FD; we own it from here.
-    let ready = Ready(Arc::new(Mutex::new(Some(unsafe {
-        std::fs::File::from_raw_fd(READY_FD)
-    }))));
+/// Runs container `id` until it ends for good. Returns the process exit code (0 unless the
+/// monitor itself failed).
+fn run_monitor(wharf: &Wharf, id: &str, ready: Ready) -> i32 {
     let fail = |e: Error| {
         ready.tell(&ReadyAnswer::from(&e));
         125

@@ -127,7 +127,7 @@ fn monitors(root: &str) -> Vec<String> {
                 .trim()
                 .to_string()
         })
-        .filter(|c| c.contains(root) && c.contains("container-monitor"))
+        .filter(|c| c.contains(root) && c.contains("wharf-monitor"))
         .collect()
 }
 

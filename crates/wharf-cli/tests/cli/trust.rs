@@ -61,7 +61,7 @@ impl Env {
             })
             .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
             .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .filter(|c| c.contains(&root) && c.contains("container-monitor"))
+            .filter(|c| c.contains(&root) && c.contains("wharf-monitor"))
             .collect()
     }
 }
