@@ -255,17 +255,9 @@ pub struct KillArgs {
 
 /// Kills containers.
 pub fn kill(wharf: &Wharf, args: KillArgs) -> i32 {
-    let name = args.signal.trim_start_matches("SIG").to_ascii_uppercase();
-    let signal = match name.as_str() {
-        "KILL" => libc::SIGKILL,
-        "TERM" => libc::SIGTERM,
-        "INT" => libc::SIGINT,
-        "HUP" => libc::SIGHUP,
-        "QUIT" => libc::SIGQUIT,
-        n => match n.parse() {
-            Ok(n) => n,
-            Err(_) => return fail(format!("invalid signal {:?}", args.signal), VERB_FAILED),
-        },
+    let signal = match wharf_core::Signal::parse(&args.signal) {
+        Ok(signal) => signal.number(),
+        Err(e) => return fail(e, VERB_FAILED),
     };
     each(&args.containers, |c| wharf.kill_container(c, signal))
 }

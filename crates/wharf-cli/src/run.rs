@@ -315,12 +315,8 @@ fn report(name: &str, outcome: &Outcome) {
             );
         }
         Outcome::Stopped(StopReason::Signal(signal)) => {
-            let signal_name = match *signal {
-                2 => "SIGINT".to_string(),
-                15 => "SIGTERM".to_string(),
-                n => format!("signal {n}"),
-            };
-            eprintln!("wharf: {name} was stopped by {signal_name}");
+            let signal = wharf_core::Signal::from_number(*signal).name();
+            eprintln!("wharf: {name} was stopped by {signal}");
         }
     }
 }

@@ -16,6 +16,7 @@ mod log_reader;
 pub mod monitor;
 mod registry;
 mod serve;
+mod signal;
 
 use std::path::Path;
 
@@ -28,6 +29,7 @@ pub use registry::{
     normalize_registry, registry_options_from_env, BlobEvent, NoProgress, Progress, Pulled,
     RegistryOptions, INSECURE_REGISTRIES_ENV, REGISTRY_TIMEOUT_ENV,
 };
+pub use signal::Signal;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{
     logs, Container, ContainerConfig, LogLimits, RestartPolicy, State as ContainerState,
