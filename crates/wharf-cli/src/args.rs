@@ -5,35 +5,9 @@ use std::time::Duration;
 
 use wharf_core::Mount;
 
-/// Parses a Docker memory size: a number with an optional unit b, k, m, g (binary units).
+/// Parses a Docker memory size (`64m`): the core's rule, as clap's value parser.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let lower = text.trim().to_ascii_lowercase();
-    let trimmed = lower
-        .strip_suffix('b')
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&lower);
-    let (number, unit) = match trimmed.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => trimmed.split_at(i),
-        None => (trimmed, ""),
-    };
-    let shift = match unit {
-        "" => 0,
-        "k" | "ki" => 10,
-        "m" | "mi" => 20,
-        "g" | "gi" => 30,
-        _ => {
-            return Err(format!(
-                "invalid size {text:?}: use a number with b, k, m or g, e.g. 64m"
-            ))
-        }
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid size {text:?}: use a number with b, k, m or g, e.g. 64m"))?;
-    number
-        .checked_mul(1 << shift)
-        .filter(|bytes| *bytes > 0)
-        .ok_or_else(|| format!("invalid size {text:?}: it must be above zero and fit in 64 bits"))
+    wharf_core::parse_size(text)
 }
 
 /// Parses a duration: `30s`, `500ms`, `2m`, `1h`, or a plain number of seconds.

@@ -19,21 +19,12 @@ const VERB_FAILED: i32 = 1;
 
 fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, String> {
     let restart = RestartPolicy::parse(&args.restart)?;
-    let mut log = LogLimits::default();
-    for opt in &args.log_opts {
-        match opt.split_once('=') {
-            Some(("max-size", v)) => log.max_size = crate::args::parse_size(v)?,
-            Some(("max-file", v)) => {
-                log.max_files = v
-                    .parse()
-                    .map_err(|_| format!("invalid max-file {v:?}: a number of files"))?
-            }
-            _ => return Err(format!("unknown log option {opt:?} (max-size=, max-file=)")),
-        }
-    }
-    if args.auto_remove && restart != RestartPolicy::No {
-        return Err("--rm and --restart cannot be combined".into());
-    }
+    let options: Vec<(&str, &str)> = args
+        .log_opts
+        .iter()
+        .map(|opt| opt.split_once('=').unwrap_or((opt.as_str(), "")))
+        .collect();
+    let log = LogLimits::from_options(options)?;
     Ok(ContainerSpec {
         name: args.name.clone(),
         target: args.command[0].clone(),
@@ -175,21 +166,10 @@ pub struct StartArgs {
 pub fn start(wharf: &Wharf, args: StartArgs) -> i32 {
     let mut names = args.containers.clone();
     if args.all {
-        match wharf.list_containers(true) {
-            Ok((all, notes)) => {
+        match wharf.containers_to_revive() {
+            Ok((ids, notes)) => {
                 notes.iter().for_each(|n| eprintln!("wharf: {n}"));
-                names.extend(
-                    all.into_iter()
-                        .filter(|c| {
-                            !c.state.status.is_live()
-                                && match c.config.restart {
-                                    RestartPolicy::Always => true,
-                                    RestartPolicy::UnlessStopped => !c.state.stopped_by_user,
-                                    _ => false,
-                                }
-                        })
-                        .map(|c| c.config.id),
-                );
+                names.extend(ids);
             }
             Err(e) => return fail(e, VERB_FAILED),
         }

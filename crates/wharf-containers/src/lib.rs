@@ -27,7 +27,8 @@ use std::io;
 use std::path::PathBuf;
 
 pub use model::{
-    ContainerConfig, LogLimits, MountSpec, PortSpec, RestartPolicy, State, Status, Target,
+    parse_size, ContainerConfig, LogLimits, MountSpec, PortSpec, RestartPolicy, State, Status,
+    Target,
 };
 pub use wharf_root::FileLock;
 

@@ -154,6 +154,18 @@ impl RestartPolicy {
         }
     }
 
+    /// Whether a container in `state` is started again after a reboot (`start --all`, or a
+    /// daemon starting up): `always` does, `unless-stopped` unless a user stopped it, and only
+    /// containers that are not running already.
+    pub fn revives_after_boot(&self, state: &State) -> bool {
+        !state.status.is_live()
+            && match self {
+                RestartPolicy::Always => true,
+                RestartPolicy::UnlessStopped => !state.stopped_by_user,
+                RestartPolicy::No | RestartPolicy::OnFailure { .. } => false,
+            }
+    }
+
     /// Whether a container that ended with `exit_code` after `restarts` restarts comes back.
     /// A user's `stop` or `kill` never restarts it.
     pub fn restarts(&self, exit_code: i32, restarts: u32, stopped_by_user: bool) -> bool {
@@ -186,6 +198,65 @@ impl Default for LogLimits {
             max_files: 3,
         }
     }
+}
+
+impl LogLimits {
+    /// From Docker's json-file log options (`max-size=10m`, `max-file=3`; `--log-opt` and
+    /// `HostConfig.LogConfig.Config`), over the defaults.
+    pub fn from_options<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<LogLimits, String> {
+        let mut limits = LogLimits::default();
+        for (key, value) in options {
+            match key {
+                "max-size" => limits.max_size = parse_size(value)?,
+                "max-file" => {
+                    limits.max_files =
+                        value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            format!("invalid max-file {value:?}: a number of files")
+                        })?
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown log option {key:?} (json-file takes max-size and max-file)"
+                    ))
+                }
+            }
+        }
+        Ok(limits)
+    }
+}
+
+/// A size as Docker writes them: a number with an optional unit b, k, m, g (binary units):
+/// `64m`, `10MB`, `512k`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let trimmed = lower
+        .strip_suffix('b')
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&lower);
+    let (number, unit) = match trimmed.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => trimmed.split_at(i),
+        None => (trimmed, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "k" | "ki" => 10,
+        "m" | "mi" => 20,
+        "g" | "gi" => 30,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?}: use a number with b, k, m or g, e.g. 64m"
+            ))
+        }
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: use a number with b, k, m or g, e.g. 64m"))?;
+    number
+        .checked_mul(1 << shift)
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| format!("invalid size {text:?}: it must be above zero and fit in 64 bits"))
 }
 
 /// Where a container is in its life.
@@ -257,6 +328,38 @@ pub struct State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_a_reboot_always_and_unless_stopped_come_back() {
+        let exited = State {
+            status: Status::Exited,
+            ..State::default()
+        };
+        let stopped = State {
+            stopped_by_user: true,
+            ..exited.clone()
+        };
+        assert!(RestartPolicy::Always.revives_after_boot(&stopped));
+        assert!(RestartPolicy::UnlessStopped.revives_after_boot(&exited));
+        assert!(!RestartPolicy::UnlessStopped.revives_after_boot(&stopped));
+        assert!(!RestartPolicy::OnFailure { max: None }.revives_after_boot(&exited));
+        let running = State {
+            status: Status::Running,
+            ..State::default()
+        };
+        assert!(!RestartPolicy::Always.revives_after_boot(&running));
+    }
+
+    #[test]
+    fn log_options_and_sizes_parse_like_docker_s() {
+        let limits = LogLimits::from_options([("max-size", "1m"), ("max-file", "2")]).unwrap();
+        assert_eq!((limits.max_size, limits.max_files), (1 << 20, 2));
+        assert!(LogLimits::from_options([("compress", "true")]).is_err());
+        assert!(LogLimits::from_options([("max-file", "0")]).is_err());
+        assert_eq!(parse_size("64MB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
+        assert!(parse_size("0").is_err() && parse_size("lots").is_err());
+    }
 
     #[test]
     fn restart_policies_parse_and_decide_like_docker() {

@@ -58,6 +58,13 @@ impl Wharf {
     /// `wharf create`: registers a container (state `created`). An image must be in the store
     /// (the CLI pulls first); it is pinned by digest.
     pub fn create_container(&self, spec: &ContainerSpec) -> Result<ContainerConfig, Error> {
+        if spec.auto_remove && spec.restart != RestartPolicy::No {
+            return Err(Error::InvalidArgument(format!(
+                "conflicting options: a container removed when it ends (--rm, AutoRemove) \
+                 cannot have the restart policy {}",
+                spec.restart.name()
+            )));
+        }
         let target = if spec.is_file {
             let path = Path::new(&spec.target);
             let absolute = path
@@ -192,6 +199,19 @@ impl Wharf {
             }
         }
         Ok((listed, notes))
+    }
+
+    /// The containers to start again after a reboot (`start --all`; a daemon at start-up):
+    /// see [`RestartPolicy::revives_after_boot`]. Their IDs, oldest first, and notes on what
+    /// was reconciled.
+    pub fn containers_to_revive(&self) -> Result<(Vec<String>, Vec<String>), Error> {
+        let (all, notes) = self.list_containers(true)?;
+        let ids = all
+            .into_iter()
+            .filter(|c| c.config.restart.revives_after_boot(&c.state))
+            .map(|c| c.config.id)
+            .collect();
+        Ok((ids, notes))
     }
 
     /// `wharf start`: spawns the container's monitor and returns once the guest is running

@@ -32,8 +32,8 @@ pub use registry::{
 pub use signal::Signal;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{
-    logs, Container, ContainerConfig, LogLimits, RestartPolicy, State as ContainerState,
-    Status as ContainerStatus, Target as ContainerTarget,
+    logs, parse_size, Container, ContainerConfig, LogLimits, RestartPolicy,
+    State as ContainerState, Status as ContainerStatus, Target as ContainerTarget,
 };
 pub use wharf_image::Reference;
 pub use wharf_registry::Credentials;

@@ -489,3 +489,12 @@ fn ps_filters_mean_what_docker_s_mean() {
     }
     ok(&env.wharf(&["rm", "-f", "web-1", "web-2", "db"]));
 }
+
+#[test]
+fn auto_remove_and_a_restart_policy_conflict() {
+    let env = Env::new();
+    let ran = env.wharf(&["run", "-d", "--rm", "--restart", "always", &path("hello.wasm")]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("conflicting options"), "{ran:?}");
+    assert!(env.wharf(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
