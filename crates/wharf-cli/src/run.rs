@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use wharf_core::{
-    exit_code, ImageRun, NetworkMode, Outcome, PortMapping, SandboxPolicy, Stdin, StopHandle,
-    StopReason, Wharf,
+    exit_code, ImageRun, NetworkMode, Outcome, SandboxPolicy, Stdin, StopHandle, StopReason, Wharf,
 };
 
 use crate::args;
@@ -136,16 +135,7 @@ impl RunArgs {
                 ));
             }
         }
-        // argv[0] is the file's name without its directories, as `wasmtime run` passes it, so
-        // that programs that print their own name say the same under both.
-        let program = &self.command[0];
-        let argv0 = std::path::Path::new(program).file_name().map_or_else(
-            || program.clone(),
-            |name| name.to_string_lossy().into_owned(),
-        );
-        let args = std::iter::once(argv0)
-            .chain(self.command[1..].iter().cloned())
-            .collect();
+        let args = wharf_core::file_argv(&self.command[0], &self.command[1..]);
         Ok(SandboxPolicy {
             args,
             env,
@@ -200,18 +190,8 @@ pub(crate) fn publish(
     policy: &mut SandboxPolicy,
 ) -> Result<(), wharf_core::Error> {
     let target = &args.command[0];
-    if args.publish_all && !names_a_file(target) {
-        for guest_port in wharf.exposed_ports(target)? {
-            if !policy.ports.iter().any(|p| p.guest_port == guest_port) {
-                policy.ports.push(PortMapping {
-                    host: ([0, 0, 0, 0], 0).into(),
-                    guest_port,
-                });
-            }
-        }
-    }
-    wharf_core::assign_free_ports(&mut policy.ports)
-        .map_err(|e| wharf_core::Error::Conflict(format!("cannot find a free host port: {e}")))
+    let image = (!names_a_file(target)).then_some(target.as_str());
+    wharf.resolve_ports(image, args.publish_all, &mut policy.ports)
 }
 
 /// Runs the guest and returns wharf's exit code.

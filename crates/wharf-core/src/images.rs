@@ -172,6 +172,30 @@ impl Wharf {
         .map_err(|e| Error::Image(format!("image {reference}: {e}")))
     }
 
+    /// The ports a run publishes: `ports` as given, a host port 0 picking a free one (as an
+    /// empty `HostPort` does for Docker), plus, with `publish_all` (`-P`, `PublishAllPorts`),
+    /// every TCP port the image (`image`, when the run is of an image) EXPOSEs and `ports` does
+    /// not publish yet, each on a free host port of every address.
+    pub fn resolve_ports(
+        &self,
+        image: Option<&str>,
+        publish_all: bool,
+        ports: &mut Vec<crate::PortMapping>,
+    ) -> Result<(), Error> {
+        if let (true, Some(image)) = (publish_all, image) {
+            for guest_port in self.exposed_ports(image)? {
+                if !ports.iter().any(|p| p.guest_port == guest_port) {
+                    ports.push(crate::PortMapping {
+                        host: ([0, 0, 0, 0], 0).into(),
+                        guest_port,
+                    });
+                }
+            }
+        }
+        wharf_sandbox::assign_free_ports(ports)
+            .map_err(|e| Error::Conflict(format!("cannot find a free host port: {e}")))
+    }
+
     /// The TCP ports image `reference` EXPOSEs (its config's `ExposedPorts`), for `-P`.
     pub fn exposed_ports(&self, reference: &str) -> Result<Vec<u16>, Error> {
         let image = self.inspect_image(reference)?;

@@ -67,6 +67,16 @@ pub fn exit_code(outcome: &Outcome) -> i32 {
     }
 }
 
+/// The argv a file runs with: its name without directories, as `wasmtime run` passes it (so
+/// programs that print their own name say the same under both), then `args`. Foreground runs
+/// and containers of a file alike.
+pub fn file_argv(file: &str, args: &[String]) -> Vec<String> {
+    let argv0 = Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
+    std::iter::once(argv0).chain(args.iter().cloned()).collect()
+}
+
 /// Why a file that is neither a Wasm binary nor WAT text cannot run.
 const NOT_WASM: &str = "it is not a WebAssembly file (no \\0asm header, and not WAT text)";
 

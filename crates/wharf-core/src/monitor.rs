@@ -432,16 +432,9 @@ fn policy_for(
     gauge: Arc<AtomicU64>,
     on_start: StartHook,
 ) -> SandboxPolicy {
-    // A file's argv[0] is its base name (as a foreground run passes it); an image's argv is
-    // built by `run_image` from its entrypoint and cmd.
+    // An image's argv is built by `run_image` from its entrypoint and cmd.
     let args = match &config.target {
-        Target::File { path } => std::iter::once(
-            std::path::Path::new(path)
-                .file_name()
-                .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned()),
-        )
-        .chain(config.args.iter().cloned())
-        .collect(),
+        Target::File { path } => crate::file_argv(path, &config.args),
         Target::Image { .. } => Vec::new(),
     };
     SandboxPolicy {

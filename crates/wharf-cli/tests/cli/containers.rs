@@ -493,7 +493,14 @@ fn ps_filters_mean_what_docker_s_mean() {
 #[test]
 fn auto_remove_and_a_restart_policy_conflict() {
     let env = Env::new();
-    let ran = env.wharf(&["run", "-d", "--rm", "--restart", "always", &path("hello.wasm")]);
+    let ran = env.wharf(&[
+        "run",
+        "-d",
+        "--rm",
+        "--restart",
+        "always",
+        &path("hello.wasm"),
+    ]);
     assert_eq!(ran.code, 125, "{ran:?}");
     assert!(ran.stderr.contains("conflicting options"), "{ran:?}");
     assert!(env.wharf(&["ps", "-a", "-q"]).stdout.trim().is_empty());
