@@ -49,6 +49,22 @@ pub use wharf_sandbox::{
 use wharf_sandbox::{Engine, RunError, WasmBinary};
 
 /// One wharf installation: its root directory, engine and AOT cache.
+///
+/// # Calling contract
+///
+/// - **Everything blocks.** Every method does its work on the calling thread: file and store
+///   I/O under locks shared with other wharf processes, compiling, running a guest to its end
+///   (`run_file`, `run_image`), waiting for a container (`wait_container`, following
+///   `logs`). Registry calls (`pull`, `push`, `login`) drive their own tokio runtime and
+///   `block_on` it, so they must not be called on a tokio worker thread. An async front end
+///   (the Docker API service) calls them through `tokio::task::spawn_blocking`.
+/// - **Shared, not cloned.** `Wharf` is `Send + Sync`: open one per process and share it
+///   (`Arc<Wharf>`); concurrent calls are safe, and so are other wharf processes on the same
+///   root (state changes are locked and atomic on disk).
+/// - **Guests side by side.** Guests of one process share an engine; stopping or timing out
+///   one never disturbs another (each store decides on the shared epoch tick by its own
+///   `StopHandle`). Containers run in their monitor processes, not in the caller's.
+/// - **Errors** carry an [`ErrorKind`] each front end maps once.
 pub struct Wharf {
     root: Root,
     engine: Engine,
@@ -246,6 +262,56 @@ mod tests {
         assert_eq!(
             outcome,
             Outcome::Stopped(StopReason::Timeout(Duration::from_millis(200)))
+        );
+    }
+
+    #[test]
+    fn wharf_is_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Wharf>();
+    }
+
+    #[test]
+    fn stopping_one_guest_leaves_another_in_the_same_process_running() {
+        let (tmp, wharf) = wharf();
+        let spin = tmp.path().join("spin.wat");
+        std::fs::write(&spin, r#"(module (func (export "_start") (loop (br 0))))"#).unwrap();
+        let wharf = std::sync::Arc::new(wharf);
+        let start = |stop: StopHandle, timeout: Option<Duration>| {
+            let (wharf, spin) = (wharf.clone(), spin.clone());
+            std::thread::spawn(move || {
+                let policy = SandboxPolicy {
+                    timeout,
+                    ..Default::default()
+                };
+                wharf.run_file(&spin, &policy, &stop).unwrap()
+            })
+        };
+        let (first, second) = (StopHandle::new(), StopHandle::new());
+        let first_run = start(first.clone(), None);
+        let second_run = start(second.clone(), None);
+        // A third guest's timeout also bumps the shared epoch.
+        let timed = start(StopHandle::new(), Some(Duration::from_millis(200)));
+        std::thread::sleep(Duration::from_millis(300));
+        first.request(libc::SIGTERM);
+        assert_eq!(
+            first_run.join().unwrap(),
+            Outcome::Stopped(StopReason::Signal(libc::SIGTERM))
+        );
+        assert!(matches!(
+            timed.join().unwrap(),
+            Outcome::Stopped(StopReason::Timeout(_))
+        ));
+        // The second one has lived through both.
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !second_run.is_finished(),
+            "stopping one guest stopped another"
+        );
+        second.request(libc::SIGINT);
+        assert_eq!(
+            second_run.join().unwrap(),
+            Outcome::Stopped(StopReason::Signal(libc::SIGINT))
         );
     }
 
