@@ -577,7 +577,7 @@ pub fn stats(wharf: &Wharf, args: StatsArgs) -> i32 {
             "CONTAINER ID", "NAME", "CPU %", "CPU TIME", "MEM USAGE / LIMIT", "MEM %"
         );
         for r in rows {
-            let limit = r.memory_limit.map_or("-".to_string(), human);
+            let limit = r.memory_limit.map_or("-".to_string(), crate::units::binary);
             let percent = r.memory_limit.map_or("-".to_string(), |l| {
                 format!("{:.2}%", r.memory as f64 * 100.0 / l as f64)
             });
@@ -587,23 +587,14 @@ pub fn stats(wharf: &Wharf, args: StatsArgs) -> i32 {
                 r.name,
                 format!("{:.2}%", r.cpu_percent),
                 format!("{:.2}s", r.cpu_time.as_secs_f64()),
-                format!("{} / {limit}", human(r.memory)),
+                format!("{} / {limit}", crate::units::binary(r.memory)),
                 percent,
-                human(r.rss)
+                crate::units::binary(r.rss)
             );
         }
         if args.no_stream {
             return 0;
         }
-    }
-}
-
-fn human(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.2}GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.2}MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.2}KiB", b as f64 / (1u64 << 10) as f64),
-        b => format!("{b}B"),
     }
 }
 
@@ -617,13 +608,8 @@ pub struct PruneArgs {
 
 /// Removes every stopped container.
 pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
-    if !args.force {
-        eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return 0;
-        }
+    if !args.force && !crate::units::confirm("This will remove all stopped containers.") {
+        return 0;
     }
     match wharf.prune_containers() {
         Ok(ids) => {

@@ -134,18 +134,10 @@ pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
                 .unwrap_or("<none>"),
             &image.digest.hex()[..12],
             image.created.as_deref().unwrap_or("-"),
-            human_size(image.size)
+            crate::units::decimal(image.size)
         );
     }
     0
-}
-
-fn human_size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1}MB", b as f64 / (1 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1}kB", b as f64 / (1 << 10) as f64),
-        b => format!("{b}B"),
-    }
 }
 
 /// `wharf rmi [-f] IMAGE...`
@@ -228,7 +220,7 @@ pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
 /// `wharf image prune [-a] [-f]`
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Remove all images, not only what interrupted pulls and builds left behind.
+    /// Remove every image no container uses, not only the untagged ones.
     #[arg(short = 'a', long = "all")]
     all: bool,
     /// Do not ask for confirmation.
@@ -240,14 +232,11 @@ pub struct PruneArgs {
 pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
     if !args.force {
         let what = if args.all {
-            "all images"
+            "all images without at least one container associated to them"
         } else {
-            "blobs no image uses"
+            "all dangling images"
         };
-        eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !crate::units::confirm(&format!("This will remove {what}.")) {
             return 0;
         }
     }
@@ -262,7 +251,7 @@ pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
                 println!();
             }
             let freed = pruned.space_reclaimed.unwrap_or(0).max(0) as u64;
-            println!("Total reclaimed space: {}", human_size(freed));
+            println!("Total reclaimed space: {}", crate::units::decimal(freed));
             0
         }
         Err(e) => fail(e, ENGINE_FAILED),

@@ -10,6 +10,7 @@ mod hints;
 mod images;
 mod registry;
 mod run;
+mod units;
 
 use std::path::PathBuf;
 
@@ -116,7 +117,7 @@ enum ContainerCommand {
 enum ImageCommand {
     /// Show an image's details as JSON.
     Inspect(images::InspectArgs),
-    /// Remove what interrupted pulls and builds left behind (-a: every image).
+    /// Remove unused images: untagged ones no container uses (-a: every image no container uses).
     Prune(images::PruneArgs),
     /// List images.
     #[command(alias = "list")]

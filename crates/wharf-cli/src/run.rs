@@ -285,7 +285,7 @@ fn report(name: &str, outcome: &Outcome) {
         Outcome::OutOfMemory { limit, detail } => {
             eprintln!(
                 "wharf: {name} ran out of memory: it reached its --memory limit of {} and then died ({detail})",
-                human_size(*limit)
+                crate::units::exact(*limit)
             );
         }
         Outcome::Stopped(StopReason::Timeout(after)) => {
@@ -299,14 +299,4 @@ fn report(name: &str, outcome: &Outcome) {
             eprintln!("wharf: {name} was stopped by {signal}");
         }
     }
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if bytes >= size && bytes.is_multiple_of(size) {
-            return format!("{} {unit}", bytes / size);
-        }
-    }
-    format!("{bytes} bytes")
 }
