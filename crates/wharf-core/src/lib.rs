@@ -266,6 +266,39 @@ mod tests {
     }
 
     #[test]
+    fn stdin_can_be_a_pipe_the_caller_opened() {
+        let (tmp, wharf) = wharf();
+        // Reads stdin once into memory and exits with the number of bytes read.
+        let wat = r#"(module
+            (import "wasi_snapshot_preview1" "fd_read"
+                (func $read (param i32 i32 i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start")
+                (i32.store (i32.const 0) (i32.const 100))
+                (i32.store (i32.const 4) (i32.const 64))
+                (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+                (call $exit (i32.load (i32.const 8)))))"#;
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        std::io::Write::write_all(&mut writer, b"seven b").unwrap();
+        drop(writer);
+        let policy = SandboxPolicy {
+            stdin: Stdin::File(std::sync::Arc::new(std::fs::File::from(
+                std::os::fd::OwnedFd::from(reader),
+            ))),
+            ..Default::default()
+        };
+        let outcome = run_wat(&wharf, tmp.path(), wat, &policy).unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Exited {
+                code: 7,
+                memory_limit_hit: false
+            }
+        );
+    }
+
+    #[test]
     fn wharf_is_shared_between_threads() {
         fn shared<T: Send + Sync>() {}
         shared::<Wharf>();

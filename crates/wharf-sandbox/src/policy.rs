@@ -89,11 +89,14 @@ pub struct Mount {
 }
 
 /// The guest's standard input.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub enum Stdin {
     /// Reads see end-of-file at once (Docker's default without `-i`).
     #[default]
     Closed,
     /// The host process's stdin (`-i`).
     Inherit,
+    /// A file, pipe or FIFO the caller opened: containerd's stdin FIFO, an attach stream's
+    /// pipe. Reads block until it has data; its end is the guest's end-of-file.
+    File(std::sync::Arc<std::fs::File>),
 }

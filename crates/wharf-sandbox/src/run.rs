@@ -494,8 +494,17 @@ fn build_wasi(policy: &SandboxPolicy, listeners: usize) -> Result<WasiCtxBuilder
             });
         }
     }
-    if policy.stdin == Stdin::Inherit {
-        wasi.inherit_stdin();
+    match &policy.stdin {
+        Stdin::Closed => {}
+        Stdin::Inherit => {
+            wasi.inherit_stdin();
+        }
+        Stdin::File(file) => {
+            let file = file
+                .try_clone()
+                .map_err(|e| anyhow::anyhow!("cannot use stdin: {e}"))?;
+            wasi.stdin(wasmtime_wasi::cli::InputFile::new(file));
+        }
     }
     network::grant(&mut wasi, policy.network, &policy.ports);
     for mount in &policy.mounts {
