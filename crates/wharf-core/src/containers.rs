@@ -138,7 +138,7 @@ impl Wharf {
         let created = self
             .containers()?
             .create_with(config, |dir| match &rootfs_layers {
-                Some(layers) => crate::images::ensure_rootfs(&store, layers, &dir.join(ROOTFS_DIR)),
+                Some(layers) => crate::rootfs::ensure_rootfs(&store, layers, &dir.join(ROOTFS_DIR)),
                 None => Ok(()),
             })?;
         // An `rmi` that listed the containers before this one existed must not have deleted

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use wharf_build::BuildOptions;
 use wharf_image::{Document, Reference, WasmImage, MAX_DOCUMENT_SIZE};
 use wharf_store::{Digest, Store};
-use wharf_unpack::{Compression, Limits};
+
+use crate::rootfs::RunRootfs;
 
 use crate::docker::api;
 use crate::{Error, Outcome, SandboxPolicy, StopHandle, Wharf};
@@ -503,39 +504,18 @@ impl Wharf {
                     (None, false) => entrypoint.iter().chain(&run.args).cloned().collect(),
                     (None, true) => entrypoint.iter().chain(&cmd).cloned().collect(),
                 };
-                let Some(program) = argv.first() else {
+                if argv.is_empty() {
                     return Err(Error::Image(format!(
                         "image {reference} has no ENTRYPOINT or CMD, and none was given"
                     )));
-                };
+                }
                 let rootfs = RunRootfs::prepare(self, &store, &layers, run.rootfs.as_deref())?;
-                let wasm_path = rootfs.path().join(program.trim_start_matches('/'));
-                let inside = wasm_path
-                    .canonicalize()
-                    .ok()
-                    .filter(|p| p.starts_with(rootfs.path()));
-                let Some(wasm_path) = inside.filter(|p| p.is_file()) else {
-                    return Err(Error::NoSuchFile(PathBuf::from(format!(
-                        "{program} (in image {reference})"
-                    ))));
-                };
-                let bytes = std::fs::read(&wasm_path).map_err(Error::io)?;
                 let mut policy = policy.clone();
-                let user_env = std::mem::take(&mut policy.env);
-                policy.env = env
-                    .iter()
-                    .filter_map(|e| {
-                        e.split_once('=')
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                    })
-                    .filter(|(k, _)| !user_env.iter().any(|(uk, _)| uk == k))
-                    .chain(user_env.iter().cloned())
-                    .collect();
-                policy.args = argv.clone();
+                policy.env = crate::rootfs::image_env_then(&env, std::mem::take(&mut policy.env));
+                policy.args = argv;
                 policy.workdir = policy.workdir.or(workdir);
-                let rootfs_mounts = rootfs.mounts(policy.workdir.as_deref())?;
-                policy.mounts.splice(0..0, rootfs_mounts);
-                self.run_bytes(Path::new(program), bytes, &policy, stop)
+                let whose = format!("in image {reference}");
+                self.run_in_rootfs(rootfs.path(), &whose, &policy, stop)
             }
         }
     }
@@ -608,134 +588,5 @@ impl Wharf {
     pub fn image_exists(&self, reference: &str) -> Result<bool, Error> {
         let index = self.store()?.index()?;
         Ok(resolve(&index, reference).is_ok())
-    }
-}
-
-/// Where a run's root filesystem is: a container's own (kept from create to rm, so writes
-/// survive restarts), or one unpacked for this run only, in a locked work directory that no
-/// sweeper removes while the run lasts, and that goes when the run ends.
-enum RunRootfs {
-    Container(PathBuf),
-    Temporary {
-        /// Held (locked) until the run ends, then removed.
-        _work: wharf_root::WorkDir,
-        path: PathBuf,
-    },
-}
-
-impl RunRootfs {
-    fn path(&self) -> &Path {
-        match self {
-            RunRootfs::Container(path) | RunRootfs::Temporary { path, .. } => path,
-        }
-    }
-
-    /// The root filesystem for one run: the container's at `own` (unpacked there first if it
-    /// is missing), or a fresh temporary one.
-    fn prepare(
-        wharf: &Wharf,
-        store: &Store,
-        layers: &[wharf_image::Descriptor],
-        own: Option<&Path>,
-    ) -> Result<RunRootfs, Error> {
-        if let Some(own) = own {
-            ensure_rootfs(store, layers, own)?;
-            return Ok(RunRootfs::Container(own.to_path_buf()));
-        }
-        let base = wharf.root.path().join("run");
-        std::fs::create_dir_all(&base).map_err(Error::io)?;
-        wharf_root::remove_abandoned_temporaries(&base);
-        let work = wharf_root::WorkDir::create(&base, "rootfs").map_err(Error::io)?;
-        let path = work.data();
-        unpack_layers(store, layers, &path)?;
-        Ok(RunRootfs::Temporary { _work: work, path })
-    }
-}
-
-/// Makes sure `dir` holds the image's unpacked layers: unpacked beside it and renamed into
-/// place, so that `dir` exists only whole. The caller owns `dir` (a container being created, or
-/// its monitor), so leftovers of an earlier killed attempt beside it can go.
-pub(crate) fn ensure_rootfs(
-    store: &Store,
-    layers: &[wharf_image::Descriptor],
-    dir: &Path,
-) -> Result<(), Error> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    let stem = dir
-        .file_name()
-        .map_or_else(|| "rootfs".into(), |n| n.to_string_lossy().into_owned());
-    if let Ok(entries) = std::fs::read_dir(parent) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&format!("{stem}.")) && name.ends_with(".tmp") {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-    let staging = parent.join(wharf_root::temporary_name(&stem));
-    let result = std::fs::create_dir_all(&staging)
-        .map_err(Error::io)
-        .and_then(|()| unpack_layers(store, layers, &staging))
-        .and_then(|()| std::fs::rename(&staging, dir).map_err(Error::io));
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result
-}
-
-fn unpack_layers(
-    store: &Store,
-    layers: &[wharf_image::Descriptor],
-    dest: &Path,
-) -> Result<(), Error> {
-    for layer in layers {
-        let media_type = layer.media_type().to_string();
-        let compression = Compression::from_media_type(&media_type).ok_or_else(|| {
-            Error::Image(format!(
-                "layer {} has media type {media_type}, which is not a tar layer",
-                layer.digest()
-            ))
-        })?;
-        let digest = Digest::parse(layer.digest().as_ref()).map_err(Error::Image)?;
-        let file = std::fs::File::open(store.blob_path(&digest))
-            .map_err(|_| Error::Image(format!("layer {digest} is missing from the store")))?;
-        wharf_unpack::unpack_layer(
-            std::io::BufReader::new(file),
-            compression,
-            dest,
-            Limits::default(),
-        )
-        .map_err(|e| Error::Image(format!("layer {digest}: {e}")))?;
-    }
-    Ok(())
-}
-
-impl RunRootfs {
-    /// How the guest sees the root filesystem. wasi-libc picks a preopen by the longest prefix
-    /// and treats both `/` and the working directory's `.` as the empty prefix, so the two cannot
-    /// be granted together: with a working directory other than `/`, each top-level directory
-    /// of the image is granted at its own path instead of `/` as a whole.
-    fn mounts(&self, workdir: Option<&str>) -> Result<Vec<crate::Mount>, Error> {
-        let mount = |host: PathBuf, guest: String| crate::Mount {
-            host,
-            guest,
-            read_only: false,
-        };
-        if workdir.is_none_or(|w| w.trim_end_matches('/').is_empty()) {
-            return Ok(vec![mount(self.path().to_path_buf(), "/".into())]);
-        }
-        let mut mounts = Vec::new();
-        let entries = std::fs::read_dir(self.path()).map_err(Error::io)?;
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                let guest = format!("/{}", entry.file_name().to_string_lossy());
-                mounts.push(mount(entry.path(), guest));
-            }
-        }
-        mounts.sort_by(|a, b| a.guest.cmp(&b.guest));
-        Ok(mounts)
     }
 }

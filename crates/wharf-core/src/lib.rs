@@ -15,6 +15,7 @@ mod list;
 mod log_reader;
 pub mod monitor;
 mod registry;
+mod rootfs;
 mod serve;
 mod signal;
 
