@@ -223,7 +223,10 @@ impl Wharf {
         if container.state.status.is_live() {
             return Ok(id);
         }
-        let monitor = crate::monitor::monitor_binary().map_err(Error::io)?;
+        let monitor = match &self.monitor {
+            Some(path) => path.clone(),
+            None => crate::monitor::monitor_binary().map_err(Error::io)?,
+        };
         let (mut ready_read, ready_write) = std::io::pipe().map_err(Error::io)?;
         let mut command = std::process::Command::new(&monitor);
         command

@@ -70,6 +70,8 @@ pub struct Wharf {
     root: Root,
     engine: Engine,
     cache: AotCache,
+    /// The container monitor binary; `None`: `$WHARF_MONITOR`, or beside the running program.
+    monitor: Option<std::path::PathBuf>,
 }
 
 /// The exit code Docker users expect for how a guest ended: the guest's own code; 134 for a
@@ -120,7 +122,16 @@ impl Wharf {
             root,
             engine,
             cache,
+            monitor: None,
         })
+    }
+
+    /// Starts containers with the monitor binary at `path` (a front end installed elsewhere
+    /// than `wharf-monitor`, a test harness) instead of `$WHARF_MONITOR` or the one beside the
+    /// running program.
+    pub fn with_monitor(mut self, path: impl Into<std::path::PathBuf>) -> Wharf {
+        self.monitor = Some(path.into());
+        self
     }
 
     /// The root directory this wharf keeps its data in.
