@@ -1,6 +1,6 @@
 //! Parsing Docker-style flag values: sizes, durations, `-e`, `--env-file` and `-v`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use wharf_core::Mount;
@@ -59,91 +59,15 @@ pub fn env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(vars)
 }
 
-/// Parses `-v HOST_DIR:GUEST_DIR[:ro|rw]`. The host directory must exist (Docker's bind-mount
-/// rule) and the guest path must be absolute.
+/// Parses `-v HOST_DIR:GUEST_DIR[:ro|rw]`: the sandbox's rule, as clap's value parser.
 pub fn parse_mount(spec: &str) -> Result<Mount, String> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (host, guest, mode) = match parts.as_slice() {
-        [host, guest] => (*host, *guest, "rw"),
-        [host, guest, mode] => (*host, *guest, *mode),
-        _ => {
-            return Err(format!(
-                "invalid volume {spec:?}: use HOST_DIR:GUEST_DIR[:ro]"
-            ))
-        }
-    };
-    let read_only = match mode {
-        "ro" => true,
-        "rw" => false,
-        _ => {
-            return Err(format!(
-                "invalid volume {spec:?}: the mode must be ro or rw, not {mode:?}"
-            ))
-        }
-    };
-    if !guest.starts_with('/') {
-        return Err(format!(
-            "invalid volume {spec:?}: the guest path {guest:?} must be absolute"
-        ));
-    }
-    if host.is_empty() {
-        return Err(format!("invalid volume {spec:?}: the host path is empty"));
-    }
-    let host_path = PathBuf::from(host);
-    let meta = std::fs::metadata(&host_path).map_err(|e| {
-        format!("invalid volume {spec:?}: the host path {host} cannot be used: {e}")
-    })?;
-    if !meta.is_dir() {
-        return Err(format!(
-            "invalid volume {spec:?}: {host} is not a directory (WASI can only grant directories)"
-        ));
-    }
-    let host =
-        std::fs::canonicalize(&host_path).map_err(|e| format!("invalid volume {spec:?}: {e}"))?;
-    Ok(Mount {
-        host,
-        guest: normalize_guest_path(guest),
-        read_only,
-    })
+    Mount::parse(spec)
 }
 
-/// `/data/` and `/data//x/.` name the same guest directory as `/data` and `/data/x`.
-fn normalize_guest_path(path: &str) -> String {
-    let parts: Vec<&str> = path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    format!("/{}", parts.join("/"))
-}
-
-/// Parses `-p [[HOST_IP:]HOST_PORT:]GUEST_PORT[/tcp]` (Docker's form; the host IP defaults to
-/// all addresses, a missing host port is 0: a free one is chosen at creation).
+/// Parses `-p [[HOST_IP:]HOST_PORT:]GUEST_PORT[/tcp]`: the sandbox's rule, as clap's value
+/// parser.
 pub fn parse_port(text: &str) -> Result<wharf_core::PortMapping, String> {
-    let bad =
-        |why: &str| format!("invalid port mapping {text:?}: {why} (use [IP:]HOST_PORT:GUEST_PORT)");
-    let spec = text.strip_suffix("/tcp").unwrap_or(text);
-    if spec.ends_with("/udp") {
-        return Err(bad("udp is not supported"));
-    }
-    // `-p GUEST`: a free host port on every address.
-    let (rest, guest) = spec.rsplit_once(':').unwrap_or(("0", spec));
-    let guest_port: u16 = guest
-        .parse()
-        .map_err(|_| bad("the guest port is not a number"))?;
-    let (ip, host_port) = match rest.rsplit_once(':') {
-        Some((ip, port)) => (ip.trim_start_matches('[').trim_end_matches(']'), port),
-        None => ("0.0.0.0", rest),
-    };
-    let host_port: u16 = host_port
-        .parse()
-        .map_err(|_| bad("the host port is not a number"))?;
-    let ip: std::net::IpAddr = ip
-        .parse()
-        .map_err(|_| bad("the host address is not an IP address"))?;
-    Ok(wharf_core::PortMapping {
-        host: std::net::SocketAddr::new(ip, host_port),
-        guest_port,
-    })
+    wharf_core::PortMapping::parse(text)
 }
 
 #[cfg(test)]
