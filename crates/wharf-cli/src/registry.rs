@@ -137,16 +137,10 @@ pub fn push(wharf: &Wharf, args: PushArgs) -> i32 {
         if !args.quiet {
             println!("The push refers to repository [{}]", reference.name());
         }
-        let digest = wharf.push(&args.image, &options(args.quiet, Output::Stdout)?)?;
+        let pushed = wharf.push(&args.image, &options(args.quiet, Output::Stdout)?)?;
         if !args.quiet {
-            let size = wharf
-                .store()?
-                .blob_path(&digest)
-                .metadata()
-                .map(|m| m.len())
-                .unwrap_or(0);
             let tag = reference.tag.as_deref().unwrap_or("latest");
-            println!("{tag}: digest: {digest} size: {size}");
+            println!("{tag}: digest: {} size: {}", pushed.digest, pushed.size);
         }
         Ok(())
     };

@@ -51,7 +51,7 @@ pub struct ContainerSpec {
 
 impl Wharf {
     /// The containers under this root.
-    pub fn containers(&self) -> Result<Containers, Error> {
+    pub(crate) fn containers(&self) -> Result<Containers, Error> {
         Ok(Containers::open(self.root.containers_dir())?)
     }
 

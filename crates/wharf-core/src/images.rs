@@ -116,7 +116,7 @@ pub(crate) fn resolve(
 
 impl Wharf {
     /// The image store, opened on first use so that running a file never touches it.
-    pub fn store(&self) -> Result<Store, Error> {
+    pub(crate) fn store(&self) -> Result<Store, Error> {
         Ok(Store::open(self.root.image_store_dir())?)
     }
 

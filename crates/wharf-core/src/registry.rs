@@ -39,6 +39,15 @@ pub fn registry_options_from_env() -> Result<RegistryOptions, Error> {
     Ok(options)
 }
 
+/// What a push sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// The manifest digest.
+    pub digest: Digest,
+    /// The manifest's size in bytes.
+    pub size: u64,
+}
+
 impl Wharf {
     /// `wharf pull`: fetches `reference` into the store and tags it.
     pub fn pull(&self, reference: &str, options: &RegistryOptions) -> Result<Pulled, Error> {
@@ -49,8 +58,9 @@ impl Wharf {
     }
 
     /// `wharf push`: sends the stored image `reference` to the registry its name points at.
-    /// Returns the manifest digest, which is the same on both sides.
-    pub fn push(&self, reference: &str, options: &RegistryOptions) -> Result<Digest, Error> {
+    /// Returns what was pushed: the manifest digest, which is the same on both sides, and the
+    /// manifest's size (what `docker push` reports).
+    pub fn push(&self, reference: &str, options: &RegistryOptions) -> Result<Pushed, Error> {
         let target = Reference::parse(reference).map_err(Error::InvalidArgument)?;
         if target.digest.is_some() {
             return Err(Error::InvalidArgument(format!(
@@ -62,7 +72,8 @@ impl Wharf {
         let digest = resolve(&index, reference)
             .map_err(|_| Error::NotFound(format!("no such image: {reference}")))?;
         wharf_registry::push(&store, &digest, &target, options)?;
-        Ok(digest)
+        let size = std::fs::metadata(store.blob_path(&digest)).map_or(0, |m| m.len());
+        Ok(Pushed { digest, size })
     }
 
     /// `wharf login`: checks `credentials` against `registry` (default Docker Hub) and saves
