@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use wharf_core::docker::PullMessage;
 use wharf_core::{BlobEvent, Credentials, Progress, Reference, RegistryOptions, Wharf};
 
 use crate::{fail, ENGINE_FAILED};
@@ -98,32 +99,19 @@ pub fn pull_image(
 ) -> Result<(), wharf_core::Error> {
     let reference = Reference::parse(image).map_err(wharf_core::Error::InvalidArgument)?;
     if !quiet {
-        if reference.digest.is_none() && !image.rsplit('/').next().unwrap_or(image).contains(':') {
-            out.line("Using default tag: latest");
+        for message in PullMessage::before(image, &reference) {
+            out.line(message.text());
         }
-        let what = reference
-            .tag
-            .clone()
-            .or(reference.digest.clone())
-            .unwrap_or_default();
-        out.line(format!("{what}: Pulling from {}", reference.repository));
     }
     let pulled = wharf.pull(image, &options(quiet, out)?)?;
-    let shown = match &reference.tag {
-        Some(tag) => format!("{}:{tag}", reference.familiar_name()),
-        None => format!("{}@{}", reference.familiar_name(), pulled.digest),
-    };
     if quiet {
         if out == Output::Stdout {
             println!("{reference}");
         }
         return Ok(());
     }
-    out.line(format!("Digest: {}", pulled.digest));
-    if pulled.up_to_date {
-        out.line(format!("Status: Image is up to date for {shown}"));
-    } else {
-        out.line(format!("Status: Downloaded newer image for {shown}"));
+    for message in PullMessage::after(&reference, &pulled) {
+        out.line(message.text());
     }
     out.line(&reference);
     Ok(())
