@@ -333,7 +333,7 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
         if args.no_trunc {
             c.config.id.clone()
         } else {
-            c.config.id[..12].to_string()
+            wharf_core::short_id(&c.config.id).to_string()
         }
     };
     let mut out = std::io::stdout().lock();
@@ -583,7 +583,7 @@ pub fn stats(wharf: &Wharf, args: StatsArgs) -> i32 {
             });
             println!(
                 "{:<14}{:<24}{:<9}{:<12}{:<24}{:<9}{}",
-                &r.id[..12],
+                wharf_core::short_id(&r.id),
                 r.name,
                 format!("{:.2}%", r.cpu_percent),
                 format!("{:.2}s", r.cpu_time.as_secs_f64()),

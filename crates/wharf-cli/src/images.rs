@@ -112,7 +112,7 @@ pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
     };
     if args.quiet {
         for image in images {
-            println!("{}", &image.digest.hex()[..12]);
+            println!("{}", wharf_core::short_id(image.digest.hex()));
         }
         return 0;
     }
@@ -132,7 +132,7 @@ pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
                 .as_ref()
                 .and_then(|r| r.tag.as_deref())
                 .unwrap_or("<none>"),
-            &image.digest.hex()[..12],
+            wharf_core::short_id(image.digest.hex()),
             image.created.as_deref().unwrap_or("-"),
             crate::units::decimal(image.size)
         );

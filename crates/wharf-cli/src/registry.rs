@@ -234,7 +234,7 @@ impl ProgressView {
 
 impl Progress for ProgressView {
     fn blob(&self, digest: &wharf_core::Digest, event: BlobEvent) {
-        let id = digest.hex()[..12].to_string();
+        let id = wharf_core::short_id(digest.hex()).to_string();
         let Some((multi, bars)) = &self.bars else {
             match event {
                 BlobEvent::AlreadyExists => self.out.line(format!("{id}: Already exists")),

@@ -156,7 +156,7 @@ impl Containers {
         } else if let Some(other) = existing.iter().find(|c| c.config.name == config.name) {
             return Err(discard(Error::NameInUse {
                 name: config.name,
-                id: other.config.id[..12].to_string(),
+                id: short_id(&other.config.id).to_string(),
             })
             .into());
         }
@@ -345,7 +345,7 @@ impl Containers {
         self.write_state(id, state)?;
         let note = format!(
             "container {} ({}) was marked running but its monitor is gone (killed?); it is now exited (137)",
-            &id[..12],
+            short_id(id),
             container.config.name
         );
         Ok((container, Some(note)))
@@ -372,6 +372,12 @@ impl Containers {
         wharf_root::remove_abandoned_temporaries(&self.dir);
         Ok(())
     }
+}
+
+/// The short form of an ID (a container's, or a digest's hex) that Docker prints: its first
+/// 12 characters.
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// A new random container ID: 64 hex digits.

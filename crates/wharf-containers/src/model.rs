@@ -17,28 +17,28 @@ pub struct ContainerConfig {
     /// Arguments after the image or file.
     #[serde(default)]
     pub args: Vec<String>,
-    /// `--entrypoint`.
+    /// A program replacing the image's entrypoint.
     #[serde(default)]
     pub entrypoint: Option<String>,
-    /// `-e` and `--env-file`, resolved at creation.
+    /// Environment variables, resolved at creation.
     #[serde(default)]
     pub env: Vec<(String, String)>,
-    /// `-v`, with host paths made absolute at creation.
+    /// Directories granted, with host paths made absolute at creation.
     #[serde(default)]
     pub mounts: Vec<MountSpec>,
-    /// `-w`.
+    /// The working directory.
     #[serde(default)]
     pub workdir: Option<String>,
-    /// `-m`, bytes.
+    /// The memory limit, in bytes.
     #[serde(default)]
     pub memory: Option<u64>,
-    /// `--timeout`, milliseconds.
+    /// The longest a run may take, in milliseconds.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    /// `--restart`.
+    /// When the monitor starts the guest again.
     #[serde(default)]
     pub restart: RestartPolicy,
-    /// `--rm`: remove the container when it ends for good.
+    /// Remove the container when it ends for good.
     #[serde(default)]
     pub auto_remove: bool,
     /// How much log to keep.
@@ -47,7 +47,7 @@ pub struct ContainerConfig {
     /// Published ports (`-p`, `-P`), host ports resolved at creation.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
-    /// `--network`: `bridge`, `host` or `none`.
+    /// The network mode: `bridge`, `host` or `none`.
     #[serde(default = "bridge")]
     pub network: String,
     /// Labels (`--label KEY=VALUE`), for filters and for tools that group containers.
@@ -59,7 +59,7 @@ fn bridge() -> String {
     "bridge".into()
 }
 
-/// `-p [HOST_IP:]HOST_PORT:GUEST_PORT`.
+/// A published port: a host address forwarded to a guest port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {
     /// Host address to listen on (`0.0.0.0` when not given).

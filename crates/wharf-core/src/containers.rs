@@ -27,25 +27,26 @@ pub(crate) const ROOTFS_DIR: &str = "rootfs";
 /// What `wharf create` / `run -d` was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
-    /// `--name`; a generated name when `None`.
+    /// The container's name (`--name`, the API's `?name=`); a generated one when `None`.
     pub name: Option<String>,
-    /// The image reference or file path.
+    /// The image reference, or the path of a `.wasm`/`.wat` file.
     pub target: String,
-    /// Whether `target` is a file (the CLI decides, as for a foreground run).
+    /// Whether `target` is a file (decided by the front end, as for a foreground run).
     pub is_file: bool,
-    /// Arguments after the target.
+    /// Arguments: they replace the image's `Cmd` (`Cmd` in the API).
     pub args: Vec<String>,
-    /// `--entrypoint`.
+    /// A program that replaces the image's `Entrypoint` (and drops its `Cmd`).
     pub entrypoint: Option<String>,
-    /// Env, mounts, workdir, memory and timeout (output and hooks are the monitor's).
+    /// Env, mounts, working directory, memory, timeout, ports and network (output, stdin and
+    /// hooks are the monitor's, so they are ignored here).
     pub policy: SandboxPolicy,
-    /// `--restart`.
+    /// When the monitor starts the guest again (`HostConfig.RestartPolicy`).
     pub restart: RestartPolicy,
-    /// `--rm`.
+    /// Remove the container when it ends for good (`--rm`, `HostConfig.AutoRemove`).
     pub auto_remove: bool,
-    /// `--log-opt max-size=,max-file=`.
+    /// How much log to keep (`HostConfig.LogConfig`).
     pub log: LogLimits,
-    /// Labels.
+    /// Labels (`--label`, `Labels`).
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
@@ -55,8 +56,9 @@ impl Wharf {
         Ok(Containers::open(self.root.containers_dir())?)
     }
 
-    /// `wharf create`: registers a container (state `created`). An image must be in the store
-    /// (the CLI pulls first); it is pinned by digest.
+    /// Registers a container (state `created`; `docker create`, `POST /containers/create`).
+    /// An image must be in the store (front ends pull first); it is pinned by digest, and its
+    /// files are unpacked into the container's own root filesystem.
     pub fn create_container(&self, spec: &ContainerSpec) -> Result<ContainerConfig, Error> {
         if spec.auto_remove && spec.restart != RestartPolicy::No {
             return Err(Error::InvalidArgument(format!(
@@ -214,7 +216,7 @@ impl Wharf {
         Ok((ids, notes))
     }
 
-    /// `wharf start`: spawns the container's monitor and returns once the guest is running
+    /// Starts a container (`docker start`, `POST /containers/{id}/start`): spawns the container's monitor and returns once the guest is running
     /// (or has failed to start, which is returned as the error it would be in the foreground).
     /// Starting a running container does nothing.
     pub fn start_container(&self, name_or_id: &str) -> Result<String, Error> {
@@ -262,7 +264,7 @@ impl Wharf {
         Ok(id)
     }
 
-    /// `wharf stop`: asks the guest to stop (SIGTERM to the monitor, which interrupts it),
+    /// Stops a container (`docker stop`, `POST /containers/{id}/stop`): asks the guest to stop (SIGTERM to the monitor, which interrupts it),
     /// then kills the monitor if it has not ended within `timeout`. Stopping a stopped
     /// container does nothing. A stopped container is not restarted by its policy.
     pub fn stop_container(&self, name_or_id: &str, timeout: Duration) -> Result<(), Error> {
@@ -349,7 +351,7 @@ impl Wharf {
         }
     }
 
-    /// `wharf wait`: blocks until the container is exited; returns its exit code.
+    /// Waits for a container (`docker wait`, `POST /containers/{id}/wait`): blocks until the container is exited; returns its exit code.
     pub fn wait_container(&self, name_or_id: &str) -> Result<i32, Error> {
         let id = match self.containers()?.resolve(name_or_id) {
             Ok(id) => id,
@@ -484,7 +486,7 @@ pub struct ContainerStats {
     pub cpu_time: Duration,
     /// Bytes of linear memory the guest holds (from the engine).
     pub memory: u64,
-    /// `--memory`, if set.
+    /// Its memory limit, if it has one.
     pub memory_limit: Option<u64>,
     /// Resident memory of the monitor process (wasmtime, code and guest together).
     pub rss: u64,
@@ -514,7 +516,7 @@ fn rss_of(pid: u32) -> u64 {
 }
 
 impl Wharf {
-    /// `wharf stats`: samples the named (or all running) containers twice, `interval` apart.
+    /// Container stats (`docker stats`): samples the named (or all running) containers twice, `interval` apart.
     pub fn container_stats(
         &self,
         names: &[String],

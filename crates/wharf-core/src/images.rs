@@ -59,7 +59,7 @@ struct ImageUser {
 /// What `wharf run IMAGE` adds to or overrides in the image's own settings.
 #[derive(Debug, Clone, Default)]
 pub struct ImageRun {
-    /// `--entrypoint`: replaces the image's entrypoint (and drops its cmd, as Docker does).
+    /// A program that replaces the image's entrypoint (and drops its cmd, as Docker does).
     pub entrypoint: Option<String>,
     /// Arguments after the image name: replace the image's cmd.
     pub args: Vec<String>,
@@ -257,7 +257,7 @@ impl Wharf {
         })
     }
 
-    /// `wharf save`: writes `references` (tags, digests or IDs) as an OCI layout tar.
+    /// Saves images (`docker save`, `GET /images/get`): writes `references` (tags, digests or IDs) as an OCI layout tar.
     pub fn save_images(
         &self,
         references: &[String],
@@ -289,7 +289,7 @@ impl Wharf {
         wharf_archive::save(&store, &items, out).map_err(|e| Error::Image(e.to_string()))
     }
 
-    /// `wharf load`: reads an OCI layout tar into the store.
+    /// Loads images (`docker load`, `POST /images/load`): reads an OCI layout tar into the store.
     pub fn load_images(
         &self,
         input: impl std::io::Read,
@@ -325,7 +325,7 @@ impl Wharf {
         Ok(tagged.chain(untagged).collect())
     }
 
-    /// `wharf tag`: gives the image `source` the extra name `target`.
+    /// Tags an image (`docker tag`, `POST /images/{name}/tag`): gives the image `source` the extra name `target`.
     pub fn tag_image(&self, source: &str, target: &str) -> Result<(), Error> {
         let target = Reference::parse(target).map_err(Error::InvalidArgument)?;
         if target.digest.is_some() {
@@ -341,7 +341,7 @@ impl Wharf {
         })?)
     }
 
-    /// `wharf rmi`: removes the tag `reference` (or, given a digest or ID, every tag of that
+    /// Removes an image (`docker rmi`, `DELETE /images/{name}`): removes the tag `reference` (or, given a digest or ID, every tag of that
     /// image, which needs `force` when there are several, as Docker); the image and the blobs
     /// only it used go once no tag is left and no container uses it. An image that containers
     /// use keeps its last tag unless `force`, and then stays untagged for them; one that a
@@ -367,7 +367,7 @@ impl Wharf {
                 .map(|r| r.to_string())
                 .filter(|t| index.tags.get(t) == Some(&digest));
             let tag_count = index.tags.values().filter(|d| **d == digest).count();
-            let short = &digest.hex()[..12];
+            let short = wharf_containers::short_id(digest.hex());
             if tag.is_none() && tag_count > 1 && !force {
                 return Err(wharf_store::Error::Conflict(format!(
                     "conflict: unable to delete {reference} (must be forced) - the image has \
@@ -380,7 +380,7 @@ impl Wharf {
                     return Err(wharf_store::Error::Conflict(format!(
                         "conflict: unable to delete {short} (cannot be forced) - image is \
                              being used by running container {}",
-                        &running.id[..12]
+                        wharf_containers::short_id(&running.id)
                     )));
                 }
                 if !force {
@@ -389,13 +389,13 @@ impl Wharf {
                         Some(tag) => format!(
                             "conflict: unable to remove repository reference \"{tag}\" \
                                  (must force) - container {} is using its referenced image {short}",
-                            &user.id[..12]
+                            wharf_containers::short_id(&user.id)
                         ),
                         None => format!(
                             "conflict: unable to delete {short} (must be forced) - image is \
                                  being used by {} container {}",
                             if user.running { "running" } else { "stopped" },
-                            &user.id[..12]
+                            wharf_containers::short_id(&user.id)
                         ),
                     }));
                 }

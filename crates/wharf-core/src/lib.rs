@@ -33,7 +33,7 @@ pub use registry::{
 pub use signal::Signal;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{
-    logs, parse_size, Container, ContainerConfig, LogLimits, RestartPolicy,
+    logs, parse_size, short_id, Container, ContainerConfig, LogLimits, RestartPolicy,
     State as ContainerState, Status as ContainerStatus, Target as ContainerTarget,
 };
 pub use wharf_image::Reference;

@@ -133,7 +133,7 @@ pub(crate) fn parse_ready(answer: &str, id: &str) -> Result<(), Error> {
     let Ok(answer) = serde_json::from_str::<ReadyAnswer>(answer.trim()) else {
         return Err(Error::Internal(anyhow::anyhow!(
             "the monitor of container {} ended before the guest started",
-            &id[..12]
+            wharf_containers::short_id(id)
         )));
     };
     Err(match answer {

@@ -49,7 +49,7 @@ pub struct Pushed {
 }
 
 impl Wharf {
-    /// `wharf pull`: fetches `reference` into the store and tags it.
+    /// Pulls an image (`docker pull`, `POST /images/create`): fetches `reference` into the store and tags it.
     pub fn pull(&self, reference: &str, options: &RegistryOptions) -> Result<Pulled, Error> {
         let parsed = Reference::parse(reference).map_err(Error::InvalidArgument)?;
         let store = self.store()?;
@@ -57,7 +57,7 @@ impl Wharf {
         Ok(wharf_registry::pull(&store, &parsed, options)?)
     }
 
-    /// `wharf push`: sends the stored image `reference` to the registry its name points at.
+    /// Pushes an image (`docker push`, `POST /images/{name}/push`): sends the stored image `reference` to the registry its name points at.
     /// Returns what was pushed: the manifest digest, which is the same on both sides, and the
     /// manifest's size (what `docker push` reports).
     pub fn push(&self, reference: &str, options: &RegistryOptions) -> Result<Pushed, Error> {
@@ -76,7 +76,7 @@ impl Wharf {
         Ok(Pushed { digest, size })
     }
 
-    /// `wharf login`: checks `credentials` against `registry` (default Docker Hub) and saves
+    /// Logs in (`docker login`): checks `credentials` against `registry` (default Docker Hub) and saves
     /// them in Docker's config file. Returns the file's path.
     pub fn login(
         &self,
@@ -93,7 +93,7 @@ impl Wharf {
         Ok(path)
     }
 
-    /// `wharf logout`: forgets the login for `registry`; returns whether there was one.
+    /// Logs out (`docker logout`): forgets the login for `registry`; returns whether there was one.
     pub fn logout(&self, registry: Option<&str>) -> Result<bool, Error> {
         let registry = normalize_registry(registry);
         let path = wharf_registry::config_path();
