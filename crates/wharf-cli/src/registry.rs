@@ -55,8 +55,39 @@ pub struct LogoutArgs {
 }
 
 /// Registry options from the environment, with progress drawn unless `quiet`.
+/// Environment variable listing registries (`host[:port]`, comma-separated) to reach over plain
+/// HTTP; Docker keeps the same list as `insecure-registries` in daemon.json.
+const INSECURE_REGISTRIES_ENV: &str = "WHARF_INSECURE_REGISTRIES";
+
+/// Environment variable with the seconds a registry may stay silent before wharf gives up.
+const REGISTRY_TIMEOUT_ENV: &str = "WHARF_REGISTRY_TIMEOUT";
+
+/// Registry options from wharf's environment (the CLI's configuration, as daemon.json is
+/// dockerd's) ([`INSECURE_REGISTRIES_ENV`],
+/// [`REGISTRY_TIMEOUT_ENV`]); credentials come from Docker's config file.
+fn registry_options_from_env() -> Result<RegistryOptions, wharf_core::Error> {
+    let mut options = RegistryOptions::default();
+    if let Ok(list) = std::env::var(INSECURE_REGISTRIES_ENV) {
+        options.insecure = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+    }
+    if let Ok(seconds) = std::env::var(REGISTRY_TIMEOUT_ENV) {
+        let seconds: f64 = seconds.parse().map_err(|_| {
+            wharf_core::Error::InvalidArgument(format!(
+                "{REGISTRY_TIMEOUT_ENV}={seconds:?} is not a number of seconds"
+            ))
+        })?;
+        options.timeout = std::time::Duration::from_secs_f64(seconds.max(0.1));
+    }
+    Ok(options)
+}
+
 fn options(quiet: bool, out: Output) -> Result<RegistryOptions, wharf_core::Error> {
-    let mut options = wharf_core::registry_options_from_env()?;
+    let mut options = registry_options_from_env()?;
     if !quiet {
         options.progress = Arc::new(ProgressView::new(out));
     }
@@ -167,7 +198,7 @@ pub fn login(wharf: &Wharf, args: LoginArgs) -> i32 {
             return Err("a user name and a password are needed".into());
         }
         let credentials = Credentials { username, password };
-        let options = wharf_core::registry_options_from_env().map_err(|e| e.to_string())?;
+        let options = registry_options_from_env().map_err(|e| e.to_string())?;
         let path = wharf
             .login(args.server.as_deref(), &credentials, &options)
             .map_err(|e| e.to_string())?;

@@ -27,8 +27,7 @@ pub use images::{ImageRun, ImageSummary};
 pub use list::ContainerQuery;
 pub use log_reader::{LogItem, LogQuery, LogStream};
 pub use registry::{
-    normalize_registry, registry_options_from_env, BlobEvent, NoProgress, Progress, Pulled, Pushed,
-    RegistryOptions, INSECURE_REGISTRIES_ENV, REGISTRY_TIMEOUT_ENV,
+    normalize_registry, BlobEvent, NoProgress, Progress, Pulled, Pushed, RegistryOptions,
 };
 pub use signal::Signal;
 pub use wharf_build::BuildOptions;

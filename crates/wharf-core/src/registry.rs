@@ -9,36 +9,6 @@ use crate::{Error, Wharf};
 
 pub use wharf_registry::{BlobEvent, NoProgress, Options as RegistryOptions, Progress, Pulled};
 
-/// Environment variable listing registries (`host[:port]`, comma-separated) to reach over plain
-/// HTTP; Docker keeps the same list as `insecure-registries` in daemon.json.
-pub const INSECURE_REGISTRIES_ENV: &str = "WHARF_INSECURE_REGISTRIES";
-
-/// Environment variable with the seconds a registry may stay silent before wharf gives up.
-pub const REGISTRY_TIMEOUT_ENV: &str = "WHARF_REGISTRY_TIMEOUT";
-
-/// Registry options from the environment ([`INSECURE_REGISTRIES_ENV`],
-/// [`REGISTRY_TIMEOUT_ENV`]); credentials come from Docker's config file.
-pub fn registry_options_from_env() -> Result<RegistryOptions, Error> {
-    let mut options = RegistryOptions::default();
-    if let Ok(list) = std::env::var(INSECURE_REGISTRIES_ENV) {
-        options.insecure = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-    }
-    if let Ok(seconds) = std::env::var(REGISTRY_TIMEOUT_ENV) {
-        let seconds: f64 = seconds.parse().map_err(|_| {
-            Error::InvalidArgument(format!(
-                "{REGISTRY_TIMEOUT_ENV}={seconds:?} is not a number of seconds"
-            ))
-        })?;
-        options.timeout = std::time::Duration::from_secs_f64(seconds.max(0.1));
-    }
-    Ok(options)
-}
-
 /// What a push sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
