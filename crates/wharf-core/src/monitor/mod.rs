@@ -11,7 +11,6 @@
 //! Killing the monitor kills the guest with it (same process); the lock goes too, which is how
 //! every other wharf command learns that the container is no longer running.
 
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,11 +19,17 @@ use std::time::Duration;
 
 use wharf_containers::logs::LogWriter;
 use wharf_containers::{Containers, State, Status, Target};
-use wharf_sandbox::{GuestStream, Output, OutputSink, StartHook};
+use wharf_sandbox::{Output, StartHook};
+
+mod log_sink;
+mod ready;
+
+use log_sink::{LogSink, LogState};
+pub(crate) use ready::parse_ready;
+use ready::{Ready, ReadyAnswer};
 
 use crate::{
-    exit_code, Error, ErrorKind, ImageRun, Mount, Outcome, SandboxPolicy, StopHandle, StopReason,
-    Wharf,
+    exit_code, Error, ImageRun, Mount, Outcome, SandboxPolicy, StopHandle, StopReason, Wharf,
 };
 
 /// The descriptor the starter's pipe is on in the monitor.
@@ -69,7 +74,7 @@ pub unsafe fn daemonize() {
 /// The monitor binary's main: runs container `id` of the wharf at `root`, answering its
 /// starter on `ready`. Returns the process exit code.
 pub fn main(root: PathBuf, id: &str, ready: std::os::fd::OwnedFd) -> i32 {
-    let ready = Ready(Arc::new(Mutex::new(Some(std::fs::File::from(ready)))));
+    let ready = Ready::new(ready);
     let wharf = match crate::Root::open(root)
         .map_err(Error::io)
         .and_then(Wharf::open)
@@ -81,67 +86,6 @@ pub fn main(root: PathBuf, id: &str, ready: std::os::fd::OwnedFd) -> i32 {
         }
     };
     run_monitor(&wharf, id, ready)
-}
-
-/// What the monitor tells its starter on the ready pipe, as one JSON document: the guest
-/// is running, or the error that kept it from starting, with its kind (and, for a file that
-/// cannot run, its fields), so that the starter reports exactly what a foreground run would.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ReadyAnswer {
-    /// The guest is instantiated (or another monitor already runs the container).
-    Ok,
-    /// No such file.
-    NoSuchFile {
-        /// The file.
-        file: PathBuf,
-    },
-    /// The file cannot run.
-    NotRunnable {
-        /// The file.
-        file: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// Any other error.
-    Failed {
-        /// Its kind.
-        kind: ErrorKind,
-        /// Its sentence.
-        message: String,
-    },
-}
-
-impl From<&Error> for ReadyAnswer {
-    fn from(e: &Error) -> ReadyAnswer {
-        match e {
-            Error::NoSuchFile(file) => ReadyAnswer::NoSuchFile { file: file.clone() },
-            Error::NotRunnable { file, reason } => ReadyAnswer::NotRunnable {
-                file: file.clone(),
-                reason: reason.clone(),
-            },
-            other => ReadyAnswer::Failed {
-                kind: other.kind(),
-                message: other.to_string(),
-            },
-        }
-    }
-}
-
-/// Reads the monitor's [`ReadyAnswer`] from the ready pipe.
-pub(crate) fn parse_ready(answer: &str, id: &str) -> Result<(), Error> {
-    let Ok(answer) = serde_json::from_str::<ReadyAnswer>(answer.trim()) else {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "the monitor of container {} ended before the guest started",
-            wharf_containers::short_id(id)
-        )));
-    };
-    Err(match answer {
-        ReadyAnswer::Ok => return Ok(()),
-        ReadyAnswer::NoSuchFile { file } => Error::NoSuchFile(file),
-        ReadyAnswer::NotRunnable { file, reason } => Error::NotRunnable { file, reason },
-        ReadyAnswer::Failed { kind, message } => Error::Reported { kind, message },
-    })
 }
 
 /// Where `--rm` containers leave their exit code for `wharf wait`.
@@ -168,76 +112,6 @@ pub(crate) fn removed_exit_code(wharf: &Wharf, id: &str) -> Option<i32> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Writes lines of guest output to the log, stdout and stderr apart, in write order.
-struct LogSink {
-    inner: Mutex<LogState>,
-}
-
-struct LogState {
-    writer: Option<LogWriter>,
-    partial: [Vec<u8>; 2],
-}
-
-/// A line longer than this is logged in pieces, as Docker does at 16 KiB.
-const MAX_LINE: usize = 16 << 10;
-
-impl OutputSink for LogSink {
-    fn write(&self, stream: GuestStream, bytes: &[u8]) {
-        let mut state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = stream as usize;
-        state.partial[slot].extend_from_slice(bytes);
-        while let Some(end) = state.partial[slot]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map(|n| n + 1)
-            .or_else(|| (state.partial[slot].len() >= MAX_LINE).then_some(MAX_LINE))
-        {
-            let line: Vec<u8> = state.partial[slot].drain(..end).collect();
-            state.emit(stream, &line);
-        }
-    }
-}
-
-impl LogState {
-    fn emit(&mut self, stream: GuestStream, line: &[u8]) {
-        let name = match stream {
-            GuestStream::Stdout => "stdout",
-            GuestStream::Stderr => "stderr",
-        };
-        if let Some(writer) = &mut self.writer {
-            // A full disk loses log lines, never the guest.
-            let _ = writer.write(name, &String::from_utf8_lossy(line));
-        }
-    }
-}
-
-impl LogSink {
-    /// Logs what is left of unfinished lines (a guest that ended without a newline).
-    fn finish(&self) {
-        let mut state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        for stream in [GuestStream::Stdout, GuestStream::Stderr] {
-            let rest = std::mem::take(&mut state.partial[stream as usize]);
-            if !rest.is_empty() {
-                state.emit(stream, &rest);
-            }
-        }
-    }
-}
-
-/// The starter's pipe: told once that the guest runs, or why it could not start.
-#[derive(Clone)]
-struct Ready(Arc<Mutex<Option<std::fs::File>>>);
-
-impl Ready {
-    fn tell(&self, answer: &ReadyAnswer) {
-        let mut pipe = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(mut file) = pipe.take() {
-            let json = serde_json::to_vec(answer).expect("ready answers serialize");
-            let _ = file.write_all(&json);
-        }
-    }
 }
 
 /// Runs container `id` until it ends for good. Returns the process exit code (0 unless the
@@ -312,20 +186,7 @@ fn supervise(
         write_state(containers, id, &state)?;
 
         let policy = policy_for(&config, sink.clone(), gauge.clone(), hook.clone());
-        let result = match &config.target {
-            Target::File { path } => wharf.run_file(std::path::Path::new(path), &policy, &stop),
-            Target::Image { reference, digest } => wharf.run_image(
-                reference,
-                &ImageRun {
-                    entrypoint: config.entrypoint.clone(),
-                    args: config.args.clone(),
-                    digest: Some(digest.clone()),
-                    rootfs: Some(dir.join(crate::containers::ROOTFS_DIR)),
-                },
-                &policy,
-                &stop,
-            ),
-        };
+        let result = run_once(wharf, &config, &dir, &policy, &stop);
         sink.finish();
         let outcome = match result {
             Ok(outcome) => outcome,
@@ -343,24 +204,10 @@ fn supervise(
             }
         };
         started_once = true;
-        let code = exit_code(&outcome);
-        state.status = Status::Exited;
-        state.pid = None;
-        state.exit_code = Some(code);
-        state.oom_killed = matches!(
-            outcome,
-            Outcome::OutOfMemory { .. }
-                | Outcome::Exited {
-                    memory_limit_hit: true,
-                    ..
-                }
-        );
-        state.stopped_by_user =
-            matches!(outcome, Outcome::Stopped(StopReason::Signal(_))) || stop.is_requested();
-        state.ended = Some(describe(&outcome));
-        state.finished_at = Some(wharf_containers::now_rfc3339());
+        record_end(&mut state, &outcome, &stop);
         // Decide about a restart before recording the end: a state that said `exited` between
         // two runs would let `stop` believe there is nothing to stop.
+        let code = state.exit_code.unwrap_or(0);
         let restart = config
             .restart
             .restarts(code, state.restart_count, state.stopped_by_user)
@@ -376,14 +223,7 @@ fn supervise(
         if !restart {
             break;
         }
-        // Docker's back-off: 100 ms, doubling, at most a minute.
-        let delay = Duration::from_millis(100u64 << state.restart_count.min(10))
-            .min(Duration::from_secs(60));
-        let until = std::time::Instant::now() + delay;
-        while std::time::Instant::now() < until && !stop.is_requested() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if stop.is_requested() {
+        if !back_off(state.restart_count, &stop) {
             state.status = Status::Exited;
             state.pid = None;
             state.stopped_by_user = true;
@@ -393,14 +233,80 @@ fn supervise(
         state.restart_count += 1;
     }
     if config.auto_remove {
-        let codes = wharf.root.containers_dir().join("exit-codes");
-        let _ = std::fs::create_dir_all(&codes);
-        let code = state.exit_code.unwrap_or(0).to_string();
-        let _ = wharf_root::write_atomic_durable(&codes.join(id), code.as_bytes());
-        let _ = containers.remove(id, lock);
-        forget_old_exit_codes(&codes);
+        remove_ended(wharf, containers, id, lock, &state);
     }
     Ok(())
+}
+
+/// Runs the container's guest once, in its own root filesystem for an image.
+fn run_once(
+    wharf: &Wharf,
+    config: &wharf_containers::ContainerConfig,
+    dir: &std::path::Path,
+    policy: &SandboxPolicy,
+    stop: &StopHandle,
+) -> Result<Outcome, Error> {
+    match &config.target {
+        Target::File { path } => wharf.run_file(std::path::Path::new(path), policy, stop),
+        Target::Image { reference, digest } => wharf.run_image(
+            reference,
+            &ImageRun {
+                entrypoint: config.entrypoint.clone(),
+                args: config.args.clone(),
+                digest: Some(digest.clone()),
+                rootfs: Some(dir.join(crate::containers::ROOTFS_DIR)),
+            },
+            policy,
+            stop,
+        ),
+    }
+}
+
+/// Records in `state` how a run ended: Docker's exit code, whether a memory limit or the user
+/// ended it, and in words.
+fn record_end(state: &mut State, outcome: &Outcome, stop: &StopHandle) {
+    state.status = Status::Exited;
+    state.pid = None;
+    state.exit_code = Some(exit_code(outcome));
+    state.oom_killed = matches!(
+        outcome,
+        Outcome::OutOfMemory { .. }
+            | Outcome::Exited {
+                memory_limit_hit: true,
+                ..
+            }
+    );
+    state.stopped_by_user =
+        matches!(outcome, Outcome::Stopped(StopReason::Signal(_))) || stop.is_requested();
+    state.ended = Some(describe(outcome));
+    state.finished_at = Some(wharf_containers::now_rfc3339());
+}
+
+/// Docker's back-off before restart number `restarts + 1`: 100 ms, doubling, at most a
+/// minute. False if a stop came meanwhile.
+fn back_off(restarts: u32, stop: &StopHandle) -> bool {
+    let delay = Duration::from_millis(100u64 << restarts.min(10)).min(Duration::from_secs(60));
+    let until = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < until && !stop.is_requested() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !stop.is_requested()
+}
+
+/// The `--rm` epilogue: the exit code is left for `wait`, then the container goes.
+fn remove_ended(
+    wharf: &Wharf,
+    containers: &Containers,
+    id: &str,
+    lock: &wharf_containers::FileLock,
+    state: &State,
+) {
+    let codes = wharf.root.containers_dir().join("exit-codes");
+    let _ = std::fs::create_dir_all(&codes);
+    let code = state.exit_code.unwrap_or(0).to_string();
+    let _ = wharf_root::write_atomic_durable(&codes.join(id), code.as_bytes());
+    let _ = containers.remove(id, lock);
+    forget_old_exit_codes(&codes);
 }
 
 /// Exit codes of removed `--rm` containers are kept a day for `wharf wait`.
