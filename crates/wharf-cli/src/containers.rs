@@ -54,7 +54,7 @@ fn create_from(
 ) -> Result<String, (String, i32)> {
     if !crate::run::names_a_file(&args.command[0]) {
         crate::run::pull_if_needed(wharf, &args.command[0], &args.pull, args.quiet)
-            .map_err(|e| (e.to_string(), ENGINE_FAILED))?;
+            .map_err(|e| (crate::hints::login(&e, &args.command[0]), ENGINE_FAILED))?;
     }
     crate::run::publish(wharf, args, &mut policy)
         .map_err(|e| (e.to_string(), e.start_exit_code()))?;

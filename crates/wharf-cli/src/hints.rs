@@ -11,13 +11,23 @@ pub(crate) fn missing_image(e: &Error, image: &str) -> String {
     }
 }
 
+/// `e`, and when a registry wants credentials for `image`, how to give them.
+pub(crate) fn login(e: &Error, image: &str) -> String {
+    match wharf_core::Reference::parse(image) {
+        Ok(reference) if e.wants_credentials() => {
+            format!("{e}; run `wharf login {}`", reference.registry)
+        }
+        _ => e.to_string(),
+    }
+}
+
 /// `e`, and when the image to push has no such name, how to give it one.
 pub(crate) fn untagged_push(e: &Error, image: &str) -> String {
     match e {
         Error::NotFound(_) => {
             format!("{e} (tag an image with that name first: wharf tag IMAGE {image})")
         }
-        _ => e.to_string(),
+        _ => login(e, image),
     }
 }
 

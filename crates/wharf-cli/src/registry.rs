@@ -117,7 +117,7 @@ impl Output {
 pub fn pull(wharf: &Wharf, args: PullArgs) -> i32 {
     match pull_image(wharf, &args.image, args.quiet, Output::Stdout) {
         Ok(()) => 0,
-        Err(e) => fail(e, 1),
+        Err(e) => fail(crate::hints::login(&e, &args.image), 1),
     }
 }
 

@@ -216,7 +216,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     }
     if !names_a_file(target) {
         if let Err(e) = pull_if_needed(wharf, target, &args.pull, args.quiet) {
-            return fail(e, ENGINE_FAILED);
+            return fail(crate::hints::login(&e, target), ENGINE_FAILED);
         }
     }
     if let Err(e) = publish(wharf, &args, &mut policy) {

@@ -127,6 +127,14 @@ impl Error {
         }
     }
 
+    /// Whether a registry refused for want of (good) credentials: a login would help.
+    pub fn wants_credentials(&self) -> bool {
+        matches!(
+            self,
+            Error::Registry(wharf_registry::Error::Unauthorized(_))
+        )
+    }
+
     /// A file (or image) that cannot run, and why.
     pub(crate) fn not_runnable(file: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
         Error::NotRunnable {

@@ -115,7 +115,7 @@ impl DockerConfig {
         };
         let bad = || {
             Error::Config(format!(
-                "{}: the login for {key} is damaged; run `wharf login {registry}` again",
+                "{}: the login for {key} is damaged; log in to {registry} again",
                 self.path.display()
             ))
         };
@@ -286,6 +286,6 @@ mod tests {
             .credentials("h:1")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("wharf login h:1"), "{err}");
+        assert!(err.contains("log in to h:1 again"), "{err}");
     }
 }

@@ -32,8 +32,8 @@ pub(crate) fn from_oci(error: OciDistributionError, reference: &Reference) -> Er
     let registry = &reference.registry;
     let denied = || {
         Error::Unauthorized(format!(
-            "access to {} denied: the registry wants credentials it did not get or accept; \
-             run `wharf login {registry}`",
+            "access to {} denied: the registry {registry} wants credentials it did not get or \
+             accept",
             reference.name()
         ))
     };

@@ -350,7 +350,7 @@ impl GuestRun {
             .any(|e| e.starts_with("wasi:http/incoming-handler"))
         {
             return Err(RunError::CannotStart(
-                "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it, e.g. wharf run -p 8080:80 ...".into(),
+                "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it (-p 8080:80, a port binding)".into(),
             ));
         }
         let mut linker = wasmtime::component::Linker::<ComponentHost>::new(&self.engine);
