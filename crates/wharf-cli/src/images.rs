@@ -110,9 +110,12 @@ pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
         Ok(images) => images,
         Err(e) => return fail(e, ENGINE_FAILED),
     };
+    let short = |image: &docker::api::ImageSummary| {
+        wharf_core::short_id(image.id.trim_start_matches("sha256:")).to_string()
+    };
     if args.quiet {
-        for image in images {
-            println!("{}", wharf_core::short_id(image.digest.hex()));
+        for image in &images {
+            println!("{}", short(image));
         }
         return 0;
     }
@@ -120,22 +123,30 @@ pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
         "{:<40} {:<16} {:<14} {:<22} SIZE",
         "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
     );
-    for image in images {
-        println!(
-            "{:<40} {:<16} {:<14} {:<22} {}",
-            image
-                .reference
-                .as_ref()
-                .map_or("<none>".to_string(), |r| r.familiar_name()),
-            image
-                .reference
-                .as_ref()
-                .and_then(|r| r.tag.as_deref())
-                .unwrap_or("<none>"),
-            wharf_core::short_id(image.digest.hex()),
-            image.created.as_deref().unwrap_or("-"),
-            crate::units::decimal(image.size)
-        );
+    // One line a tag, as `docker images` prints the API's list.
+    for image in &images {
+        let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(image.created as u64);
+        let created = humantime::format_rfc3339(created).to_string();
+        let names: Vec<(String, String)> = match image.repo_tags.as_slice() {
+            [] => vec![("<none>".into(), "<none>".into())],
+            tags => tags
+                .iter()
+                .map(|t| match t.rsplit_once(':') {
+                    Some((name, tag)) if !tag.contains('/') => (name.into(), tag.into()),
+                    _ => (t.clone(), "<none>".into()),
+                })
+                .collect(),
+        };
+        for (name, tag) in names {
+            println!(
+                "{:<40} {:<16} {:<14} {:<22} {}",
+                name,
+                tag,
+                short(image),
+                created,
+                crate::units::decimal(image.size.max(0) as u64)
+            );
+        }
     }
     0
 }

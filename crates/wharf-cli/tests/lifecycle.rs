@@ -214,3 +214,34 @@ fn restart_policies_and_auto_remove() {
         ErrorKind::NotFound
     );
 }
+
+#[test]
+fn the_image_list_is_docker_s_with_labels_and_users() {
+    let t = TestWharf::new();
+    let ctx = t.tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("app.wat"), HELLO).unwrap();
+    // A .wat is copied as it is (only .wasm files are validated).
+    let options = wharf_core::BuildOptions {
+        dockerfile: "FROM scratch\nCOPY app.wat /\nLABEL tier=web\nENTRYPOINT [\"/app.wat\"]\n"
+            .into(),
+        tags: vec![
+            wharf_core::Reference::parse("app:1").unwrap(),
+            wharf_core::Reference::parse("app:latest").unwrap(),
+        ],
+        ..Default::default()
+    };
+    t.wharf.build(&ctx, &options).unwrap();
+    let spec = ContainerSpec {
+        target: "app:1".into(),
+        ..Default::default()
+    };
+    t.wharf.create_container(&spec).unwrap();
+    let list = t.wharf.images().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let image = &list[0];
+    assert_eq!(image.repo_tags, ["app:1", "app:latest"]);
+    assert_eq!(image.labels.get("tier").map(String::as_str), Some("web"));
+    assert_eq!(image.containers, 1);
+    assert!(image.size > 0 && image.id.starts_with("sha256:"));
+}

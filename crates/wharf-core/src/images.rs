@@ -12,20 +12,6 @@ use crate::rootfs::RunRootfs;
 use crate::docker::api;
 use crate::{Error, Outcome, SandboxPolicy, StopHandle, Wharf};
 
-/// One line of `wharf images`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageSummary {
-    /// The tag's reference; `None` for an image without a tag (loaded from an archive that
-    /// gave it no name, or pulled by digest), shown by Docker as `<none>`.
-    pub reference: Option<Reference>,
-    /// The image's manifest digest.
-    pub digest: Digest,
-    /// When it was created (RFC 3339), if known.
-    pub created: Option<String>,
-    /// Bytes of its blobs in the store.
-    pub size: u64,
-}
-
 /// The bytes the store's copies of `blobs` take.
 fn blobs_size<'a>(store: &Store, blobs: impl Iterator<Item = &'a Digest>) -> u64 {
     blobs
@@ -299,30 +285,61 @@ impl Wharf {
         wharf_archive::load(&store, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))
     }
 
-    /// Every tag in the store, sorted, then the images without a tag.
-    pub fn images(&self) -> Result<Vec<ImageSummary>, Error> {
+    /// Every image in the store, as `GET /images/json` lists them: tags sorted, untagged
+    /// images last, each with its labels and how many containers use it.
+    pub fn images(&self) -> Result<Vec<api::ImageSummary>, Error> {
         let store = self.store()?;
         let index = store.index()?;
-        let summary = |reference: Option<Reference>, digest: &Digest| {
-            let record = index.images.get(digest)?;
-            let size = blobs_size(&store, record.blobs(digest));
-            Some(ImageSummary {
-                reference,
-                digest: digest.clone(),
-                created: record.created.clone(),
-                size,
-            })
-        };
-        let tagged = index
-            .tags
-            .iter()
-            .filter_map(|(tag, digest)| summary(Some(Reference::parse(tag).ok()?), digest));
-        let untagged = index
-            .images
-            .keys()
-            .filter(|d| !index.tags.values().any(|t| t == *d))
-            .filter_map(|digest| summary(None, digest));
-        Ok(tagged.chain(untagged).collect())
+        let users = self.image_users()?;
+        let limit = MAX_DOCUMENT_SIZE as u64;
+        let mut order: Vec<&Digest> = Vec::new();
+        for digest in index.tags.values().chain(index.images.keys()) {
+            if !order.contains(&digest) {
+                order.push(digest);
+            }
+        }
+        let mut list = Vec::new();
+        for digest in order {
+            let Some(record) = index.images.get(digest) else {
+                continue;
+            };
+            let tags: Vec<Reference> = index
+                .tags
+                .iter()
+                .filter(|(_, d)| *d == digest)
+                .filter_map(|(t, _)| Reference::parse(t).ok())
+                .collect();
+            let labels = store
+                .read_blob(&record.config, limit)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|c| serde_json::from_value(c.pointer("/config/Labels")?.clone()).ok())
+                .unwrap_or_default();
+            let created = record
+                .created
+                .as_deref()
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            list.push(api::ImageSummary {
+                id: digest.to_string(),
+                parent_id: String::new(),
+                repo_tags: tags.iter().map(Reference::familiar_tag).collect(),
+                repo_digests: tags
+                    .iter()
+                    .map(|r| format!("{}@{digest}", r.familiar_name()))
+                    .collect(),
+                created,
+                size: blobs_size(&store, record.blobs(digest)) as i64,
+                shared_size: -1,
+                virtual_size: None,
+                labels,
+                containers: users.get(digest).map_or(0, |u| u.len() as i64),
+                manifests: None,
+                descriptor: None,
+            });
+        }
+        Ok(list)
     }
 
     /// Tags an image (`docker tag`, `POST /images/{name}/tag`): gives the image `source` the extra name `target`.

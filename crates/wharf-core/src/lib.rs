@@ -23,7 +23,7 @@ use std::path::Path;
 
 pub use containers::{ContainerSpec, ContainerStats};
 pub use error::{Error, ErrorKind};
-pub use images::{ImageRun, ImageSummary};
+pub use images::ImageRun;
 pub use list::ContainerQuery;
 pub use log_reader::{LogItem, LogQuery, LogStream};
 pub use registry::{
