@@ -490,6 +490,32 @@ pub struct ContainerStats {
     pub memory_limit: Option<u64>,
     /// Resident memory of the monitor process (wasmtime, code and guest together).
     pub rss: u64,
+    /// The container's CPU time at the first sample.
+    pub cpu_time_before: Duration,
+    /// The host's CPU time (all CPUs, from /proc/stat) at the first and the second sample:
+    /// what Docker divides a container's CPU time by.
+    pub system_time: (Duration, Duration),
+    /// CPUs online on the host.
+    pub online_cpus: u32,
+    /// When the two samples were taken (RFC 3339).
+    pub sampled_at: (String, String),
+}
+
+/// The host's CPU time, all CPUs and states together, from the first line of /proc/stat.
+fn system_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_nanos(ticks.saturating_mul(1_000_000_000 / per_second))
 }
 
 /// CPU time (user + system) of process `pid`, from /proc.
@@ -534,7 +560,10 @@ impl Wharf {
             .iter()
             .map(|c| c.state.pid.and_then(cpu_time_of))
             .collect();
+        let (system_before, preread) = (system_cpu_time(), wharf_containers::now_rfc3339());
         std::thread::sleep(interval);
+        let (system_after, read) = (system_cpu_time(), wharf_containers::now_rfc3339());
+        let online_cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         let containers = self.containers()?;
         Ok(chosen
             .iter()
@@ -560,6 +589,10 @@ impl Wharf {
                     memory: if c.state.status.is_live() { memory } else { 0 },
                     memory_limit: c.config.memory,
                     rss: c.state.pid.map_or(0, rss_of),
+                    cpu_time_before: before.unwrap_or_default(),
+                    system_time: (system_before, system_after),
+                    online_cpus,
+                    sampled_at: (preread.clone(), read.clone()),
                 }
             })
             .collect())
