@@ -5,7 +5,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::json;
 use wharf_core::{
     docker, logs, Container, ContainerSpec, LogItem, LogLimits, LogQuery, LogStream, RestartPolicy,
     SandboxPolicy, Wharf,
@@ -346,13 +345,18 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
     if args.format == "json" {
         for c in &shown {
             let summary = docker::container_summary(c);
-            let line = json!({
-                "ID": id(c), "Names": c.config.name, "Image": summary.image,
-                "Command": summary.command, "CreatedAt": c.config.created,
-                "State": c.state.status.name(), "Status": summary.status,
-                "Ports": ports_text(c),
-            });
-            let _ = writeln!(out, "{line}");
+            let line = PsLine {
+                id: id(c),
+                names: c.config.name.clone(),
+                image: summary.image.unwrap_or_default(),
+                command: summary.command.unwrap_or_default(),
+                created_at: c.config.created.clone(),
+                state: c.state.status.name(),
+                status: summary.status.unwrap_or_default(),
+                ports: ports_text(c),
+            };
+            let json = serde_json::to_string(&line).expect("a ps line serializes");
+            let _ = writeln!(out, "{json}");
         }
         return 0;
     }
@@ -383,6 +387,22 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
         );
     }
     0
+}
+
+/// A line of `ps --format json`: the docker CLI's own formatting of a list item (its fields
+/// are the CLI's, not the API's).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PsLine {
+    #[serde(rename = "ID")]
+    id: String,
+    names: String,
+    image: String,
+    command: String,
+    created_at: String,
+    state: &'static str,
+    status: String,
+    ports: String,
 }
 
 fn truncate(text: &str, width: usize) -> String {
