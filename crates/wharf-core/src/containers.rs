@@ -236,12 +236,20 @@ impl Wharf {
             .arg(&id)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+            .stderr(monitor_log(&self.containers()?.dir_of(&id)));
         let ready_fd = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
-        // SAFETY: only async-signal-safe calls (dup2) between fork and exec.
+        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
         unsafe {
             command.pre_exec(move || {
-                if libc::dup2(ready_fd, crate::monitor::READY_FD) < 0 {
+                let target = crate::monitor::READY_FD;
+                // With stdin closed (CI runs without one), the pipe's write end can itself be
+                // fd 3: dup2 onto itself keeps close-on-exec, so clear it instead.
+                let rc = if ready_fd == target {
+                    libc::fcntl(target, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(ready_fd, target)
+                };
+                if rc < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -260,8 +268,31 @@ impl Wharf {
         let _ = child.wait();
         let mut answer = String::new();
         let _ = ready_read.read_to_string(&mut answer);
-        crate::monitor::parse_ready(&answer, &id)?;
+        crate::monitor::parse_ready(&answer, &id).map_err(|e| match e {
+            // It died before it could answer: what it printed is the best clue.
+            Error::Internal(e) => match self.monitor_said(&id) {
+                Some(printed) => Error::Internal(anyhow::anyhow!("{e:#}; it printed: {printed}")),
+                None => Error::Internal(e),
+            },
+            other => other,
+        })?;
         Ok(id)
+    }
+
+    /// The end of what container `id`'s monitor printed about itself, if anything.
+    fn monitor_said(&self, id: &str) -> Option<String> {
+        let path = self
+            .containers()
+            .ok()?
+            .dir_of(id)
+            .join(crate::monitor::MONITOR_LOG);
+        let text = std::fs::read_to_string(path).ok()?;
+        let text = text.trim();
+        let mut start = text.len().saturating_sub(2000);
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        (!text.is_empty()).then(|| text[start..].to_string())
     }
 
     /// Stops a container (`docker stop`, `POST /containers/{id}/stop`): asks the guest to stop (SIGTERM to the monitor, which interrupts it),
@@ -393,6 +424,15 @@ impl Wharf {
         }
         Ok(removed)
     }
+}
+
+/// The monitor's stderr: its log file in the container's directory (appended), or nothing.
+fn monitor_log(dir: &std::path::Path) -> std::process::Stdio {
+    std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join(crate::monitor::MONITOR_LOG))
+        .map_or_else(|_| std::process::Stdio::null(), std::process::Stdio::from)
 }
 
 /// Sends `signal` to the monitor of `id`, making sure it still is that monitor: the PID is

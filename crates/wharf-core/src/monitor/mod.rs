@@ -85,8 +85,29 @@ pub fn main(root: PathBuf, id: &str, ready: std::os::fd::OwnedFd) -> i32 {
             return 125;
         }
     };
-    run_monitor(&wharf, id, ready)
+    // A panic must still answer the starter, or it would only see the pipe close.
+    let run = std::panic::AssertUnwindSafe(|| run_monitor(&wharf, id, ready.clone()));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into());
+            let message = format!("the container monitor failed: {why}");
+            ready.tell(&ReadyAnswer::Failed {
+                kind: crate::ErrorKind::Internal,
+                message,
+            });
+            125
+        }
+    }
 }
+
+/// Where a container's monitor writes what it has to say about itself (its stderr): beside
+/// the container's log, for when the monitor dies before it can answer its starter.
+pub(crate) const MONITOR_LOG: &str = "monitor.log";
 
 /// Where `--rm` containers leave their exit code for `wharf wait`.
 fn exit_code_path(wharf: &Wharf, id: &str) -> std::path::PathBuf {
