@@ -46,16 +46,29 @@ impl Wharf {
         Ok(Pushed { digest, size })
     }
 
-    /// Logs in (`docker login`): checks `credentials` against `registry` (default Docker Hub) and saves
-    /// them in Docker's config file. Returns the file's path.
+    /// Checks `credentials` against `registry` (default Docker Hub) and keeps nothing
+    /// (`POST /auth`). Returns the registry as normalized.
+    pub fn check_login(
+        &self,
+        registry: Option<&str>,
+        credentials: &Credentials,
+        options: &RegistryOptions,
+    ) -> Result<String, Error> {
+        let registry = normalize_registry(registry);
+        wharf_registry::check_login(&registry, credentials, options)?;
+        Ok(registry)
+    }
+
+    /// Logs in (`docker login`): [`Wharf::check_login`], then saves the credentials in the
+    /// caller's Docker config file (`$DOCKER_CONFIG/config.json`), as the docker CLI does.
+    /// Returns the file's path.
     pub fn login(
         &self,
         registry: Option<&str>,
         credentials: &Credentials,
         options: &RegistryOptions,
     ) -> Result<std::path::PathBuf, Error> {
-        let registry = normalize_registry(registry);
-        wharf_registry::check_login(&registry, credentials, options)?;
+        let registry = self.check_login(registry, credentials, options)?;
         let path = wharf_registry::config_path();
         let mut config = DockerConfig::load(&path)?;
         config.set_credentials(&registry, credentials);
