@@ -501,7 +501,7 @@ fn print_entry(entry: &logs::Entry, timestamps: bool) {
     } else {
         entry.log.clone()
     };
-    if entry.stream == "stderr" {
+    if entry.stream == logs::Stream::Stderr {
         let _ = std::io::stderr().write_all(text.as_bytes());
     } else {
         let mut out = std::io::stdout().lock();

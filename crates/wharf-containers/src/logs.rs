@@ -19,13 +19,33 @@ pub fn log_path(container_dir: &Path) -> PathBuf {
     container_dir.join("container.log")
 }
 
+/// Which of the guest's streams a line came from (`"stdout"`/`"stderr"` in the file, as
+/// Docker's json-file driver writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl std::fmt::Display for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        })
+    }
+}
+
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The text, with its newline when it had one.
     pub log: String,
-    /// `stdout` or `stderr`.
-    pub stream: String,
+    /// Its stream.
+    pub stream: Stream,
     /// RFC 3339 with nanoseconds.
     pub time: String,
 }
@@ -53,10 +73,10 @@ impl LogWriter {
     }
 
     /// Writes one entry for `text` from `stream`, stamped now.
-    pub fn write(&mut self, stream: &str, text: &str) -> io::Result<()> {
+    pub fn write(&mut self, stream: Stream, text: &str) -> io::Result<()> {
         let entry = Entry {
             log: text.to_string(),
-            stream: stream.to_string(),
+            stream,
             time: crate::now_rfc3339(),
         };
         let mut line = serde_json::to_vec(&entry).expect("entries serialize");
@@ -154,7 +174,11 @@ mod tests {
         };
         let mut writer = LogWriter::open(dir.path(), limits).unwrap();
         for i in 0..200 {
-            let stream = if i % 2 == 0 { "stdout" } else { "stderr" };
+            let stream = if i % 2 == 0 {
+                Stream::Stdout
+            } else {
+                Stream::Stderr
+            };
             writer.write(stream, &format!("line {i}\n")).unwrap();
         }
         let total: u64 = fs::read_dir(dir.path())
@@ -166,7 +190,7 @@ mod tests {
         let entries = read_all(dir.path()).unwrap();
         // The newest survive, in order, with their streams.
         assert_eq!(entries.last().unwrap().log, "line 199\n");
-        assert_eq!(entries.last().unwrap().stream, "stderr");
+        assert_eq!(entries.last().unwrap().stream, Stream::Stderr);
         let numbers: Vec<u32> = entries
             .iter()
             .map(|e| e.log.trim()[5..].parse().unwrap())
@@ -178,7 +202,7 @@ mod tests {
     fn a_torn_last_line_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = LogWriter::open(dir.path(), LogLimits::default()).unwrap();
-        writer.write("stdout", "whole\n").unwrap();
+        writer.write(Stream::Stdout, "whole\n").unwrap();
         let mut file = File::options()
             .append(true)
             .open(log_path(dir.path()))

@@ -194,7 +194,9 @@ mod tests {
         let c = containers.create(config).unwrap();
         let mut writer = logs::LogWriter::open(&containers.dir_of(&c.id), c.log).unwrap();
         for n in 0..lines {
-            writer.write("stdout", &format!("line {n}\n")).unwrap();
+            writer
+                .write(logs::Stream::Stdout, &format!("line {n}\n"))
+                .unwrap();
             std::thread::sleep(gap);
         }
         (tmp, wharf, c.id)

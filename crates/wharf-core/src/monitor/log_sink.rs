@@ -38,8 +38,8 @@ impl OutputSink for LogSink {
 impl LogState {
     fn emit(&mut self, stream: GuestStream, line: &[u8]) {
         let name = match stream {
-            GuestStream::Stdout => "stdout",
-            GuestStream::Stderr => "stderr",
+            GuestStream::Stdout => wharf_containers::logs::Stream::Stdout,
+            GuestStream::Stderr => wharf_containers::logs::Stream::Stderr,
         };
         if let Some(writer) = &mut self.writer {
             // A full disk loses log lines, never the guest.
