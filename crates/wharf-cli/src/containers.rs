@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use wharf_core::{
     docker, logs, Container, ContainerSpec, LogItem, LogLimits, LogQuery, LogStream, RestartPolicy,
-    SandboxPolicy, Wharf,
+    RunTarget, SandboxPolicy, Wharf,
 };
 
 use crate::run::RunArgs;
@@ -26,8 +26,10 @@ fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, Str
     let log = LogLimits::from_options(options)?;
     Ok(ContainerSpec {
         name: args.name.clone(),
-        target: args.command[0].clone(),
-        is_file: crate::run::names_a_file(&args.command[0]),
+        target: match crate::run::names_a_file(&args.command[0]) {
+            true => RunTarget::File(args.command[0].clone().into()),
+            false => RunTarget::Image(args.command[0].clone()),
+        },
         args: args.command[1..].to_vec(),
         entrypoint: args.entrypoint.clone(),
         policy,

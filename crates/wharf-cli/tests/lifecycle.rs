@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wharf_core::{
     ContainerQuery, ContainerSpec, ContainerStatus, ErrorKind, LogItem, LogQuery, RestartPolicy,
-    Root, Wharf,
+    Root, RunTarget, Wharf,
 };
 
 /// Writes "hi\n" and exits 0.
@@ -55,8 +55,7 @@ impl TestWharf {
     fn create(&self, name: &str, wat: &str, restart: RestartPolicy) -> String {
         let spec = ContainerSpec {
             name: Some(name.to_string()),
-            target: self.guest(name, wat).to_string_lossy().into_owned(),
-            is_file: true,
+            target: RunTarget::File(self.guest(name, wat)),
             restart,
             ..Default::default()
         };
@@ -121,8 +120,7 @@ fn the_error_kinds_front_ends_map() {
     // A name in use.
     let spec = ContainerSpec {
         name: Some("spin".into()),
-        target: t.guest("other", HELLO).to_string_lossy().into_owned(),
-        is_file: true,
+        target: RunTarget::File(t.guest("other", HELLO)),
         ..Default::default()
     };
     assert_eq!(
@@ -161,12 +159,7 @@ fn the_error_kinds_front_ends_map() {
     // A missing file, and a file that is not Wasm.
     let missing = ContainerSpec {
         name: None,
-        target: t
-            .tmp
-            .path()
-            .join("none.wasm")
-            .to_string_lossy()
-            .into_owned(),
+        target: RunTarget::File(t.tmp.path().join("none.wasm")),
         ..spec.clone()
     };
     assert_eq!(
@@ -177,7 +170,7 @@ fn the_error_kinds_front_ends_map() {
     std::fs::write(&text, "#!/bin/sh\n").unwrap();
     let not_wasm = ContainerSpec {
         name: Some("text".into()),
-        target: text.to_string_lossy().into_owned(),
+        target: RunTarget::File(text),
         ..spec
     };
     t.wharf.create_container(&not_wasm).unwrap();
@@ -199,8 +192,7 @@ fn restart_policies_and_auto_remove() {
     // Removed when it ends, and its exit code still known to wait.
     let spec = ContainerSpec {
         name: Some("once".into()),
-        target: t.guest("once", EXIT3).to_string_lossy().into_owned(),
-        is_file: true,
+        target: RunTarget::File(t.guest("once", EXIT3)),
         auto_remove: true,
         ..Default::default()
     };
@@ -233,7 +225,7 @@ fn the_image_list_is_docker_s_with_labels_and_users() {
     };
     t.wharf.build(&ctx, &options).unwrap();
     let spec = ContainerSpec {
-        target: "app:1".into(),
+        target: RunTarget::Image("app:1".into()),
         ..Default::default()
     };
     t.wharf.create_container(&spec).unwrap();

@@ -10,7 +10,7 @@
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use wharf_containers::{
@@ -29,10 +29,8 @@ pub(crate) const ROOTFS_DIR: &str = "rootfs";
 pub struct ContainerSpec {
     /// The container's name (`--name`, the API's `?name=`); a generated one when `None`.
     pub name: Option<String>,
-    /// The image reference, or the path of a `.wasm`/`.wat` file.
-    pub target: String,
-    /// Whether `target` is a file (decided by the front end, as for a foreground run).
-    pub is_file: bool,
+    /// What it runs.
+    pub target: RunTarget,
     /// Arguments: they replace the image's `Cmd` (`Cmd` in the API).
     pub args: Vec<String>,
     /// A program that replaces the image's `Entrypoint` (and drops its `Cmd`).
@@ -48,6 +46,31 @@ pub struct ContainerSpec {
     pub log: LogLimits,
     /// Labels (`--label`, `Labels`).
     pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// What a container runs, as its creator names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunTarget {
+    /// An image in the store: a tag, a digest or an ID prefix.
+    Image(String),
+    /// A `.wasm` or `.wat` file on the host.
+    File(PathBuf),
+}
+
+impl Default for RunTarget {
+    /// No image named yet.
+    fn default() -> Self {
+        RunTarget::Image(String::new())
+    }
+}
+
+impl std::fmt::Display for RunTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunTarget::Image(image) => f.write_str(image),
+            RunTarget::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 impl Wharf {
@@ -67,25 +90,24 @@ impl Wharf {
                 spec.restart.name()
             )));
         }
-        let target = if spec.is_file {
-            let path = Path::new(&spec.target);
-            let absolute = path
-                .canonicalize()
-                .map_err(|_| Error::NoSuchFile(path.to_path_buf()))?;
-            Target::File {
-                path: absolute.to_string_lossy().into_owned(),
+        let target = match &spec.target {
+            RunTarget::File(path) => {
+                let absolute = path
+                    .canonicalize()
+                    .map_err(|_| Error::NoSuchFile(path.clone()))?;
+                Target::File {
+                    path: absolute.to_string_lossy().into_owned(),
+                }
             }
-        } else {
-            let index = self.store()?.index()?;
-            let digest = resolve(&index, &spec.target).map_err(|_| {
-                Error::NotFound(format!(
-                    "no such image: {} (not in the local store)",
-                    spec.target
-                ))
-            })?;
-            Target::Image {
-                reference: spec.target.clone(),
-                digest: digest.to_string(),
+            RunTarget::Image(image) => {
+                let index = self.store()?.index()?;
+                let digest = resolve(&index, image).map_err(|_| {
+                    Error::NotFound(format!("no such image: {image} (not in the local store)"))
+                })?;
+                Target::Image {
+                    reference: image.clone(),
+                    digest: digest.to_string(),
+                }
             }
         };
         let rootfs_layers = match &target {

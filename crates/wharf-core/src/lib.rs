@@ -21,7 +21,7 @@ mod signal;
 
 use std::path::Path;
 
-pub use containers::{ContainerSpec, ContainerStats};
+pub use containers::{ContainerSpec, ContainerStats, RunTarget};
 pub use error::{Error, ErrorKind};
 pub use images::ImageRun;
 pub use list::ContainerQuery;
