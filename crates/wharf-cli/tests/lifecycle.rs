@@ -237,3 +237,22 @@ fn the_image_list_is_docker_s_with_labels_and_users() {
     assert_eq!(image.containers, 1);
     assert!(image.size > 0 && image.id.starts_with("sha256:"));
 }
+
+#[test]
+fn a_damaged_config_is_refused_not_run_with_other_grants() {
+    let t = TestWharf::new();
+    let id = t.create("damaged", HELLO, RestartPolicy::No);
+    let path = t
+        .tmp
+        .path()
+        .join("root/containers")
+        .join(&id)
+        .join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"bridge\"", "\"bogus\"")).unwrap();
+    let err = t.wharf.start_container("damaged").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert!(err.to_string().contains("damaged"), "{err}");
+    // Nothing claims it ran.
+    assert_ne!(t.status("damaged").0, ContainerStatus::Running);
+}

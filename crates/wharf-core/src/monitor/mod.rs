@@ -197,6 +197,8 @@ fn supervise(
         restart_count: 0,
         ..container.state
     };
+    // The same grant for every run; checked before anything says the container runs.
+    let policy = policy_for(&config, sink.clone(), gauge.clone(), hook.clone())?;
     let mut started_once = false;
     loop {
         state.status = Status::Running;
@@ -206,7 +208,6 @@ fn supervise(
         state.stopped_by_user = false;
         write_state(containers, id, &state)?;
 
-        let policy = policy_for(&config, sink.clone(), gauge.clone(), hook.clone());
         let result = run_once(wharf, &config, &dir, &policy, &stop);
         sink.finish();
         let outcome = match result {
@@ -358,13 +359,36 @@ fn policy_for(
     sink: Arc<LogSink>,
     gauge: Arc<AtomicU64>,
     on_start: StartHook,
-) -> SandboxPolicy {
+) -> Result<SandboxPolicy, Error> {
+    // A config is written once by `create` from checked values: one that does not parse is
+    // damaged, and running it with a port or network it did not ask for would be worse.
+    let damaged = |what: String| {
+        Error::Internal(anyhow::anyhow!(
+            "the config of container {} is damaged: {what}",
+            wharf_containers::short_id(&config.id)
+        ))
+    };
+    let ports = config
+        .ports
+        .iter()
+        .map(|p| {
+            let ip = p
+                .host_ip
+                .parse()
+                .map_err(|_| damaged(format!("bad host address {:?}", p.host_ip)))?;
+            Ok(crate::PortMapping {
+                host: std::net::SocketAddr::new(ip, p.host_port),
+                guest_port: p.guest_port,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    let network = crate::NetworkMode::parse(&config.network).map_err(damaged)?;
     // An image's argv is built by `run_image` from its entrypoint and cmd.
     let args = match &config.target {
         Target::File { path } => crate::file_argv(path, &config.args),
         Target::Image { .. } => Vec::new(),
     };
-    SandboxPolicy {
+    Ok(SandboxPolicy {
         args,
         env: config.env.clone(),
         mounts: config
@@ -382,19 +406,10 @@ fn policy_for(
         timeout: config.timeout_ms.map(Duration::from_millis),
         output: Output::Sink(sink),
         memory_gauge: Some(gauge),
-        ports: config
-            .ports
-            .iter()
-            .filter_map(|p| {
-                Some(crate::PortMapping {
-                    host: std::net::SocketAddr::new(p.host_ip.parse().ok()?, p.host_port),
-                    guest_port: p.guest_port,
-                })
-            })
-            .collect(),
-        network: crate::NetworkMode::parse(&config.network).unwrap_or_default(),
+        ports,
+        network,
         on_start,
-    }
+    })
 }
 
 /// How a run ended, for `inspect` and `ps`.
