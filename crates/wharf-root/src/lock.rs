@@ -16,27 +16,20 @@ pub struct FileLock {
 impl FileLock {
     /// Waits for an exclusive lock on `path` (created if missing).
     pub fn exclusive(path: &Path) -> io::Result<FileLock> {
-        let file = open(path)?;
-        loop {
-            // SAFETY: flock on a descriptor we own; it has no memory-safety preconditions.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if rc == 0 {
-                return Ok(FileLock { file });
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        FileLock::wait_for(path, libc::LOCK_EX)
     }
 
     /// Waits for a shared lock on `path` (created if missing): many holders at once, none
     /// while someone holds it exclusively.
     pub fn shared(path: &Path) -> io::Result<FileLock> {
+        FileLock::wait_for(path, libc::LOCK_SH)
+    }
+
+    fn wait_for(path: &Path, operation: libc::c_int) -> io::Result<FileLock> {
         let file = open(path)?;
         loop {
-            // SAFETY: as above.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) };
+            // SAFETY: flock on a descriptor we own; it has no memory-safety preconditions.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), operation) };
             if rc == 0 {
                 return Ok(FileLock { file });
             }
