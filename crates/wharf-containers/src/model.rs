@@ -59,6 +59,33 @@ fn bridge() -> String {
     "bridge".into()
 }
 
+impl ContainerConfig {
+    /// A new container named `name` (empty: one is generated at creation) running `target`,
+    /// with a fresh ID, created now, and wharf's defaults for everything else: no arguments,
+    /// no grants, no limits, no restarts, the default log limits, the bridge network.
+    pub fn new(name: &str, target: Target) -> ContainerConfig {
+        ContainerConfig {
+            id: crate::new_id(),
+            name: name.to_string(),
+            created: crate::now_rfc3339(),
+            target,
+            args: Vec::new(),
+            entrypoint: None,
+            env: Vec::new(),
+            mounts: Vec::new(),
+            workdir: None,
+            memory: None,
+            timeout_ms: None,
+            restart: RestartPolicy::No,
+            auto_remove: false,
+            log: LogLimits::default(),
+            ports: Vec::new(),
+            network: bridge(),
+            labels: Default::default(),
+        }
+    }
+}
+
 /// A published port: a host address forwarded to a guest port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {

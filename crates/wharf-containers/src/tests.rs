@@ -7,27 +7,10 @@ fn containers() -> (tempfile::TempDir, Containers) {
 }
 
 fn config(name: &str) -> ContainerConfig {
-    ContainerConfig {
-        id: new_id(),
-        name: name.to_string(),
-        created: now_rfc3339(),
-        target: Target::File {
-            path: "/app.wasm".into(),
-        },
-        args: vec![],
-        entrypoint: None,
-        env: vec![],
-        mounts: vec![],
-        workdir: None,
-        memory: None,
-        timeout_ms: None,
-        restart: RestartPolicy::No,
-        auto_remove: false,
-        log: LogLimits::default(),
-        ports: vec![],
-        network: "bridge".into(),
-        labels: Default::default(),
-    }
+    let target = Target::File {
+        path: "/app.wasm".into(),
+    };
+    ContainerConfig::new(name, target)
 }
 
 #[test]

@@ -90,6 +90,8 @@ impl Wharf {
                 spec.restart.name()
             )));
         }
+        let store = self.store()?;
+        let mut rootfs_layers = None;
         let target = match &spec.target {
             RunTarget::File(path) => {
                 let absolute = path
@@ -100,19 +102,16 @@ impl Wharf {
                 }
             }
             RunTarget::Image(image) => {
-                let index = self.store()?.index()?;
+                let index = store.index()?;
                 let digest = resolve(&index, image).map_err(|_| {
                     Error::NotFound(format!("no such image: {image} (not in the local store)"))
                 })?;
+                rootfs_layers = Wharf::rootfs_layers(&store, &index, &digest)?;
                 Target::Image {
                     reference: image.clone(),
                     digest: digest.to_string(),
                 }
             }
-        };
-        let rootfs_layers = match &target {
-            Target::Image { digest, .. } => self.rootfs_layers(digest)?,
-            Target::File { .. } => None,
         };
         let mounts = spec
             .policy
@@ -158,7 +157,6 @@ impl Wharf {
             labels: spec.labels.clone(),
         };
         // The container's files are unpacked before it appears: it owns them until `rm`.
-        let store = self.store()?;
         let created = self
             .containers()?
             .create_with(config, |dir| match &rootfs_layers {
@@ -593,11 +591,16 @@ fn cpu_time_of(pid: u32) -> Option<Duration> {
 
 /// Resident set size of process `pid`, from /proc.
 fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    proc_bytes(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// A `KEY: N kB` line of a /proc file (`status`, `meminfo`) in bytes; 0 when missing.
+pub(crate) fn proc_bytes(path: &str, key: &str) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(key))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)

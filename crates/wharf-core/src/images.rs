@@ -12,6 +12,30 @@ use crate::rootfs::RunRootfs;
 use crate::docker::api;
 use crate::{Error, Outcome, SandboxPolicy, StopHandle, Wharf};
 
+/// How an image carries its Wasm, from its stored manifest and config; `None` for an index
+/// (no platform was chosen from it).
+fn layout_of(manifest: &[u8], config: &[u8]) -> Result<Option<WasmImage>, Error> {
+    match wharf_image::parse_document(manifest) {
+        Ok(Document::Manifest(m)) => wharf_image::classify(&m, config)
+            .map(Some)
+            .map_err(|e| Error::Image(e.to_string())),
+        Ok(Document::Index(_)) => Ok(None),
+        Err(e) => Err(Error::Image(e.to_string())),
+    }
+}
+
+/// The stored manifest and config of the image `digest`.
+fn documents(
+    store: &Store,
+    index: &wharf_store::Index,
+    digest: &Digest,
+) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let limit = MAX_DOCUMENT_SIZE as u64;
+    let manifest = store.read_blob(digest, limit)?;
+    let config = store.read_blob(&index.images[digest].config, limit)?;
+    Ok((manifest, config))
+}
+
 /// The bytes the store's copies of `blobs` take.
 fn blobs_size<'a>(store: &Store, blobs: impl Iterator<Item = &'a Digest>) -> u64 {
     blobs
@@ -129,15 +153,10 @@ impl Wharf {
         let index = store.index()?;
         let digest = resolve(&index, reference)?;
         let record = &index.images[&digest];
-        let limit = MAX_DOCUMENT_SIZE as u64;
-        let manifest_bytes = store.read_blob(&digest, limit)?;
-        let config_bytes = store.read_blob(&record.config, limit)?;
-        let layout = match wharf_image::parse_document(&manifest_bytes) {
-            Ok(Document::Manifest(m)) => match wharf_image::classify(&m, &config_bytes) {
-                Ok(WasmImage::Rootfs { .. }) => "rootfs",
-                Ok(WasmImage::WasmLayer { .. }) => "wasm-layer",
-                Err(_) => "unknown",
-            },
+        let (manifest_bytes, config_bytes) = documents(&store, &index, &digest)?;
+        let layout = match layout_of(&manifest_bytes, &config_bytes) {
+            Ok(Some(WasmImage::Rootfs { .. })) => "rootfs",
+            Ok(Some(WasmImage::WasmLayer { .. })) => "wasm-layer",
             _ => "unknown",
         };
         let tags: Vec<Reference> = index
@@ -470,20 +489,12 @@ impl Wharf {
                 "no such image: {reference} (not in the local store)"
             ))
         })?;
-        let record = &index.images[&digest];
-        let limit = MAX_DOCUMENT_SIZE as u64;
-        let manifest = match wharf_image::parse_document(&store.read_blob(&digest, limit)?) {
-            Ok(Document::Manifest(m)) => m,
-            Ok(Document::Index(_)) => {
-                return Err(Error::Image(format!(
-                    "image {reference} is an index without a chosen platform"
-                )))
-            }
-            Err(e) => return Err(Error::Image(e.to_string())),
+        let (manifest, config) = documents(&store, &index, &digest)?;
+        let Some(layout) = layout_of(&manifest, &config)? else {
+            return Err(Error::Image(format!(
+                "image {reference} is an index without a chosen platform"
+            )));
         };
-        let config = store.read_blob(&record.config, limit)?;
-        let layout =
-            wharf_image::classify(&manifest, &config).map_err(|e| Error::Image(e.to_string()))?;
         match layout {
             WasmImage::WasmLayer { layer } => {
                 let digest = Digest::parse(layer.digest().as_ref()).map_err(Error::Image)?;
@@ -572,27 +583,18 @@ impl Wharf {
             })
     }
 
-    /// The layers to unpack for a container of the image `digest`: `Some` for the Docker Wasm
-    /// layout (a root filesystem), `None` for an image that is one Wasm layer.
+    /// The layers to unpack for a container of the stored image `digest`: `Some` for the
+    /// Docker Wasm layout (a root filesystem), `None` for an image that is one Wasm layer.
     pub(crate) fn rootfs_layers(
-        &self,
-        digest: &str,
+        store: &Store,
+        index: &wharf_store::Index,
+        digest: &Digest,
     ) -> Result<Option<Vec<wharf_image::Descriptor>>, Error> {
-        let store = self.store()?;
-        let index = store.index()?;
-        let digest = resolve(&index, digest)?;
-        let limit = MAX_DOCUMENT_SIZE as u64;
-        let manifest = match wharf_image::parse_document(&store.read_blob(&digest, limit)?) {
-            Ok(Document::Manifest(m)) => m,
-            Ok(Document::Index(_)) => return Ok(None),
-            Err(e) => return Err(Error::Image(e.to_string())),
-        };
-        let config = store.read_blob(&index.images[&digest].config, limit)?;
-        match wharf_image::classify(&manifest, &config) {
-            Ok(WasmImage::Rootfs { layers, .. }) => Ok(Some(layers)),
-            Ok(WasmImage::WasmLayer { .. }) => Ok(None),
-            Err(e) => Err(Error::Image(e.to_string())),
-        }
+        let (manifest, config) = documents(store, index, digest)?;
+        Ok(match layout_of(&manifest, &config)? {
+            Some(WasmImage::Rootfs { layers, .. }) => Some(layers),
+            Some(WasmImage::WasmLayer { .. }) | None => None,
+        })
     }
 
     /// The manifest digest of the image `reference` names, if the store holds it.

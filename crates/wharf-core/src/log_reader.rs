@@ -158,37 +158,23 @@ impl Iterator for LogStream<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_containers::{LogLimits, RestartPolicy, Target};
+    use wharf_containers::{LogLimits, Target};
 
     /// A wharf with one (never started) container whose log holds `lines`, written `gap` apart,
     /// across rotated files.
     fn wharf_with_log(lines: usize, gap: Duration) -> (tempfile::TempDir, Wharf, String) {
         let tmp = tempfile::tempdir().unwrap();
         let wharf = Wharf::open(crate::Root::open(tmp.path().join("root")).unwrap()).unwrap();
+        let target = Target::File {
+            path: "/app.wasm".into(),
+        };
         let config = wharf_containers::ContainerConfig {
-            id: wharf_containers::new_id(),
-            name: "talker".into(),
-            created: wharf_containers::now_rfc3339(),
-            target: Target::File {
-                path: "/app.wasm".into(),
-            },
-            args: vec![],
-            entrypoint: None,
-            env: vec![],
-            mounts: vec![],
-            workdir: None,
-            memory: None,
-            timeout_ms: None,
-            restart: RestartPolicy::No,
-            auto_remove: false,
             // Small files: the lines span several rotations.
             log: LogLimits {
                 max_size: 300,
                 max_files: 20,
             },
-            ports: vec![],
-            network: "bridge".into(),
-            labels: Default::default(),
+            ..wharf_containers::ContainerConfig::new("talker", target)
         };
         let containers = wharf.containers().unwrap();
         let c = containers.create(config).unwrap();

@@ -234,35 +234,27 @@ pub fn status_text(c: &Container) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_containers::{ContainerConfig, LogLimits, PortSpec, State};
+    use wharf_containers::{ContainerConfig, PortSpec, State};
 
     fn container(status: Status) -> Container {
+        let target = Target::Image {
+            reference: "app:1".into(),
+            digest: format!("sha256:{}", "b".repeat(64)),
+        };
         Container {
             config: ContainerConfig {
                 id: "a".repeat(64),
-                name: "web".into(),
-                created: wharf_containers::now_rfc3339(),
-                target: Target::Image {
-                    reference: "app:1".into(),
-                    digest: format!("sha256:{}", "b".repeat(64)),
-                },
                 args: vec!["serve".into()],
-                entrypoint: None,
                 env: vec![("A".into(), "1".into())],
-                mounts: vec![],
-                workdir: None,
                 memory: Some(64 << 20),
-                timeout_ms: None,
                 restart: RestartPolicy::OnFailure { max: Some(3) },
-                auto_remove: false,
-                log: LogLimits::default(),
                 ports: vec![PortSpec {
                     host_ip: "127.0.0.1".into(),
                     host_port: 8080,
                     guest_port: 80,
                 }],
-                network: "bridge".into(),
                 labels: [("tier".to_string(), "web".to_string())].into(),
+                ..ContainerConfig::new("web", target)
             },
             state: State {
                 status,

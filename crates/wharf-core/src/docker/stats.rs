@@ -39,14 +39,7 @@ pub fn container_stats(s: &ContainerStats) -> api::ContainerStatsResponse {
 
 /// The host's memory, Docker's limit for a container without one.
 fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    crate::containers::proc_bytes("/proc/meminfo", "MemTotal:")
 }
 
 #[cfg(test)]
