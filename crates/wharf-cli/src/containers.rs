@@ -14,7 +14,7 @@ use crate::run::RunArgs;
 use crate::{fail, ENGINE_FAILED};
 
 /// Docker's exit code for a container verb that failed.
-const VERB_FAILED: i32 = 1;
+pub(crate) const VERB_FAILED: i32 = 1;
 
 fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, String> {
     let restart = RestartPolicy::parse(&args.restart)?;
@@ -466,13 +466,21 @@ pub fn logs(wharf: &Wharf, args: LogsArgs) -> i32 {
     }
 }
 
-/// `--since`/`--until`: an RFC 3339 time, or how long ago (`10m`).
-fn time_arg(text: &Option<String>) -> Result<Option<std::time::SystemTime>, String> {
+/// `--since`/`--until`: an RFC 3339 time, Unix seconds (`1700000000.5`), or how long ago
+/// (`10m`), as Docker takes them.
+pub(crate) fn time_arg(text: &Option<String>) -> Result<Option<std::time::SystemTime>, String> {
     let Some(text) = text else {
         return Ok(None);
     };
     humantime::parse_rfc3339_weak(text)
         .ok()
+        .or_else(|| {
+            let seconds: f64 = text
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)?;
+            Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(seconds))
+        })
         .or_else(|| {
             humantime::parse_duration(text)
                 .ok()

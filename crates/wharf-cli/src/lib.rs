@@ -6,6 +6,7 @@
 
 mod args;
 mod containers;
+mod events;
 mod hints;
 mod images;
 mod registry;
@@ -81,6 +82,8 @@ enum Command {
     Stats(containers::StatsArgs),
     /// Show a container's published ports.
     Port(containers::PortArgs),
+    /// Show what happens to containers and images.
+    Events(events::EventsArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -191,6 +194,7 @@ pub fn main() -> i32 {
         Command::Inspect(args) => containers::inspect(&wharf, args),
         Command::Stats(args) => containers::stats(&wharf, args),
         Command::Port(args) => containers::port(&wharf, args),
+        Command::Events(args) => events::events(&wharf, args),
         Command::Container(command) => match command {
             ContainerCommand::Ls(args) => containers::ps(&wharf, args),
             ContainerCommand::Prune(args) => containers::prune(&wharf, args),

@@ -321,9 +321,9 @@ impl Containers {
 
     /// Fixes the state of a container whose monitor died (kill -9, OOM killer, a crash) while
     /// its state said running: it is marked exited with code 137, as Docker reports a
-    /// SIGKILLed container. Returns the container as it is now and, when something was fixed, a
-    /// sentence saying what.
-    pub fn reconcile(&self, id: &str) -> Result<(Container, Option<String>), Error> {
+    /// SIGKILLed container. Returns the container as it is now and, when something was fixed,
+    /// what was.
+    pub fn reconcile(&self, id: &str) -> Result<(Container, Option<Reconciled>), Error> {
         let container = self.load(id)?;
         if !container.state.status.is_live() {
             return Ok((container, None));
@@ -343,12 +343,12 @@ impl Containers {
         state.ended = Some("monitor died".into());
         state.finished_at = Some(now_rfc3339());
         self.write_state(id, state)?;
-        let note = format!(
-            "container {} ({}) was marked running but its monitor is gone (killed?); it is now exited (137)",
-            short_id(id),
-            container.config.name
-        );
-        Ok((container, Some(note)))
+        let fixed = Reconciled {
+            id: id.to_string(),
+            name: container.config.name.clone(),
+            exit_code: 137,
+        };
+        Ok((container, Some(fixed)))
     }
 
     /// Deletes container `id`, its logs and its root filesystem. The caller holds its monitor
@@ -371,6 +371,30 @@ impl Containers {
         fs::remove_dir_all(&doomed).map_err(io_error(format!("removing {}", doomed.display())))?;
         wharf_root::remove_abandoned_temporaries(&self.dir);
         Ok(())
+    }
+}
+
+/// A container whose state said running while no monitor ran it, now marked exited: what
+/// [`Containers::reconcile`] fixed. Its `Display` is the sentence a front end shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The container's ID.
+    pub id: String,
+    /// The container's name.
+    pub name: String,
+    /// The exit code it now has (137: as Docker reports a SIGKILLed container).
+    pub exit_code: i32,
+}
+
+impl std::fmt::Display for Reconciled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "container {} ({}) was marked running but its monitor is gone (killed?); it is now exited ({})",
+            short_id(&self.id),
+            self.name,
+            self.exit_code
+        )
     }
 }
 

@@ -68,7 +68,9 @@ fn a_dead_monitor_is_noticed_and_reconciled_a_live_one_is_not() {
     drop(lock);
     assert!(!containers.monitor_alive(&c.id));
     let (now, note) = containers.reconcile(&c.id).unwrap();
-    assert!(note.unwrap().contains("monitor is gone"));
+    let fixed = note.unwrap();
+    assert_eq!((fixed.id.as_str(), fixed.exit_code), (c.id.as_str(), 137));
+    assert!(fixed.to_string().contains("monitor is gone"));
     assert_eq!(now.state.status, Status::Exited);
     assert_eq!(now.state.exit_code, Some(137));
     // Once is enough.

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use wharf_containers::{
-    Container, ContainerConfig, Containers, LogLimits, MountSpec, RestartPolicy, State, Status,
-    Target,
+    Container, ContainerConfig, Containers, LogLimits, MountSpec, Reconciled, RestartPolicy, State,
+    Status, Target,
 };
 
 use crate::images::resolve;
@@ -176,14 +176,19 @@ impl Wharf {
                 )));
             }
         }
+        self.container_event("create", &created, &[]);
         Ok(created)
     }
 
     /// The container `name_or_id` names, reconciled; the note says what was fixed, if anything.
-    pub fn container(&self, name_or_id: &str) -> Result<(Container, Option<String>), Error> {
+    pub fn container(&self, name_or_id: &str) -> Result<(Container, Option<Reconciled>), Error> {
         let containers = self.containers()?;
         let id = containers.resolve(name_or_id)?;
-        Ok(containers.reconcile(&id)?)
+        let (container, fixed) = containers.reconcile(&id)?;
+        if let Some(fixed) = &fixed {
+            self.reconciled_event(&container, fixed);
+        }
+        Ok((container, fixed))
     }
 
     /// `GET /containers/{id}/json` (and `wharf inspect`) for the container `name_or_id`,
@@ -191,7 +196,13 @@ impl Wharf {
     pub fn inspect_container(
         &self,
         name_or_id: &str,
-    ) -> Result<(crate::docker::api::ContainerInspectResponse, Option<String>), Error> {
+    ) -> Result<
+        (
+            crate::docker::api::ContainerInspectResponse,
+            Option<Reconciled>,
+        ),
+        Error,
+    > {
         let (container, note) = self.container(name_or_id)?;
         let dir = self.containers()?.dir_of(&container.config.id);
         let log = wharf_containers::logs::log_path(&dir);
@@ -199,15 +210,18 @@ impl Wharf {
     }
 
     /// Every container (running only unless `all`), reconciled, with notes on what was fixed.
-    pub fn list_containers(&self, all: bool) -> Result<(Vec<Container>, Vec<String>), Error> {
+    pub fn list_containers(&self, all: bool) -> Result<(Vec<Container>, Vec<Reconciled>), Error> {
         let containers = self.containers()?;
         let mut listed = Vec::new();
         let mut notes = Vec::new();
         for container in containers.list()? {
             let container = if container.state.status.is_live() {
                 match containers.reconcile(&container.config.id) {
-                    Ok((c, note)) => {
-                        notes.extend(note);
+                    Ok((c, fixed)) => {
+                        if let Some(fixed) = &fixed {
+                            self.reconciled_event(&c, fixed);
+                        }
+                        notes.extend(fixed);
                         c
                     }
                     Err(wharf_containers::Error::NotFound(_)) => continue,
@@ -226,7 +240,7 @@ impl Wharf {
     /// The containers to start again after a reboot (`start --all`; a daemon at start-up):
     /// see [`RestartPolicy::revives_after_boot`]. Their IDs, oldest first, and notes on what
     /// was reconciled.
-    pub fn containers_to_revive(&self) -> Result<(Vec<String>, Vec<String>), Error> {
+    pub fn containers_to_revive(&self) -> Result<(Vec<String>, Vec<Reconciled>), Error> {
         let (all, notes) = self.list_containers(true)?;
         let ids = all
             .into_iter()
@@ -325,18 +339,18 @@ impl Wharf {
             return Ok(());
         }
         let containers = self.containers()?;
+        let signal_event = |signal: i32| [("signal", signal.to_string())];
+        self.container_event("kill", &container.config, &signal_event(libc::SIGTERM));
         signal_monitor(&containers, id, &container.state, libc::SIGTERM)?;
-        if wait_for_monitor_exit(&containers, id, timeout) {
-            return Ok(());
+        if !wait_for_monitor_exit(&containers, id, timeout) {
+            self.container_event("kill", &container.config, &signal_event(libc::SIGKILL));
+            signal_monitor(&containers, id, &container.state, libc::SIGKILL)?;
+            wait_for_monitor_exit(&containers, id, Duration::from_secs(5));
+            let how = format!("killed: did not stop within {}s", timeout.as_secs());
+            self.record_kill(&containers, &container.config, libc::SIGKILL, &how)?;
         }
-        signal_monitor(&containers, id, &container.state, libc::SIGKILL)?;
-        wait_for_monitor_exit(&containers, id, Duration::from_secs(5));
-        record_kill(
-            &containers,
-            id,
-            libc::SIGKILL,
-            &format!("killed: did not stop within {}s", timeout.as_secs()),
-        )
+        self.container_event("stop", &container.config, &[]);
+        Ok(())
     }
 
     /// `wharf kill [-s SIGNAL]`: SIGTERM and SIGINT interrupt the guest as `stop` does;
@@ -351,12 +365,13 @@ impl Wharf {
             )));
         }
         let containers = self.containers()?;
+        self.container_event("kill", &container.config, &[("signal", signal.to_string())]);
         signal_monitor(&containers, id, &container.state, signal)?;
         if signal == libc::SIGTERM || signal == libc::SIGINT {
             return Ok(());
         }
         wait_for_monitor_exit(&containers, id, Duration::from_secs(5));
-        record_kill(&containers, id, signal, "killed")
+        self.record_kill(&containers, &container.config, signal, "killed")
     }
 
     /// `wharf rm [-f]`: deletes a container, its logs and its files; a running one only with
@@ -396,7 +411,11 @@ impl Wharf {
                 }
             };
             return match containers.remove(&id, &lock) {
-                Ok(()) | Err(wharf_containers::Error::NotFound(_)) => Ok(id),
+                Ok(()) => {
+                    self.container_event("destroy", &container.config, &[]);
+                    Ok(id)
+                }
+                Err(wharf_containers::Error::NotFound(_)) => Ok(id),
                 Err(e) => Err(e.into()),
             };
         }
@@ -511,26 +530,43 @@ fn wait_for_monitor_exit(containers: &Containers, id: &str, timeout: Duration) -
 }
 
 /// Records that the user ended the container with `signal` (its monitor is dead).
-fn record_kill(containers: &Containers, id: &str, signal: i32, how: &str) -> Result<(), Error> {
-    let Some(_lock) = containers.try_monitor_lock(id)? else {
-        return Ok(()); // a new monitor already runs it again
-    };
-    let mut container = match containers.load(id) {
-        Ok(c) => c,
-        Err(wharf_containers::Error::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    if container.state.status.is_live() {
-        let state = &mut container.state;
-        state.status = Status::Exited;
-        state.pid = None;
-        state.exit_code = Some(128 + signal);
-        state.ended = Some(how.to_string());
-        state.stopped_by_user = true;
-        state.finished_at = Some(wharf_containers::now_rfc3339());
-        containers.write_state(id, state)?;
+impl Wharf {
+    /// Records the end of a container whose monitor a signal killed (it could not record it).
+    fn record_kill(
+        &self,
+        containers: &Containers,
+        config: &ContainerConfig,
+        signal: i32,
+        how: &str,
+    ) -> Result<(), Error> {
+        let id = &config.id;
+        let Some(_lock) = containers.try_monitor_lock(id)? else {
+            return Ok(()); // a new monitor already runs it again
+        };
+        let mut container = match containers.load(id) {
+            Ok(c) => c,
+            Err(wharf_containers::Error::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if container.state.status.is_live() {
+            let state = &mut container.state;
+            state.status = Status::Exited;
+            state.pid = None;
+            state.exit_code = Some(128 + signal);
+            state.ended = Some(how.to_string());
+            state.stopped_by_user = true;
+            state.finished_at = Some(wharf_containers::now_rfc3339());
+            containers.write_state(id, state)?;
+            self.container_event("die", config, &[("exitCode", (128 + signal).to_string())]);
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Records the end that [`Containers::reconcile`] found for a container.
+    fn reconciled_event(&self, container: &Container, fixed: &Reconciled) {
+        let code = [("exitCode", fixed.exit_code.to_string())];
+        self.container_event("die", &container.config, &code);
+    }
 }
 
 /// One row of `wharf stats`.

@@ -52,6 +52,11 @@ fn untagged(tag: &str) -> api::ImageDeleteResponseItem {
     }
 }
 
+/// A stored tag as Docker names it to users (`app:1` for `docker.io/library/app:1`).
+fn familiar(tag: &str) -> String {
+    Reference::parse(tag).map_or_else(|_| tag.to_string(), |r| r.familiar_tag())
+}
+
 /// Docker's report that the image `digest` went.
 fn deleted(digest: &Digest) -> api::ImageDeleteResponseItem {
     api::ImageDeleteResponseItem {
@@ -228,6 +233,7 @@ impl Wharf {
     pub fn prune_images(&self, all: bool) -> Result<api::ImagePruneResponse, Error> {
         let store = self.store()?;
         let mut report = Vec::new();
+        let mut untags = Vec::new();
         let sizes =
             |index: &wharf_store::Index| blobs_size(&store, index.referenced_blobs().iter());
         let mut freed = store.update(|index| {
@@ -246,6 +252,7 @@ impl Wharf {
                 let drop = doomed.contains(d);
                 if drop {
                     report.push(untagged(tag));
+                    untags.push((d.clone(), tag.clone()));
                 }
                 !drop
             });
@@ -255,6 +262,12 @@ impl Wharf {
             }
             Ok(before - sizes(index))
         })?;
+        for (digest, tag) in &untags {
+            self.image_event("untag", digest.as_str(), Some(&familiar(tag)));
+        }
+        for id in report.iter().filter_map(|i| i.deleted.as_deref()) {
+            self.image_event("delete", id, None);
+        }
         freed += store.remove_orphans(std::time::Duration::ZERO)?;
         Ok(api::ImagePruneResponse {
             images_deleted: Some(report),
@@ -291,7 +304,12 @@ impl Wharf {
                 None => items.push(wharf_archive::SaveItem { digest, names }),
             }
         }
-        wharf_archive::save(&store, &items, out).map_err(|e| Error::Image(e.to_string()))
+        wharf_archive::save(&store, &items, out).map_err(|e| Error::Image(e.to_string()))?;
+        for item in &items {
+            let name = item.names.first().map(Reference::familiar_tag);
+            self.image_event("save", item.digest.as_str(), name.as_deref());
+        }
+        Ok(())
     }
 
     /// Loads images (`docker load`, `POST /images/load`): reads an OCI layout tar into the store.
@@ -301,7 +319,16 @@ impl Wharf {
     ) -> Result<Vec<wharf_archive::Loaded>, Error> {
         let store = self.store()?;
         let _writing = store.writing()?;
-        wharf_archive::load(&store, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))
+        let loaded =
+            wharf_archive::load(&store, input, 4 << 30).map_err(|e| Error::Image(e.to_string()))?;
+        for image in &loaded {
+            self.image_event(
+                "load",
+                image.digest.as_str(),
+                image.names.first().map(String::as_str),
+            );
+        }
+        Ok(loaded)
     }
 
     /// Every image in the store, as `GET /images/json` lists them: tags sorted, untagged
@@ -370,11 +397,13 @@ impl Wharf {
             )));
         }
         let store = self.store()?;
-        Ok(store.update(|index| {
+        let digest = store.update(|index| {
             let digest = resolve(index, source)?;
-            index.tags.insert(target.to_string(), digest);
-            Ok(())
-        })?)
+            index.tags.insert(target.to_string(), digest.clone());
+            Ok(digest)
+        })?;
+        self.image_event("tag", digest.as_str(), Some(&target.familiar_tag()));
+        Ok(())
     }
 
     /// Removes an image (`docker rmi`, `DELETE /images/{name}`): removes the tag `reference` (or, given a digest or ID, every tag of that
@@ -389,7 +418,7 @@ impl Wharf {
         force: bool,
     ) -> Result<Vec<api::ImageDeleteResponseItem>, Error> {
         let store = self.store()?;
-        let removed = store.update(|index| {
+        let (digest, removed) = store.update(|index| {
             let digest = resolve(index, reference)?;
             // Listed under the store's lock: a container created meanwhile checks its image
             // under the same lock after it exists (see `create_container`).
@@ -448,8 +477,15 @@ impl Wharf {
                 index.images.remove(&digest);
                 report.push(deleted(&digest));
             }
-            Ok(report)
+            Ok((digest, report))
         })?;
+        for item in &removed {
+            match (&item.untagged, &item.deleted) {
+                (Some(tag), _) => self.image_event("untag", digest.as_str(), Some(&familiar(tag))),
+                (_, Some(id)) => self.image_event("delete", id, None),
+                _ => {}
+            }
+        }
         Ok(removed)
     }
 

@@ -10,6 +10,7 @@
 mod containers;
 pub mod docker;
 mod error;
+pub mod events;
 mod images;
 mod list;
 mod log_reader;
@@ -32,7 +33,7 @@ pub use registry::{
 pub use signal::Signal;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{
-    logs, parse_size, short_id, Container, ContainerConfig, LogLimits, RestartPolicy,
+    logs, parse_size, short_id, Container, ContainerConfig, LogLimits, Reconciled, RestartPolicy,
     State as ContainerState, Status as ContainerStatus, Target as ContainerTarget,
 };
 pub use wharf_image::Reference;

@@ -172,7 +172,7 @@ impl Wharf {
     pub fn query_containers(
         &self,
         query: &ContainerQuery,
-    ) -> Result<(Vec<Container>, Vec<String>), Error> {
+    ) -> Result<(Vec<Container>, Vec<wharf_containers::Reconciled>), Error> {
         query.validate()?;
         let (all, notes) = self.list_containers(true)?;
         let created_of = |key: &str| -> Result<Option<String>, Error> {

@@ -24,7 +24,9 @@ impl Wharf {
         let parsed = Reference::parse(reference).map_err(Error::InvalidArgument)?;
         let store = self.store()?;
         let _writing = store.writing()?;
-        Ok(wharf_registry::pull(&store, &parsed, options)?)
+        let pulled = wharf_registry::pull(&store, &parsed, options)?;
+        self.image_event("pull", &parsed.to_string(), Some(&parsed.familiar_name()));
+        Ok(pulled)
     }
 
     /// Pushes an image (`docker push`, `POST /images/{name}/push`): sends the stored image `reference` to the registry its name points at.
@@ -43,6 +45,7 @@ impl Wharf {
             .map_err(|_| Error::NotFound(format!("no such image: {reference}")))?;
         wharf_registry::push(&store, &digest, &target, options)?;
         let size = std::fs::metadata(store.blob_path(&digest)).map_or(0, |m| m.len());
+        self.image_event("push", &target.to_string(), Some(&target.familiar_name()));
         Ok(Pushed { digest, size })
     }
 

@@ -6,62 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{guest, wharf_in, Ran};
-
-struct Env {
-    tmp: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            tmp: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn root(&self) -> std::path::PathBuf {
-        self.tmp.path().join("root")
-    }
-
-    fn wharf(&self, args: &[&str]) -> Ran {
-        wharf_in(&self.root())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-            .into()
-    }
-
-    /// `wharf run -d ARGS...`; returns the container ID.
-    fn run_d(&self, args: &[&str]) -> String {
-        let mut all = vec!["run", "-d"];
-        all.extend_from_slice(args);
-        let ran = self.wharf(&all);
-        assert_eq!(ran.code, 0, "{ran:?}");
-        let id = ran.stdout.trim().to_string();
-        assert_eq!(id.len(), 64, "{ran:?}");
-        id
-    }
-
-    fn inspect(&self, name: &str) -> Value {
-        let ran = self.wharf(&["inspect", name]);
-        assert_eq!(ran.code, 0, "{ran:?}");
-        serde_json::from_str::<Value>(&ran.stdout).unwrap()[0].clone()
-    }
-
-    /// Polls `inspect` until `check` holds (at most 20 s).
-    fn until(&self, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let value = self.inspect(name);
-            if check(&value) {
-                return value;
-            }
-            assert!(Instant::now() < deadline, "{name} never {what}: {value:#}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
+use crate::support::{guest, wharf_in, Ran, TestRoot as Env};
 
 fn path(file: &str) -> String {
     guest(file).to_str().unwrap().to_string()
@@ -504,4 +449,91 @@ fn auto_remove_and_a_restart_policy_conflict() {
     assert_eq!(ran.code, 125, "{ran:?}");
     assert!(ran.stderr.contains("conflicting options"), "{ran:?}");
     assert!(env.wharf(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+#[test]
+fn events_tell_a_container_s_life_in_order_and_follow_what_happens() {
+    let env = Env::new();
+    let sleep = path("sleep.wasm");
+    // A follower started first sees the start as it happens.
+    let mut follower = env
+        .command(&["events", "--filter", "event=start", "--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - 1.0;
+    std::thread::sleep(Duration::from_millis(300));
+    let id = env.run_d(&["--name", "evented", "-l", "tier=web", &sleep]);
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(follower.stdout.take().unwrap()));
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    follower.kill().unwrap();
+    let _ = follower.wait();
+    assert_eq!(first["Action"], "start", "{first}");
+    assert_eq!(first["Actor"]["ID"], id.as_str());
+    assert_eq!(first["Actor"]["Attributes"]["name"], "evented");
+
+    ok(&env.wharf(&["stop", "-t", "5", "evented"]));
+    ok(&env.wharf(&["rm", "evented"]));
+    // A time just past: the read ends at once, with what was logged.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let until = format!("{until:.3}");
+    let since = format!("{since:.3}");
+    let ran = env.wharf(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=evented",
+        "--format",
+        "json",
+    ]);
+    ok(&ran);
+    let events: Vec<Value> = ran
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["Action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "start", "kill", "die", "stop", "destroy"],
+        "{ran:?}"
+    );
+    assert_eq!(events[2]["Actor"]["Attributes"]["signal"], "15");
+    assert_eq!(events[3]["Actor"]["Attributes"]["exitCode"], "143");
+    assert!(events
+        .iter()
+        .all(|e| e["Actor"]["Attributes"]["tier"] == "web"));
+
+    // Docker's text line, and a filter wharf does not know.
+    let text = env.wharf(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "-f",
+        "event=destroy",
+    ]);
+    ok(&text);
+    assert!(
+        text.stdout.contains(&format!("container destroy {id} (")),
+        "{text:?}"
+    );
+    let bad = env.wharf(&["events", "--until", &until, "-f", "colour=red"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("invalid filter 'colour'"), "{bad:?}");
 }

@@ -184,6 +184,48 @@ fn tag_and_rmi_free_what_no_tag_needs() {
     let ran = wharf(&root, &["rmi", "app:1"]);
     assert_eq!(ran.code, 1, "{ran:?}");
     assert!(ran.stderr.contains("no such image"), "{ran:?}");
+
+    // What happened, as `docker events` tells it (up to now: the read ends at once).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let now = format!("{now:.3}");
+    let args = [
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &now,
+        "-f",
+        "type=image",
+        "--format",
+        "json",
+    ];
+    let ran = wharf(&root, &args);
+    let events: Vec<(String, String, String)> = ran
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| {
+            let field = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            let name = field(&e["Actor"]["Attributes"]["name"]);
+            (field(&e["Action"]), field(&e["Actor"]["ID"]), name)
+        })
+        .collect();
+    let expected = [
+        ("tag", digest.as_str(), "localhost:5000/app:2"),
+        ("untag", digest.as_str(), "app:1"),
+        ("tag", digest.as_str(), "app:3"),
+        ("untag", digest.as_str(), "app:3"),
+        ("untag", digest.as_str(), "localhost:5000/app:2"),
+        ("delete", digest.as_str(), ""),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, i, n)| (a.to_string(), i.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(events, expected, "{ran:?}");
 }
 
 #[test]

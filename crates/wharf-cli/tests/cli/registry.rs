@@ -1,7 +1,6 @@
 //! `wharf push`, `pull`, `login`, `run` of remote images, against a real registry, with
 //! skopeo checking interop both ways.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 
 use serde_json::{json, Value};
@@ -9,41 +8,10 @@ use serde_json::{json, Value};
 use crate::services::{
     digest, misbehaving_server, skopeo, tar_layer, trickling_proxy, Layout, Registry, TokenServer,
 };
-use crate::support::{guest, wharf_in, Ran};
+use crate::support::{guest, Ran, TestRoot as Env};
 
 /// One isolated wharf: its own root and Docker config directory.
-struct Env {
-    tmp: tempfile::TempDir,
-}
-
 impl Env {
-    fn new() -> Env {
-        Env {
-            tmp: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.tmp.path().join("root")
-    }
-
-    fn docker_config(&self) -> PathBuf {
-        self.tmp.path().join("docker")
-    }
-
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = wharf_in(&self.root());
-        cmd.env("DOCKER_CONFIG", self.docker_config())
-            .env("WHARF_REGISTRY_TIMEOUT", "3")
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn wharf(&self, args: &[&str]) -> Ran {
-        self.command(args).output().unwrap().into()
-    }
-
     /// The store's index.json (empty object when there is none).
     fn index(&self) -> Value {
         std::fs::read(self.root().join("images/index.json"))

@@ -299,3 +299,89 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     }
     bytes
 }
+
+/// A wharf root of one test's own, in a temporary directory removed when the test ends, with a
+/// Docker config directory of its own beside it (`DOCKER_CONFIG`) and registry calls that give
+/// up after 3 s. Test modules add their own helpers with `impl TestRoot` blocks.
+pub struct TestRoot {
+    pub tmp: tempfile::TempDir,
+}
+
+impl TestRoot {
+    pub fn new() -> TestRoot {
+        TestRoot {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The wharf root.
+    pub fn root(&self) -> PathBuf {
+        self.tmp.path().join("root")
+    }
+
+    /// The Docker config directory (credentials of `wharf login`).
+    pub fn docker_config(&self) -> PathBuf {
+        self.tmp.path().join("docker")
+    }
+
+    /// `wharf ARGS...` on this root, stdin from /dev/null, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = wharf_in(&self.root());
+        cmd.env("DOCKER_CONFIG", self.docker_config())
+            .env("WHARF_REGISTRY_TIMEOUT", "3")
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// Runs `wharf ARGS...` on this root.
+    pub fn wharf(&self, args: &[&str]) -> Ran {
+        self.command(args).output().unwrap().into()
+    }
+
+    /// `wharf run -d ARGS...`; returns the container ID.
+    pub fn run_d(&self, args: &[&str]) -> String {
+        let mut all = vec!["run", "-d"];
+        all.extend_from_slice(args);
+        let ran = self.wharf(&all);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        let id = ran.stdout.trim().to_string();
+        assert_eq!(id.len(), 64, "{ran:?}");
+        id
+    }
+
+    /// `wharf inspect NAME`, parsed.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let ran = self.wharf(&["inspect", name]);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        serde_json::from_str::<serde_json::Value>(&ran.stdout).unwrap()[0].clone()
+    }
+
+    /// Polls `inspect` until `check` holds (at most 20 s).
+    pub fn until(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let value = self.inspect(name);
+            if check(&value) {
+                return value;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never {what}: {value:#}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until container `name` has exited; returns its exit code.
+    pub fn wait(&self, name: &str) -> i32 {
+        let ran = self.wharf(&["wait", name]);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        ran.stdout.trim().parse().unwrap()
+    }
+}

@@ -2,22 +2,18 @@
 //! while containers use them, `rm -f` leaves nothing running, and bad input or a closed pipe
 //! gets one clear sentence. Each test failed on the code before the fix it guards.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{guest, noise, run_in, wharf_in, Ran};
+use crate::support::{guest, noise, wharf_in, Ran, TestRoot as Env};
 
 /// A root and a built image `files-app:1` (the `files` guest with `/data/msg.txt`).
-struct Env {
-    tmp: tempfile::TempDir,
-}
-
 impl Env {
-    fn new() -> Env {
-        let env = Env {
-            tmp: tempfile::tempdir().unwrap(),
-        };
+    /// A root with the image `files-app:1` built: the `files` guest, `/data/msg.txt`, and
+    /// `read msg.txt` as its command.
+    fn with_files_app() -> Env {
+        let env = Env::new();
         let ctx = env.tmp.path().join("ctx");
         std::fs::create_dir_all(ctx.join("data")).unwrap();
         std::fs::copy(guest("files.wasm"), ctx.join("files.wasm")).unwrap();
@@ -30,21 +26,6 @@ impl Env {
         .unwrap();
         ok(&env.wharf(&["build", "-t", "files-app:1", ctx.to_str().unwrap()]));
         env
-    }
-
-    fn root(&self) -> PathBuf {
-        self.tmp.path().join("root")
-    }
-
-    fn wharf(&self, args: &[&str]) -> Ran {
-        run_in(&self.root(), args)
-    }
-
-    /// Waits until container `name` has exited; returns its exit code.
-    fn wait(&self, name: &str) -> i32 {
-        let ran = self.wharf(&["wait", name]);
-        ok(&ran);
-        ran.stdout.trim().parse().unwrap()
     }
 
     /// Processes whose command line names this root: monitors and foreground runs.
@@ -83,7 +64,7 @@ fn age_everything(dir: &Path) {
 
 #[test]
 fn running_containers_keep_their_files_however_old() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     // A detached container and a foreground run, both reading a file of their image for 3 s.
     let loop_args = ["readloop", "/data/msg.txt", "30", "100"];
     let mut detached = vec!["run", "-d", "--name", "reader", "files-app:1"];
@@ -130,7 +111,7 @@ fn running_containers_keep_their_files_however_old() {
 
 #[test]
 fn writes_survive_stop_and_start_and_start_attach_shows_only_the_new_run() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     let id = env.wharf(&[
         "create",
         "--name",
@@ -183,7 +164,7 @@ fn writes_survive_stop_and_start_and_start_attach_shows_only_the_new_run() {
 
 #[test]
 fn images_that_containers_use_are_kept() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     ok(&env.wharf(&["create", "--name", "user", "files-app:1"]));
     let refused = env.wharf(&["rmi", "files-app:1"]);
     assert_ne!(refused.code, 0, "{refused:?}");
@@ -238,7 +219,7 @@ fn images_that_containers_use_are_kept() {
 
 #[test]
 fn rm_f_racing_run_d_leaves_nothing_running() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     let sleep = guest("sleep.wasm");
     let sleep = sleep.to_str().unwrap();
     let races: Vec<_> = (0..20)
@@ -290,7 +271,7 @@ fn rm_f_racing_run_d_leaves_nothing_running() {
 
 #[test]
 fn a_large_file_that_is_not_wasm_is_refused_without_reading_it() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     let big = env.tmp.path().join("big.wasm");
     let file = std::fs::File::create(&big).unwrap();
     std::io::Write::write_all(&mut &file, b"\x7fELF\x02\x01\x01").unwrap();
@@ -319,7 +300,7 @@ fn a_large_file_that_is_not_wasm_is_refused_without_reading_it() {
 
 #[test]
 fn a_closed_stdout_ends_wharf_quietly() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     for n in 0..5 {
         ok(&env.wharf(&["tag", "files-app:1", &format!("copy:{n}")]));
     }
@@ -345,7 +326,7 @@ fn a_closed_stdout_ends_wharf_quietly() {
 
 #[test]
 fn a_guest_that_cannot_start_detached_is_one_clear_sentence() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     let script = env.tmp.path().join("script.wasm");
     std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
     let ran = env.wharf(&["run", "-d", script.to_str().unwrap()]);
@@ -373,7 +354,7 @@ fn a_guest_that_cannot_start_detached_is_one_clear_sentence() {
 
 #[test]
 fn a_killed_save_leaves_no_temporary_behind() {
-    let env = Env::new();
+    let env = Env::with_files_app();
     // A bigger image, so that the save can be caught half-way.
     let ctx = env.tmp.path().join("big-ctx");
     std::fs::create_dir_all(&ctx).unwrap();

@@ -207,6 +207,7 @@ fn supervise(
         state.error = None;
         state.stopped_by_user = false;
         write_state(containers, id, &state)?;
+        wharf.container_event("start", &config, &[]);
 
         let result = run_once(wharf, &config, &dir, &policy, &stop);
         sink.finish();
@@ -219,6 +220,8 @@ fn supervise(
                 state.error = Some(e.to_string());
                 state.finished_at = Some(wharf_containers::now_rfc3339());
                 write_state(containers, id, &state)?;
+                let code = [("exitCode", e.start_exit_code().to_string())];
+                wharf.container_event("die", &config, &code);
                 if !started_once {
                     return Err(e);
                 }
@@ -240,6 +243,7 @@ fn supervise(
             state.pid = Some(std::process::id());
         }
         write_state(containers, id, &state)?;
+        wharf.container_event("die", &config, &[("exitCode", code.to_string())]);
         // A guest that ended before the hook could tell (it cannot), or a trap in _start.
         ready.tell(&ReadyAnswer::Ok);
         if !restart {
@@ -255,7 +259,7 @@ fn supervise(
         state.restart_count += 1;
     }
     if config.auto_remove {
-        remove_ended(wharf, containers, id, lock, &state);
+        remove_ended(wharf, containers, &config, lock, &state);
     }
     Ok(())
 }
@@ -319,15 +323,18 @@ fn back_off(restarts: u32, stop: &StopHandle) -> bool {
 fn remove_ended(
     wharf: &Wharf,
     containers: &Containers,
-    id: &str,
+    config: &wharf_containers::ContainerConfig,
     lock: &wharf_containers::FileLock,
     state: &State,
 ) {
+    let id = &config.id;
     let codes = wharf.root.containers_dir().join("exit-codes");
     let _ = std::fs::create_dir_all(&codes);
     let code = state.exit_code.unwrap_or(0).to_string();
     let _ = wharf_root::write_atomic_durable(&codes.join(id), code.as_bytes());
-    let _ = containers.remove(id, lock);
+    if containers.remove(id, lock).is_ok() {
+        wharf.container_event("destroy", config, &[]);
+    }
     forget_old_exit_codes(&codes);
 }
 
