@@ -53,12 +53,35 @@ struct Image {
     config: serde_json::Map<String, Value>,
 }
 
-/// Builds the image and returns its manifest digest.
-pub fn build(store: &Store, context: &Path, options: &BuildOptions) -> Result<Digest, BuildError> {
+/// One instruction a build is about to carry out: what `Step N/M : ...` reports.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildStep<'a> {
+    /// 1-based.
+    pub index: usize,
+    /// How many instructions the build has.
+    pub total: usize,
+    /// The instruction.
+    pub instruction: &'a Instruction,
+}
+
+/// Builds the image and returns its manifest digest; `on_step` hears of each instruction
+/// before it is carried out.
+pub fn build(
+    store: &Store,
+    context: &Path,
+    options: &BuildOptions,
+    on_step: &mut dyn FnMut(BuildStep<'_>),
+) -> Result<Digest, BuildError> {
     let instructions = dockerfile::parse(&options.dockerfile, &options.build_args)?;
     let ignore = Ignore::load(context);
     let mut image = Image::default();
-    for instruction in instructions {
+    let total = instructions.len();
+    for (index, instruction) in instructions.into_iter().enumerate() {
+        on_step(BuildStep {
+            index: index + 1,
+            total,
+            instruction: &instruction,
+        });
         match instruction {
             Instruction::From(base) if base == "scratch" => {}
             Instruction::From(base) => image = base_image(store, &base)?,

@@ -32,6 +32,27 @@ pub enum Instruction {
     Expose(Vec<String>),
 }
 
+impl std::fmt::Display for Instruction {
+    /// The instruction as a Dockerfile line (values substituted), as build progress shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = |argv: &[String]| serde_json::to_string(argv).expect("JSON");
+        let pairs = |pairs: &[(String, String)]| {
+            let pairs: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            pairs.join(" ")
+        };
+        match self {
+            Instruction::From(image) => write!(f, "FROM {image}"),
+            Instruction::Copy { sources, dest } => write!(f, "COPY {} {dest}", sources.join(" ")),
+            Instruction::Entrypoint(argv) => write!(f, "ENTRYPOINT {}", json(argv)),
+            Instruction::Cmd(argv) => write!(f, "CMD {}", json(argv)),
+            Instruction::Env(env) => write!(f, "ENV {}", pairs(env)),
+            Instruction::Workdir(dir) => write!(f, "WORKDIR {dir}"),
+            Instruction::Label(labels) => write!(f, "LABEL {}", pairs(labels)),
+            Instruction::Expose(ports) => write!(f, "EXPOSE {}", ports.join(" ")),
+        }
+    }
+}
+
 /// A Dockerfile mistake, with the line it is on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Dockerfile:{line}: {message}")]

@@ -12,4 +12,4 @@ mod context;
 pub mod dockerfile;
 
 pub use artifact::{artifact_source, build_artifact};
-pub use builder::{build, BuildError, BuildOptions};
+pub use builder::{build, BuildError, BuildOptions, BuildStep};

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use wharf_core::{docker, BuildOptions, Reference, Wharf};
+use wharf_core::docker::{self, BuildMessage};
+use wharf_core::{BuildOptions, Reference, Wharf};
 
 use crate::{fail, ENGINE_FAILED};
 
@@ -79,19 +80,20 @@ fn try_build(wharf: &Wharf, args: BuildArgs) -> Result<(), String> {
         source_date_epoch,
         tags: tags.clone(),
     };
+    let quiet = args.quiet;
+    let mut print = |message: BuildMessage| {
+        if !quiet {
+            println!("{}", message.text());
+        }
+    };
     let digest = if args.artifact {
-        wharf.build_artifact(&args.context, &options)
+        wharf.build_artifact(&args.context, &options, &mut print)
     } else {
-        wharf.build(&args.context, &options)
+        wharf.build(&args.context, &options, &mut print)
     }
     .map_err(|e| e.to_string())?;
-    if args.quiet {
+    if quiet {
         println!("{digest}");
-    } else {
-        println!("built {digest}");
-        for tag in tags {
-            println!("tagged {}", tag.familiar_tag());
-        }
     }
     Ok(())
 }

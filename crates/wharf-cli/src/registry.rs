@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use wharf_core::docker::PullMessage;
+use wharf_core::docker::{PullMessage, PushMessage};
 use wharf_core::{BlobEvent, Credentials, Progress, Reference, RegistryOptions, Wharf};
 
 use crate::{fail, ENGINE_FAILED};
@@ -154,12 +154,11 @@ pub fn push(wharf: &Wharf, args: PushArgs) -> i32 {
         let reference =
             Reference::parse(&args.image).map_err(wharf_core::Error::InvalidArgument)?;
         if !args.quiet {
-            println!("The push refers to repository [{}]", reference.name());
+            println!("{}", PushMessage::before(&reference).text());
         }
         let pushed = wharf.push(&args.image, &options(args.quiet, Output::Stdout)?)?;
         if !args.quiet {
-            let tag = reference.tag.as_deref().unwrap_or("latest");
-            println!("{tag}: digest: {} size: {}", pushed.digest, pushed.size);
+            println!("{}", PushMessage::after(&reference, &pushed).text());
         }
         Ok(())
     };

@@ -223,7 +223,7 @@ fn the_image_list_is_docker_s_with_labels_and_users() {
         ],
         ..Default::default()
     };
-    t.wharf.build(&ctx, &options).unwrap();
+    t.wharf.build(&ctx, &options, &mut |_| {}).unwrap();
     let spec = ContainerSpec {
         target: RunTarget::Image("app:1".into()),
         ..Default::default()

@@ -9,7 +9,7 @@ use wharf_store::{Digest, Store};
 
 use crate::rootfs::RunRootfs;
 
-use crate::docker::api;
+use crate::docker::{api, BuildMessage};
 use crate::{Error, Outcome, SandboxPolicy, StopHandle, Wharf};
 
 /// How an image carries its Wasm, from its stored manifest and config; `None` for an index
@@ -135,20 +135,52 @@ impl Wharf {
         Ok(Store::open(self.root.image_store_dir())?)
     }
 
-    /// Builds an image from a Dockerfile and a context directory; returns its manifest digest.
-    pub fn build(&self, context: &Path, options: &BuildOptions) -> Result<Digest, Error> {
+    /// Builds an image from a Dockerfile and a context directory (`docker build`, `POST
+    /// /build`); returns its manifest digest. `on_message` hears Docker's build messages as
+    /// the build goes.
+    pub fn build(
+        &self,
+        context: &Path,
+        options: &BuildOptions,
+        on_message: &mut dyn FnMut(BuildMessage),
+    ) -> Result<Digest, Error> {
         let store = self.store()?;
         let _writing = store.writing()?;
-        Ok(wharf_build::build(&store, context, options)?)
+        let mut on_step = |step: wharf_build::BuildStep<'_>| on_message(BuildMessage::step(step));
+        let digest = wharf_build::build(&store, context, options, &mut on_step)?;
+        self.built(&digest, options, on_message);
+        Ok(digest)
+    }
+
+    /// What ends a build: its tags' events and messages.
+    fn built(
+        &self,
+        digest: &Digest,
+        options: &BuildOptions,
+        on_message: &mut dyn FnMut(BuildMessage),
+    ) {
+        for tag in &options.tags {
+            self.image_event("tag", digest.as_str(), Some(&tag.familiar_tag()));
+        }
+        BuildMessage::end(digest, &options.tags)
+            .into_iter()
+            .for_each(on_message);
     }
 
     /// `wharf build --artifact`: packs one `.wasm` (`input`, or the one the Dockerfile in the
     /// directory `input` copies) as the CNCF Wasm OCI artifact; returns its manifest digest.
-    pub fn build_artifact(&self, input: &Path, options: &BuildOptions) -> Result<Digest, Error> {
+    pub fn build_artifact(
+        &self,
+        input: &Path,
+        options: &BuildOptions,
+        on_message: &mut dyn FnMut(BuildMessage),
+    ) -> Result<Digest, Error> {
         let wasm = wharf_build::artifact_source(input, options)?;
         let store = self.store()?;
         let _writing = store.writing()?;
-        Ok(wharf_build::build_artifact(&store, &wasm, options)?)
+        let digest = wharf_build::build_artifact(&store, &wasm, options)?;
+        self.built(&digest, options, on_message);
+        Ok(digest)
     }
 
     /// `GET /images/{name}/json` (and `wharf image inspect`) for the image `reference`, with

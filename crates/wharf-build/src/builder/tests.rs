@@ -42,7 +42,32 @@ fn json(store: &Store, digest: &Digest) -> Value {
 #[test]
 fn builds_a_wasi_wasm_image_with_its_config() {
     let f = fixture();
-    let digest = build(&f.store, &f.context, &options(DOCKERFILE, "app:1")).unwrap();
+    let mut steps = Vec::new();
+    let mut on_step = |step: BuildStep<'_>| {
+        steps.push(format!(
+            "{}/{} {}",
+            step.index, step.total, step.instruction
+        ))
+    };
+    let digest = build(
+        &f.store,
+        &f.context,
+        &options(DOCKERFILE, "app:1"),
+        &mut on_step,
+    )
+    .unwrap();
+    assert_eq!(
+        steps,
+        [
+            "1/7 FROM scratch",
+            "2/7 COPY app.wasm /",
+            "3/7 COPY static /www/",
+            "4/7 ENV A=1",
+            "5/7 WORKDIR /www",
+            "6/7 EXPOSE 8080",
+            "7/7 ENTRYPOINT [\"/app.wasm\"]"
+        ]
+    );
     let index = f.store.index().unwrap();
     assert_eq!(index.tags["docker.io/library/app:1"], digest);
     let record = &index.images[&digest];
@@ -75,14 +100,26 @@ fn builds_a_wasi_wasm_image_with_its_config() {
 #[test]
 fn the_same_inputs_give_the_same_digest() {
     let f = fixture();
-    let first = build(&f.store, &f.context, &options(DOCKERFILE, "app:1")).unwrap();
+    let first = build(
+        &f.store,
+        &f.context,
+        &options(DOCKERFILE, "app:1"),
+        &mut |_| {},
+    )
+    .unwrap();
     // Touch every file: timestamps must not matter.
     std::fs::write(f.context.join("static/index.html"), "<h1>hi</h1>").unwrap();
-    let second = build(&f.store, &f.context, &options(DOCKERFILE, "app:2")).unwrap();
+    let second = build(
+        &f.store,
+        &f.context,
+        &options(DOCKERFILE, "app:2"),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(first, second);
     let mut later = options(DOCKERFILE, "app:3");
     later.source_date_epoch = 1_700_000_000;
-    let third = build(&f.store, &f.context, &later).unwrap();
+    let third = build(&f.store, &f.context, &later, &mut |_| {}).unwrap();
     assert_ne!(first, third);
     assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
 }
@@ -90,11 +127,18 @@ fn the_same_inputs_give_the_same_digest() {
 #[test]
 fn a_base_image_from_the_store_is_extended() {
     let f = fixture();
-    build(&f.store, &f.context, &options(DOCKERFILE, "base:1")).unwrap();
+    build(
+        &f.store,
+        &f.context,
+        &options(DOCKERFILE, "base:1"),
+        &mut |_| {},
+    )
+    .unwrap();
     let digest = build(
         &f.store,
         &f.context,
         &options("FROM base:1\nENV B=2\nCMD [\"--x\"]\n", "child:1"),
+        &mut |_| {},
     )
     .unwrap();
     let index = f.store.index().unwrap();
@@ -123,7 +167,13 @@ fn bad_inputs_are_refused_and_nothing_is_tagged() {
         ("FROM nothere:1\n", "pull it first"),
         ("FROM scratch\nRUN make\n", "RUN cannot work"),
     ] {
-        let err = build(&f.store, &f.context, &options(dockerfile, "bad:1")).unwrap_err();
+        let err = build(
+            &f.store,
+            &f.context,
+            &options(dockerfile, "bad:1"),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(err.to_string().contains(expected), "{dockerfile}: {err}");
     }
     assert!(f.store.index().unwrap().tags.is_empty());
@@ -164,7 +214,13 @@ fn copy_never_follows_a_symlink_out_of_the_context() {
         "FROM scratch\nCOPY hostdir /h/\n",
         "FROM scratch\nCOPY hostdir/key /k\n",
     ] {
-        let err = build(&f.store, &f.context, &options(dockerfile, "leak:1")).unwrap_err();
+        let err = build(
+            &f.store,
+            &f.context,
+            &options(dockerfile, "leak:1"),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("outside the build context"),
             "{dockerfile}: {err}"
@@ -183,6 +239,7 @@ fn links_inside_the_context_are_copied_as_links() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY static /www/\n", "links:1"),
+        &mut |_| {},
     )
     .unwrap();
     let entries = layer_entries(&f.store, &digest, 0);
@@ -195,6 +252,7 @@ fn links_inside_the_context_are_copied_as_links() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY app-link.wasm /app.wasm\n", "links:2"),
+        &mut |_| {},
     )
     .unwrap();
     assert_eq!(
@@ -207,6 +265,7 @@ fn links_inside_the_context_are_copied_as_links() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY static /www/\n", "links:3"),
+        &mut |_| {},
     )
     .unwrap_err();
     assert!(err.to_string().contains(".dockerignore"), "{err}");
@@ -223,6 +282,7 @@ fn ignored_files_are_not_in_the_context_even_when_named() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY secret.txt /\n", "ign:1"),
+        &mut |_| {},
     )
     .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
@@ -230,6 +290,7 @@ fn ignored_files_are_not_in_the_context_even_when_named() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY static/notes.md /\n", "ign:2"),
+        &mut |_| {},
     )
     .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
@@ -238,6 +299,7 @@ fn ignored_files_are_not_in_the_context_even_when_named() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY alias.txt /\n", "ign:3"),
+        &mut |_| {},
     )
     .unwrap_err();
     assert!(err.to_string().contains(".dockerignore"), "{err}");
@@ -247,6 +309,7 @@ fn ignored_files_are_not_in_the_context_even_when_named() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY *.txt /t/\n", "ign:4"),
+        &mut |_| {},
     )
     .unwrap();
     assert_eq!(
@@ -263,6 +326,7 @@ fn an_invalid_wasm_file_is_one_clear_sentence() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY broken.wasm /\n", "bad:1"),
+        &mut |_| {},
     )
     .unwrap_err()
     .to_string();
@@ -274,6 +338,7 @@ fn an_invalid_wasm_file_is_one_clear_sentence() {
         &f.store,
         &f.context,
         &options("FROM scratch\nCOPY broken.wasm /\n", "bad:1"),
+        &mut |_| {},
     )
     .unwrap_err()
     .to_string();

@@ -27,7 +27,8 @@ fn build_list_and_run_an_image() {
     let ctx = context(&tmp.path().join("ctx"), FILES_APP);
     let built = wharf(&root, &["build", "-t", "files-app:1", &ctx]);
     assert_eq!(built.code, 0, "{built:?}");
-    assert!(built.stdout.starts_with("built sha256:"), "{built:?}");
+    assert!(built.stdout.starts_with("Step 1/"), "{built:?}");
+    assert!(built.stdout.contains("\nSuccessfully built "), "{built:?}");
 
     let images = wharf(&root, &["images"]);
     assert!(
@@ -214,6 +215,7 @@ fn tag_and_rmi_free_what_no_tag_needs() {
         })
         .collect();
     let expected = [
+        ("tag", digest.as_str(), "app:1"), // by the build
         ("tag", digest.as_str(), "localhost:5000/app:2"),
         ("untag", digest.as_str(), "app:1"),
         ("tag", digest.as_str(), "app:3"),

@@ -7,11 +7,13 @@
 
 mod container;
 mod image;
+mod progress;
 mod pull;
 mod stats;
 
 pub use bollard_stubs::models as api;
 pub use container::{container_inspect, container_summary, status_text, time_ago};
 pub use image::{image_details, ImageDetails, ImageFacts, WasmLayout};
+pub use progress::{Aux, BuildMessage, ProgressLine, PushMessage};
 pub use pull::PullMessage;
 pub use stats::container_stats;
