@@ -89,8 +89,9 @@ impl ContainerConfig {
 /// A published port: a host address forwarded to a guest port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {
-    /// Host address to listen on (`0.0.0.0` when not given).
-    pub host_ip: String,
+    /// Host address to listen on (`0.0.0.0` when not given); stored as its text, so a
+    /// damaged one fails to load rather than run with another grant.
+    pub host_ip: std::net::IpAddr,
     /// Host port.
     pub host_port: u16,
     /// Guest port.

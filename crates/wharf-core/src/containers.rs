@@ -148,7 +148,7 @@ impl Wharf {
                 .ports
                 .iter()
                 .map(|p| wharf_containers::PortSpec {
-                    host_ip: p.host.ip().to_string(),
+                    host_ip: p.host.ip(),
                     host_port: p.host.port(),
                     guest_port: p.guest_port,
                 })

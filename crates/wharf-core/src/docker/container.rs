@@ -52,7 +52,7 @@ fn port_map(c: &Container) -> api::PortMap {
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
             .push(api::PortBinding {
-                host_ip: Some(p.host_ip.clone()),
+                host_ip: Some(p.host_ip.to_string()),
                 host_port: Some(p.host_port.to_string()),
             });
     }
@@ -178,7 +178,7 @@ pub fn container_summary(c: &Container) -> api::ContainerSummary {
                 .ports
                 .iter()
                 .map(|p| api::Port {
-                    ip: Some(p.host_ip.clone()),
+                    ip: Some(p.host_ip.to_string()),
                     private_port: p.guest_port,
                     public_port: Some(p.host_port),
                     typ: Some(api::PortTypeEnum::TCP),
@@ -249,7 +249,7 @@ mod tests {
                 memory: Some(64 << 20),
                 restart: RestartPolicy::OnFailure { max: Some(3) },
                 ports: vec![PortSpec {
-                    host_ip: "127.0.0.1".into(),
+                    host_ip: [127, 0, 0, 1].into(),
                     host_port: 8080,
                     guest_port: 80,
                 }],

@@ -378,17 +378,11 @@ fn policy_for(
     let ports = config
         .ports
         .iter()
-        .map(|p| {
-            let ip = p
-                .host_ip
-                .parse()
-                .map_err(|_| damaged(format!("bad host address {:?}", p.host_ip)))?;
-            Ok(crate::PortMapping {
-                host: std::net::SocketAddr::new(ip, p.host_port),
-                guest_port: p.guest_port,
-            })
+        .map(|p| crate::PortMapping {
+            host: std::net::SocketAddr::new(p.host_ip, p.host_port),
+            guest_port: p.guest_port,
         })
-        .collect::<Result<_, Error>>()?;
+        .collect();
     let network = crate::NetworkMode::parse(&config.network).map_err(damaged)?;
     // An image's argv is built by `run_image` from its entrypoint and cmd.
     let args = match &config.target {
