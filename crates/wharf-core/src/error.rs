@@ -144,7 +144,7 @@ impl Error {
     }
 
     /// Wraps an I/O error of wharf's own.
-    pub(crate) fn io(e: std::io::Error) -> Error {
+    pub fn io(e: std::io::Error) -> Error {
         Error::Internal(e.into())
     }
 }

@@ -44,8 +44,8 @@ use wharf_aot_cache::{AotCache, CompileError};
 pub use wharf_root::{PendingFile, Root, ROOT_ENV};
 use wharf_sandbox::Compiled;
 pub use wharf_sandbox::{
-    assign_free_ports, Mount, NetworkMode, Outcome, PortMapping, SandboxPolicy, StartHook, Stdin,
-    StopHandle, StopReason,
+    assign_free_ports, GuestStream, Mount, NetworkMode, Outcome, Output, OutputSink, PortMapping,
+    SandboxPolicy, StartHook, Stdin, StopHandle, StopReason,
 };
 use wharf_sandbox::{Engine, RunError, WasmBinary};
 

@@ -1,0 +1,96 @@
+//! `containerd-shim-wharf-v1`: containerd's runtime v2 shim for wharf, a thin front end over
+//! [`wharf_core`]. containerd starts it for the runtime `io.containerd.wharf.v1` (`ctr run
+//! --runtime`, a CRI runtime handler, Docker 23+'s `--runtime`); it runs each task's Wasm
+//! program from the root filesystem containerd mounted, in this process, with wharf's sandbox
+//! and compiled-code cache.
+//!
+//! - [`Shim`](containerd_shim::Shim) (`start`, `delete`): one shim process per pod (grouped by
+//!   the CRI sandbox-id annotation) or per container.
+//! - [`task::Service`]: the task API, each call a translation onto `Wharf`.
+//! - `spec`: the OCI spec containerd writes, as a `SandboxPolicy`.
+//! - `error`: wharf's error kinds as ttrpc codes, in one place.
+
+#![warn(missing_docs)]
+
+mod error;
+mod spec;
+pub mod task;
+
+use std::sync::Arc;
+
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::{api, Config, ExitSignal, Flags, StartOpts};
+use wharf_core::{Root, Wharf};
+
+/// The runtime name containerd knows the shim by.
+pub const RUNTIME: &str = "io.containerd.wharf.v1";
+
+/// The annotation CRI puts on every container of a pod, naming the pod's sandbox.
+const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
+
+/// Runs the shim: `start`, `delete`, or serving the task API (containerd's flags decide).
+pub fn main() {
+    containerd_shim::run::<Shim>(RUNTIME, None)
+}
+
+/// The shim: how containerd starts, groups and cleans up after it.
+pub struct Shim {
+    exit: Arc<ExitSignal>,
+    namespace: String,
+    id: String,
+}
+
+impl containerd_shim::Shim for Shim {
+    type T = task::Service;
+
+    fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
+        Shim {
+            exit: Arc::new(ExitSignal::default()),
+            namespace: args.namespace.clone(),
+            id: args.id.clone(),
+        }
+    }
+
+    fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
+        // containerd runs `start` in the bundle: a pod's containers share the sandbox's shim.
+        let grouping = std::fs::read("config.json")
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|spec| spec["annotations"][SANDBOX_ID].as_str().map(str::to_string))
+            .unwrap_or_else(|| opts.id.clone());
+        let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
+        Ok(address)
+    }
+
+    fn delete_shim(&mut self) -> containerd_shim::Result<api::DeleteResponse> {
+        // After a shim died: what it mounted goes; the guest ended with it (as SIGKILLed).
+        let _ = (&self.namespace, &self.id);
+        if let Some(rootfs) = std::env::current_dir().ok().map(|d| d.join("rootfs")) {
+            if let Some(path) = rootfs.to_str() {
+                let _ = containerd_shim::mount::umount_recursive(Some(path), 0);
+            }
+        }
+        Ok(api::DeleteResponse {
+            exit_status: 137,
+            ..Default::default()
+        })
+    }
+
+    fn wait(&mut self) {
+        self.exit.wait();
+    }
+
+    fn create_task_service(&self, _publisher: RemotePublisher) -> Self::T {
+        let root = std::env::var_os(wharf_core::ROOT_ENV)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(Root::default_path);
+        let wharf = Root::open(root)
+            .map_err(wharf_core::Error::io)
+            .and_then(Wharf::open)
+            .unwrap_or_else(|e| {
+                eprintln!("wharf shim: cannot open wharf's root: {e}");
+                std::process::exit(1)
+            });
+        task::Service::new(Arc::new(wharf), self.exit.clone())
+    }
+}

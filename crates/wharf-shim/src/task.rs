@@ -1,0 +1,374 @@
+//! containerd's task API (v2) translated into wharf-core calls: each task is a guest run by
+//! [`Wharf::run_rootfs`] on a thread of this shim process, with its stdio on containerd's
+//! FIFOs. Exec, pause and checkpoints have no meaning for a Wasm guest and answer so.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use containerd_shim::api::{self, Status};
+use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
+use containerd_shim::protos::protobuf::MessageField;
+use containerd_shim::{ExitSignal, Task, TtrpcContext, TtrpcResult};
+use wharf_core::{GuestStream, Output, OutputSink, Stdin, StopHandle, Wharf};
+
+use crate::error::{internal, not_found, to_ttrpc, unimplemented};
+
+/// How a guest ended: its exit code and when.
+#[derive(Debug, Clone)]
+struct Exit {
+    code: u32,
+    at: Timestamp,
+}
+
+/// One task of this shim.
+struct Guest {
+    bundle: PathBuf,
+    stdio: [String; 3],
+    /// The rootfs containerd mounted for us, to unmount at delete.
+    mounted: Option<PathBuf>,
+    spec: crate::spec::GuestSpec,
+    started: bool,
+    stop: StopHandle,
+    exit: Arc<(Mutex<Option<Exit>>, Condvar)>,
+}
+
+impl Guest {
+    fn status(&self) -> Status {
+        if self.exit.0.lock().unwrap().is_some() {
+            Status::STOPPED
+        } else if self.started {
+            Status::RUNNING
+        } else {
+            Status::CREATED
+        }
+    }
+
+    fn exit(&self) -> Option<Exit> {
+        self.exit.0.lock().unwrap().clone()
+    }
+}
+
+/// The task service of one shim process (one container, or one pod's containers).
+pub struct Service {
+    wharf: Arc<Wharf>,
+    guests: Mutex<HashMap<String, Guest>>,
+    exit: Arc<ExitSignal>,
+}
+
+impl Service {
+    pub(crate) fn new(wharf: Arc<Wharf>, exit: Arc<ExitSignal>) -> Service {
+        Service {
+            wharf,
+            guests: Mutex::new(HashMap::new()),
+            exit,
+        }
+    }
+
+    fn with_guest<R>(&self, id: &str, f: impl FnOnce(&mut Guest) -> R) -> TtrpcResult<R> {
+        let mut guests = self.guests.lock().unwrap();
+        let guest = guests
+            .get_mut(id)
+            .ok_or_else(|| not_found(format!("task {id} not found")))?;
+        Ok(f(guest))
+    }
+}
+
+/// The process ID containerd sees for every guest: they run in this process.
+fn pid() -> u32 {
+    std::process::id()
+}
+
+fn now() -> Timestamp {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut at = Timestamp::new();
+    at.seconds = since.as_secs() as i64;
+    at.nanos = since.subsec_nanos() as i32;
+    at
+}
+
+/// A guest's stdout and stderr, written to containerd's FIFOs (or dropped when it gave none).
+struct FifoSink {
+    stdout: Mutex<Option<File>>,
+    stderr: Mutex<Option<File>>,
+}
+
+impl OutputSink for FifoSink {
+    fn write(&self, stream: GuestStream, bytes: &[u8]) {
+        let file = match stream {
+            GuestStream::Stdout => &self.stdout,
+            GuestStream::Stderr => &self.stderr,
+        };
+        if let Some(file) = file.lock().unwrap().as_mut() {
+            // A reader that went away loses the output, not the guest.
+            let _ = std::io::Write::write_all(file, bytes);
+        }
+    }
+}
+
+/// Opens a FIFO containerd created. Containerd reads the output FIFOs already; the stdin
+/// FIFO may never get a writer (`ctr run` without `-i`), so it is opened without waiting for
+/// one and then made blocking: reads wait for data, and see end-of-file when no writer is left.
+fn open_fifo(path: &str, write: bool) -> std::io::Result<Option<File>> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .custom_flags(if write { 0 } else { libc::O_NONBLOCK })
+        .open(path)?;
+    if !write {
+        // SAFETY: F_GETFL/F_SETFL on a descriptor this function owns.
+        unsafe {
+            let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(Some(file))
+}
+
+fn mount_rootfs(
+    mounts: &[containerd_shim::protos::api::Mount],
+    target: &Path,
+) -> TtrpcResult<Option<PathBuf>> {
+    if mounts.is_empty() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(target).map_err(|e| internal(format!("{}: {e}", target.display())))?;
+    for mount in mounts {
+        containerd_shim::mount::mount_rootfs(
+            Some(mount.type_.as_str()),
+            Some(mount.source.as_str()),
+            &mount.options,
+            target,
+        )
+        .map_err(|e| internal(format!("mounting the root filesystem: {e}")))?;
+    }
+    Ok(Some(target.to_path_buf()))
+}
+
+fn unmount(target: &Path) {
+    if let Some(path) = target.to_str() {
+        let _ = containerd_shim::mount::umount_recursive(Some(path), 0);
+    }
+}
+
+impl Task for Service {
+    fn create(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::CreateTaskRequest,
+    ) -> TtrpcResult<api::CreateTaskResponse> {
+        if req.terminal {
+            return Err(unimplemented(
+                "a terminal (-t) is not supported by wharf's shim yet",
+            ));
+        }
+        let bundle = PathBuf::from(&req.bundle);
+        let spec = crate::spec::load(&bundle).map_err(to_ttrpc)?;
+        let mounted = mount_rootfs(&req.rootfs, &spec.rootfs)?;
+        let guest = Guest {
+            bundle,
+            stdio: [req.stdin.clone(), req.stdout.clone(), req.stderr.clone()],
+            mounted,
+            spec,
+            started: false,
+            stop: StopHandle::new(),
+            exit: Arc::new((Mutex::new(None), Condvar::new())),
+        };
+        self.guests.lock().unwrap().insert(req.id.clone(), guest);
+        Ok(api::CreateTaskResponse {
+            pid: pid(),
+            ..Default::default()
+        })
+    }
+
+    fn start(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StartRequest,
+    ) -> TtrpcResult<api::StartResponse> {
+        if !req.exec_id.is_empty() {
+            return Err(unimplemented(
+                "exec is not supported: a Wasm guest has no other processes",
+            ));
+        }
+        let (spec, stdio, stop, exit) = self.with_guest(&req.id, |g| {
+            g.started = true;
+            (
+                g.spec.clone(),
+                g.stdio.clone(),
+                g.stop.clone(),
+                g.exit.clone(),
+            )
+        })?;
+        let stdout = open_fifo(&stdio[1], true).map_err(|e| internal(format!("stdout: {e}")))?;
+        let stderr = open_fifo(&stdio[2], true).map_err(|e| internal(format!("stderr: {e}")))?;
+        let sink = Arc::new(FifoSink {
+            stdout: Mutex::new(stdout),
+            stderr: Mutex::new(stderr),
+        });
+        let wharf = self.wharf.clone();
+        let stdin_path = stdio[0].clone();
+        std::thread::Builder::new()
+            .name(format!("task-{}", req.id))
+            .spawn(move || {
+                let mut policy = spec.policy.clone();
+                policy.output = Output::Sink(sink.clone());
+                // Opened here: a FIFO's open waits for its writer.
+                if let Ok(Some(stdin)) = open_fifo(&stdin_path, false) {
+                    policy.stdin = Stdin::File(Arc::new(stdin));
+                }
+                let code = match wharf.run_rootfs(&spec.rootfs, &policy, &stop) {
+                    Ok(outcome) => wharf_core::exit_code(&outcome),
+                    Err(e) => {
+                        sink.write(GuestStream::Stderr, format!("wharf: {e}\n").as_bytes());
+                        e.start_exit_code()
+                    }
+                };
+                let (lock, ended) = &*exit;
+                *lock.lock().unwrap() = Some(Exit {
+                    code: code as u32,
+                    at: now(),
+                });
+                ended.notify_all();
+            })
+            .map_err(|e| internal(format!("cannot start the guest thread: {e}")))?;
+        Ok(api::StartResponse {
+            pid: pid(),
+            ..Default::default()
+        })
+    }
+
+    fn wait(&self, _ctx: &TtrpcContext, req: api::WaitRequest) -> TtrpcResult<api::WaitResponse> {
+        let exit = self.with_guest(&req.id, |g| g.exit.clone())?;
+        let (lock, ended) = &*exit;
+        let mut done = lock.lock().unwrap();
+        while done.is_none() {
+            done = ended.wait(done).unwrap();
+        }
+        let exit = done.clone().expect("ended");
+        Ok(api::WaitResponse {
+            exit_status: exit.code,
+            exited_at: MessageField::some(exit.at),
+            ..Default::default()
+        })
+    }
+
+    fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
+        self.with_guest(&req.id, |g| {
+            if g.started {
+                g.stop.request(req.signal as i32);
+            } else {
+                // Never started: it ends now, as if the signal had killed it.
+                let (lock, ended) = &*g.exit;
+                let mut exit = lock.lock().unwrap();
+                exit.get_or_insert(Exit {
+                    code: 128 + req.signal,
+                    at: now(),
+                });
+                ended.notify_all();
+            }
+        })?;
+        Ok(api::Empty::default())
+    }
+
+    fn delete(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::DeleteRequest,
+    ) -> TtrpcResult<api::DeleteResponse> {
+        let guest = {
+            let mut guests = self.guests.lock().unwrap();
+            let running = guests
+                .get(&req.id)
+                .ok_or_else(|| not_found(format!("task {} not found", req.id)))?
+                .status()
+                == Status::RUNNING;
+            if running {
+                return Err(crate::error::failed_precondition(format!(
+                    "task {} is running; kill it first",
+                    req.id
+                )));
+            }
+            guests.remove(&req.id).expect("present")
+        };
+        if let Some(target) = &guest.mounted {
+            unmount(target);
+        }
+        let exit = guest.exit().unwrap_or(Exit { code: 0, at: now() });
+        Ok(api::DeleteResponse {
+            pid: pid(),
+            exit_status: exit.code,
+            exited_at: MessageField::some(exit.at),
+            ..Default::default()
+        })
+    }
+
+    fn state(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StateRequest,
+    ) -> TtrpcResult<api::StateResponse> {
+        self.with_guest(&req.id, |g| {
+            let exit = g.exit();
+            api::StateResponse {
+                id: req.id.clone(),
+                bundle: g.bundle.to_string_lossy().into_owned(),
+                pid: pid(),
+                status: g.status().into(),
+                stdin: g.stdio[0].clone(),
+                stdout: g.stdio[1].clone(),
+                stderr: g.stdio[2].clone(),
+                exit_status: exit.as_ref().map_or(0, |e| e.code),
+                exited_at: exit.map(|e| e.at).into(),
+                ..Default::default()
+            }
+        })
+    }
+
+    fn pids(&self, _ctx: &TtrpcContext, req: api::PidsRequest) -> TtrpcResult<api::PidsResponse> {
+        self.with_guest(&req.id, |_| ())?;
+        Ok(api::PidsResponse {
+            processes: vec![containerd_shim::protos::api::ProcessInfo {
+                pid: pid(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    fn exec(&self, _ctx: &TtrpcContext, _req: api::ExecProcessRequest) -> TtrpcResult<api::Empty> {
+        Err(unimplemented(
+            "exec is not supported: a Wasm guest is one program, with no shell or other processes to run beside it",
+        ))
+    }
+
+    fn connect(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::ConnectRequest,
+    ) -> TtrpcResult<api::ConnectResponse> {
+        self.with_guest(&req.id, |_| ())?;
+        Ok(api::ConnectResponse {
+            shim_pid: pid(),
+            task_pid: pid(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ..Default::default()
+        })
+    }
+
+    fn shutdown(&self, _ctx: &TtrpcContext, _req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
+        // One shim serves a pod's tasks: it goes once the last one is deleted.
+        if self.guests.lock().unwrap().is_empty() {
+            self.exit.signal();
+        }
+        Ok(api::Empty::default())
+    }
+}

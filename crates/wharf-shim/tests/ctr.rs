@@ -1,0 +1,227 @@
+//! The shim under a real containerd (Debian's 1.6) driven by `ctr`: an image wharf built and
+//! pushed to a real registry is pulled by containerd and run by `containerd-shim-wharf-v1`.
+//! containerd, its state and the registry live in a temporary directory and go at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Prints to stdout and stderr, then exits with the code given as argv[1]'s first digit (0
+/// when there is none).
+const GUEST: &str = r#"(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "args_get" (func $args (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 16) "out from wasm\n")
+    (data (i32.const 32) "err from wasm\n")
+    (func (export "_start")
+        (i32.store (i32.const 0) (i32.const 16))
+        (i32.store (i32.const 4) (i32.const 14))
+        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (i32.store (i32.const 0) (i32.const 32))
+        (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (drop (call $sizes (i32.const 100) (i32.const 104)))
+        (if (i32.ge_u (i32.load (i32.const 100)) (i32.const 2))
+            (then
+                (drop (call $args (i32.const 200) (i32.const 300)))
+                (call $exit (i32.sub (i32.load8_u (i32.load (i32.const 204))) (i32.const 48)))))
+        (call $exit (i32.const 0))))"#;
+
+/// Spins until stopped.
+const SPIN: &str =
+    "(module (memory (export \"memory\") 1) (func (export \"_start\") (loop $l (br $l))))";
+
+struct Services {
+    tmp: tempfile::TempDir,
+    registry: Child,
+    containerd: Child,
+    registry_addr: String,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        let _ = self.containerd.kill();
+        let _ = self.containerd.wait();
+        let _ = self.registry.kill();
+        let _ = self.registry.wait();
+        // What containerd may have left mounted in its state.
+        let _ = Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(self.tmp.path().join("state"))
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start() -> Services {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let registry_addr = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        dir.join("registry.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {registry_addr}\n",
+            dir.join("registry").display()
+        ),
+    )
+    .unwrap();
+    let registry = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("registry.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry not found: scripts/install-deps.sh installs it");
+    std::fs::write(
+        dir.join("containerd.toml"),
+        format!(
+            "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{0}/containerd.sock\"\n\
+             [ttrpc]\n  address = \"{0}/containerd.sock.ttrpc\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    // containerd finds the shim on its own PATH; the shim finds wharf's root in its env.
+    let shim_dir = Path::new(env!("CARGO_BIN_EXE_containerd-shim-wharf-v1"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap());
+    let containerd = Command::new("containerd")
+        .arg("--config")
+        .arg(dir.join("containerd.toml"))
+        .env("PATH", path)
+        .env("WHARF_ROOT", dir.join("wharf"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("containerd.log")).unwrap())
+        .spawn()
+        .expect("containerd not found: scripts/install-deps.sh installs it");
+    let services = Services {
+        tmp,
+        registry,
+        containerd,
+        registry_addr,
+    };
+    wait_for("containerd's start", || services.socket().exists());
+    wait_for("the registry's start", || {
+        std::net::TcpStream::connect(&services.registry_addr).is_ok()
+    });
+    services
+}
+
+impl Services {
+    fn socket(&self) -> PathBuf {
+        self.tmp.path().join("containerd.sock")
+    }
+
+    fn ctr(&self, args: &[&str]) -> Output {
+        Command::new("ctr")
+            .arg("-a")
+            .arg(self.socket())
+            .args(["-n", "wharf-test"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ctr not found")
+    }
+
+    /// Builds an image of `wat` as its entrypoint with wharf, pushes it and has containerd
+    /// pull it; returns its name.
+    fn push_image(&self, name: &str, wat: &str) -> String {
+        let ctx = self.tmp.path().join(format!("ctx-{name}"));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("app.wat"), wat).unwrap();
+        let reference = format!("{}/{name}:1", self.registry_addr);
+        let wharf = wharf_core::Wharf::open(
+            wharf_core::Root::open(self.tmp.path().join("builder")).unwrap(),
+        )
+        .unwrap();
+        let options = wharf_core::BuildOptions {
+            dockerfile: "FROM scratch\nCOPY app.wat /\nENTRYPOINT [\"/app.wat\"]\n".into(),
+            tags: vec![wharf_core::Reference::parse(&reference).unwrap()],
+            ..Default::default()
+        };
+        wharf.build(&ctx, &options, &mut |_| {}).unwrap();
+        let registry = wharf_core::RegistryOptions {
+            insecure: vec![self.registry_addr.clone()],
+            ..Default::default()
+        };
+        wharf.push(&reference, &registry).unwrap();
+        let pulled = self.ctr(&["images", "pull", "--plain-http", &reference]);
+        assert!(pulled.status.success(), "{pulled:?}");
+        reference
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("containerd.log")).unwrap_or_default()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn ctr_runs_wharf_images_through_the_shim() {
+    let services = start();
+    let image = services.push_image("guest", GUEST);
+    let run = |flags: &[&str], rest: &[&str]| {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend(["--runtime", "io.containerd.wharf.v1"]);
+        args.extend_from_slice(rest);
+        services.ctr(&args)
+    };
+
+    // Output through containerd's FIFOs, the guest's exit code as the task's.
+    let ran = run(&["--rm"], &[&image, "one"]);
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}\n{}", services.log());
+    assert_eq!(text(&ran.stdout), "out from wasm\n");
+    assert_eq!(text(&ran.stderr), "err from wasm\n");
+    let ran = run(&["--rm"], &[&image, "two", "/app.wat", "3"]);
+    assert_eq!(ran.status.code(), Some(3), "{ran:?}");
+
+    // A detached task: listed, exec refused with a reason, killed.
+    let spin = services.push_image("spin", SPIN);
+    let ran = run(&["-d"], &[&spin, "spinner"]);
+    assert!(ran.status.success(), "{ran:?}");
+    let running = |state: &str| {
+        text(&services.ctr(&["task", "ls"]).stdout)
+            .lines()
+            .any(|l| l.starts_with("spinner") && l.contains(state))
+    };
+    assert!(running("RUNNING"), "{:?}", services.ctr(&["task", "ls"]));
+    let exec = services.ctr(&["task", "exec", "--exec-id", "x", "spinner", "/app.wat"]);
+    assert!(!exec.status.success());
+    assert!(text(&exec.stderr).contains("not supported"), "{exec:?}");
+    let killed = services.ctr(&["task", "kill", "-s", "SIGKILL", "spinner"]);
+    assert!(killed.status.success(), "{killed:?}");
+    wait_for("the killed task's stop", || running("STOPPED"));
+    let deleted = services.ctr(&["task", "delete", "spinner"]);
+    assert!(deleted.status.success(), "{deleted:?}");
+    let removed = services.ctr(&["containers", "rm", "spinner"]);
+    assert!(removed.status.success(), "{removed:?}");
+}
