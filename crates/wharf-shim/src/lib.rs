@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod events;
 mod spec;
 pub mod task;
 
@@ -37,7 +38,6 @@ pub fn main() {
 pub struct Shim {
     exit: Arc<ExitSignal>,
     namespace: String,
-    id: String,
 }
 
 impl containerd_shim::Shim for Shim {
@@ -47,7 +47,6 @@ impl containerd_shim::Shim for Shim {
         Shim {
             exit: Arc::new(ExitSignal::default()),
             namespace: args.namespace.clone(),
-            id: args.id.clone(),
         }
     }
 
@@ -64,7 +63,6 @@ impl containerd_shim::Shim for Shim {
 
     fn delete_shim(&mut self) -> containerd_shim::Result<api::DeleteResponse> {
         // After a shim died: what it mounted goes; the guest ended with it (as SIGKILLed).
-        let _ = (&self.namespace, &self.id);
         if let Some(rootfs) = std::env::current_dir().ok().map(|d| d.join("rootfs")) {
             if let Some(path) = rootfs.to_str() {
                 let _ = containerd_shim::mount::umount_recursive(Some(path), 0);
@@ -80,7 +78,7 @@ impl containerd_shim::Shim for Shim {
         self.exit.wait();
     }
 
-    fn create_task_service(&self, _publisher: RemotePublisher) -> Self::T {
+    fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
         let root = std::env::var_os(wharf_core::ROOT_ENV)
             .map(std::path::PathBuf::from)
             .unwrap_or_else(Root::default_path);
@@ -91,6 +89,7 @@ impl containerd_shim::Shim for Shim {
                 eprintln!("wharf shim: cannot open wharf's root: {e}");
                 std::process::exit(1)
             });
-        task::Service::new(Arc::new(wharf), self.exit.clone())
+        let events = events::Events::new(publisher, self.namespace.clone());
+        task::Service::new(Arc::new(wharf), events, self.exit.clone())
     }
 }

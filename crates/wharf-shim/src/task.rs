@@ -14,6 +14,7 @@ use containerd_shim::{ExitSignal, Task, TtrpcContext, TtrpcResult};
 use wharf_core::{GuestStream, Output, OutputSink, Stdin, StopHandle, Wharf};
 
 use crate::error::{internal, not_found, to_ttrpc, unimplemented};
+use crate::events::Events;
 
 /// How a guest ended: its exit code and when.
 #[derive(Debug, Clone)]
@@ -54,14 +55,16 @@ impl Guest {
 pub struct Service {
     wharf: Arc<Wharf>,
     guests: Mutex<HashMap<String, Guest>>,
+    events: Events,
     exit: Arc<ExitSignal>,
 }
 
 impl Service {
-    pub(crate) fn new(wharf: Arc<Wharf>, exit: Arc<ExitSignal>) -> Service {
+    pub(crate) fn new(wharf: Arc<Wharf>, events: Events, exit: Arc<ExitSignal>) -> Service {
         Service {
             wharf,
             guests: Mutex::new(HashMap::new()),
+            events,
             exit,
         }
     }
@@ -183,6 +186,8 @@ impl Task for Service {
             exit: Arc::new((Mutex::new(None), Condvar::new())),
         };
         self.guests.lock().unwrap().insert(req.id.clone(), guest);
+        let stdio = [req.stdin.clone(), req.stdout.clone(), req.stderr.clone()];
+        self.events.created(&req.id, &req.bundle, &stdio, pid());
         Ok(api::CreateTaskResponse {
             pid: pid(),
             ..Default::default()
@@ -215,6 +220,8 @@ impl Task for Service {
             stderr: Mutex::new(stderr),
         });
         let wharf = self.wharf.clone();
+        let events = self.events.clone();
+        let id = req.id.clone();
         let stdin_path = stdio[0].clone();
         std::thread::Builder::new()
             .name(format!("task-{}", req.id))
@@ -232,14 +239,17 @@ impl Task for Service {
                         e.start_exit_code()
                     }
                 };
+                let at = now();
                 let (lock, ended) = &*exit;
                 *lock.lock().unwrap() = Some(Exit {
                     code: code as u32,
-                    at: now(),
+                    at: at.clone(),
                 });
                 ended.notify_all();
+                events.exited(&id, pid(), code as u32, &at);
             })
             .map_err(|e| internal(format!("cannot start the guest thread: {e}")))?;
+        self.events.started(&req.id, pid());
         Ok(api::StartResponse {
             pid: pid(),
             ..Default::default()
@@ -303,6 +313,7 @@ impl Task for Service {
             unmount(target);
         }
         let exit = guest.exit().unwrap_or(Exit { code: 0, at: now() });
+        self.events.deleted(&req.id, pid(), exit.code, &exit.at);
         Ok(api::DeleteResponse {
             pid: pid(),
             exit_status: exit.code,

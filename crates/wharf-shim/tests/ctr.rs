@@ -196,6 +196,16 @@ fn ctr_runs_wharf_images_through_the_shim() {
         services.ctr(&args)
     };
 
+    // Events the shim publishes, as containerd relays them.
+    let mut events = Command::new("ctr")
+        .arg("-a")
+        .arg(services.socket())
+        .arg("events")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
     // Output through containerd's FIFOs, the guest's exit code as the task's.
     let ran = run(&["--rm"], &[&image, "one"]);
     assert_eq!(ran.status.code(), Some(0), "{ran:?}\n{}", services.log());
@@ -203,6 +213,26 @@ fn ctr_runs_wharf_images_through_the_shim() {
     assert_eq!(text(&ran.stderr), "err from wasm\n");
     let ran = run(&["--rm"], &[&image, "two", "/app.wat", "3"]);
     assert_eq!(ran.status.code(), Some(3), "{ran:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    events.kill().unwrap();
+    let seen = text(&events.wait_with_output().unwrap().stdout);
+    for topic in [
+        "/tasks/create",
+        "/tasks/start",
+        "/tasks/exit",
+        "/tasks/delete",
+    ] {
+        assert!(
+            seen.lines()
+                .any(|l| l.contains(topic) && l.contains("\"two\"")),
+            "no {topic} event for task two in:\n{seen}"
+        );
+    }
+    assert!(
+        seen.lines()
+            .any(|l| l.contains("/tasks/exit") && l.contains("\"exit_status\":3")),
+        "{seen}"
+    );
 
     // A detached task: listed, exec refused with a reason, killed.
     let spin = services.push_image("spin", SPIN);
