@@ -29,6 +29,10 @@ pub struct SandboxPolicy {
     pub output: Output,
     /// Updated with the bytes of linear memory the guest holds (for `wharf stats`).
     pub memory_gauge: Option<Arc<AtomicU64>>,
+    /// Set to the Linux thread ID of the thread that runs the guest's entry point, once it
+    /// runs: a front end that runs several guests in one process (the shim) reads each
+    /// guest's CPU time from `/proc/self/task/<tid>/stat`.
+    pub guest_thread: Option<Arc<std::sync::atomic::AtomicI32>>,
     /// Published ports (`-p`): a wasi:http server is served on each host address; a guest
     /// that listens on a guest port with wasi:sockets gets the host address published for it.
     pub ports: Vec<PortMapping>,

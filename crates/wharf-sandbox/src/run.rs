@@ -160,6 +160,10 @@ pub fn run(
         .name("wharf-guest".into())
         .stack_size(GUEST_THREAD_STACK)
         .spawn(move || {
+            if let Some(tid) = &guest.policy.guest_thread {
+                // SAFETY: gettid has no preconditions.
+                tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+            }
             let _ = tx.send(guest.run());
         })
         .map_err(|e| anyhow::anyhow!("cannot start the guest thread: {e}"))?;

@@ -14,6 +14,7 @@
 
 mod error;
 pub mod events;
+pub mod metrics;
 mod spec;
 pub mod task;
 

@@ -15,6 +15,7 @@ use wharf_core::{GuestStream, Output, OutputSink, Stdin, StopHandle, Wharf};
 
 use crate::error::{internal, not_found, to_ttrpc, unimplemented};
 use crate::events::Events;
+use crate::metrics::Gauges;
 
 /// How a guest ended: its exit code and when.
 #[derive(Debug, Clone)]
@@ -33,6 +34,7 @@ struct Guest {
     started: bool,
     stop: StopHandle,
     exit: Arc<(Mutex<Option<Exit>>, Condvar)>,
+    gauges: Gauges,
 }
 
 impl Guest {
@@ -184,6 +186,7 @@ impl Task for Service {
             started: false,
             stop: StopHandle::new(),
             exit: Arc::new((Mutex::new(None), Condvar::new())),
+            gauges: Gauges::default(),
         };
         self.guests.lock().unwrap().insert(req.id.clone(), guest);
         let stdio = [req.stdin.clone(), req.stdout.clone(), req.stderr.clone()];
@@ -204,13 +207,15 @@ impl Task for Service {
                 "exec is not supported: a Wasm guest has no other processes",
             ));
         }
-        let (spec, stdio, stop, exit) = self.with_guest(&req.id, |g| {
+        let (spec, stdio, stop, exit, gauges) = self.with_guest(&req.id, |g| {
             g.started = true;
+            let gauges = g.gauges.clone();
             (
                 g.spec.clone(),
                 g.stdio.clone(),
                 g.stop.clone(),
                 g.exit.clone(),
+                gauges,
             )
         })?;
         let stdout = open_fifo(&stdio[1], true).map_err(|e| internal(format!("stdout: {e}")))?;
@@ -228,6 +233,8 @@ impl Task for Service {
             .spawn(move || {
                 let mut policy = spec.policy.clone();
                 policy.output = Output::Sink(sink.clone());
+                policy.memory_gauge = Some(gauges.memory.clone());
+                policy.guest_thread = Some(gauges.thread.clone());
                 // Opened here: a FIFO's open waits for its writer.
                 if let Ok(Some(stdin)) = open_fifo(&stdin_path, false) {
                     policy.stdin = Stdin::File(Arc::new(stdin));
@@ -351,6 +358,18 @@ impl Task for Service {
                 pid: pid(),
                 ..Default::default()
             }],
+            ..Default::default()
+        })
+    }
+
+    fn stats(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StatsRequest,
+    ) -> TtrpcResult<api::StatsResponse> {
+        let stats = self.with_guest(&req.id, |g| g.gauges.metrics(g.spec.policy.memory_limit))?;
+        Ok(api::StatsResponse {
+            stats: MessageField::some(stats),
             ..Default::default()
         })
     }

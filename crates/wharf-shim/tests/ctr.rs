@@ -29,6 +29,15 @@ const GUEST: &str = r#"(module
                 (call $exit (i32.sub (i32.load8_u (i32.load (i32.const 204))) (i32.const 48)))))
         (call $exit (i32.const 0))))"#;
 
+/// Grows its memory by 100 pages (6.4 MiB); exits 7 when refused, 0 otherwise.
+const GROW: &str = r#"(module
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+        (if (i32.eq (memory.grow (i32.const 100)) (i32.const -1))
+            (then (call $exit (i32.const 7))))
+        (call $exit (i32.const 0))))"#;
+
 /// Spins until stopped.
 const SPIN: &str =
     "(module (memory (export \"memory\") 1) (func (export \"_start\") (loop $l (br $l))))";
@@ -234,9 +243,19 @@ fn ctr_runs_wharf_images_through_the_shim() {
         "{seen}"
     );
 
+    // The spec's memory limit is the guest's cap.
+    let grow = services.push_image("grow", GROW);
+    let ran = run(&["--rm"], &[&grow, "grow-free"]);
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    let ran = run(
+        &["--rm", "--memory-limit", "1048576"],
+        &[&grow, "grow-capped"],
+    );
+    assert_eq!(ran.status.code(), Some(7), "{ran:?}");
+
     // A detached task: listed, exec refused with a reason, killed.
     let spin = services.push_image("spin", SPIN);
-    let ran = run(&["-d"], &[&spin, "spinner"]);
+    let ran = run(&["-d", "--memory-limit", "4194304"], &[&spin, "spinner"]);
     assert!(ran.status.success(), "{ran:?}");
     let running = |state: &str| {
         text(&services.ctr(&["task", "ls"]).stdout)
@@ -244,6 +263,19 @@ fn ctr_runs_wharf_images_through_the_shim() {
             .any(|l| l.starts_with("spinner") && l.contains(state))
     };
     assert!(running("RUNNING"), "{:?}", services.ctr(&["task", "ls"]));
+    // The guest's own numbers: one page of linear memory, the spec's limit, CPU time spent.
+    std::thread::sleep(Duration::from_millis(300));
+    let metrics = services.ctr(&["task", "metrics", "spinner"]);
+    assert!(metrics.status.success(), "{metrics:?}");
+    let metric = |name: &str| -> u64 {
+        text(&metrics.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("no {name} in {metrics:?}"))
+    };
+    assert_eq!(metric("memory.usage_in_bytes"), 65536);
+    assert_eq!(metric("memory.limit_in_bytes"), 4 << 20);
+    assert!(metric("cpuacct.usage") > 0, "{metrics:?}");
     let exec = services.ctr(&["task", "exec", "--exec-id", "x", "spinner", "/app.wat"]);
     assert!(!exec.status.success());
     assert!(text(&exec.stderr).contains("not supported"), "{exec:?}");
@@ -253,5 +285,34 @@ fn ctr_runs_wharf_images_through_the_shim() {
     let deleted = services.ctr(&["task", "delete", "spinner"]);
     assert!(deleted.status.success(), "{deleted:?}");
     let removed = services.ctr(&["containers", "rm", "spinner"]);
+    assert!(removed.status.success(), "{removed:?}");
+
+    // SIGTERM interrupts the guest: Docker's 143, as the attached `task start` reports it.
+    let created = services.ctr(&[
+        "containers",
+        "create",
+        "--runtime",
+        "io.containerd.wharf.v1",
+        &spin,
+        "stopper",
+    ]);
+    assert!(created.status.success(), "{created:?}");
+    let mut attached = Command::new("ctr")
+        .arg("-a")
+        .arg(services.socket())
+        .args(["-n", "wharf-test", "task", "start", "stopper"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the task's start", || {
+        text(&services.ctr(&["task", "ls"]).stdout)
+            .lines()
+            .any(|l| l.starts_with("stopper") && l.contains("RUNNING"))
+    });
+    let killed = services.ctr(&["task", "kill", "stopper"]);
+    assert!(killed.status.success(), "{killed:?}");
+    assert_eq!(attached.wait().unwrap().code(), Some(143));
+    // The attached `task start` deleted the task once it ended.
+    let removed = services.ctr(&["containers", "rm", "stopper"]);
     assert!(removed.status.success(), "{removed:?}");
 }

@@ -407,6 +407,7 @@ fn policy_for(
         timeout: config.timeout_ms.map(Duration::from_millis),
         output: Output::Sink(sink),
         memory_gauge: Some(gauge),
+        guest_thread: None,
         ports,
         network,
         on_start,
