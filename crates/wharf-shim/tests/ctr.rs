@@ -184,6 +184,25 @@ impl Services {
         reference
     }
 
+    /// The shim's compiled-code cache: each file with its inode and modification time (a
+    /// compile writes a new file, so a run that compiled changes this).
+    fn cache_entries(&self) -> std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+        use std::os::unix::fs::MetadataExt;
+        let mut entries = std::collections::BTreeMap::new();
+        let mut dirs = vec![self.tmp.path().join("wharf/cache")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let meta = entry.metadata().unwrap();
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                } else {
+                    entries.insert(entry.path(), (meta.ino(), meta.modified().unwrap()));
+                }
+            }
+        }
+        entries
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.tmp.path().join("containerd.log")).unwrap_or_default()
     }
@@ -220,8 +239,12 @@ fn ctr_runs_wharf_images_through_the_shim() {
     assert_eq!(ran.status.code(), Some(0), "{ran:?}\n{}", services.log());
     assert_eq!(text(&ran.stdout), "out from wasm\n");
     assert_eq!(text(&ran.stderr), "err from wasm\n");
+    let compiled = services.cache_entries();
+    assert!(!compiled.is_empty(), "the shim cached no compiled code");
     let ran = run(&["--rm"], &[&image, "two", "/app.wat", "3"]);
     assert_eq!(ran.status.code(), Some(3), "{ran:?}");
+    // The second run of the module loaded what the first compiled.
+    assert_eq!(services.cache_entries(), compiled);
     std::thread::sleep(Duration::from_millis(200));
     events.kill().unwrap();
     let seen = text(&events.wait_with_output().unwrap().stdout);
