@@ -24,6 +24,16 @@ impl Wharf {
         self.run_in_rootfs(rootfs, &whose, policy, stop)
     }
 
+    /// Whether the program `args[0]` of the root filesystem `rootfs` is a wasi:http
+    /// component, served on published ports rather than run once. A front end that publishes
+    /// ports only for servers (the shim) asks before it runs it.
+    pub fn rootfs_serves_http(&self, rootfs: &Path, args: &[String]) -> Result<bool, Error> {
+        let whose = format!("in the root filesystem {}", rootfs.display());
+        let (_, program) = program_in(rootfs, args, &whose)?;
+        let bytes = std::fs::read(&program).map_err(Error::io)?;
+        Ok(wharf_sandbox::WasmBinary::parse(bytes).is_ok_and(|w| w.exports_http_handler()))
+    }
+
     /// [`Wharf::run_rootfs`], with `whose` naming the root filesystem in messages.
     pub(crate) fn run_in_rootfs(
         &self,
@@ -32,29 +42,37 @@ impl Wharf {
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
-        let Some(program) = policy.args.first() else {
-            return Err(Error::InvalidArgument(format!(
-                "no program to run {whose}: the argv is empty"
-            )));
-        };
-        let root = rootfs.canonicalize().map_err(|e| {
-            Error::InvalidArgument(format!("root filesystem {}: {e}", rootfs.display()))
-        })?;
-        let inside = root
-            .join(program.trim_start_matches('/'))
-            .canonicalize()
-            .ok()
-            .filter(|p| p.starts_with(&root) && p.is_file());
-        let Some(wasm_path) = inside else {
-            return Err(Error::NoSuchFile(PathBuf::from(format!(
-                "{program} ({whose})"
-            ))));
-        };
+        let (root, wasm_path) = program_in(rootfs, &policy.args, whose)?;
+        let program = &policy.args[0];
         let bytes = std::fs::read(&wasm_path).map_err(Error::io)?;
         let mut policy = policy.clone();
         let rootfs_mounts = rootfs_mounts(&root, policy.workdir.as_deref())?;
         policy.mounts.splice(0..0, rootfs_mounts);
         self.run_bytes(Path::new(program), bytes, &policy, stop)
+    }
+}
+
+/// The root filesystem, canonical, and the file of its program `args[0]` (an absolute path
+/// inside it, which may not lead out of it).
+fn program_in(rootfs: &Path, args: &[String], whose: &str) -> Result<(PathBuf, PathBuf), Error> {
+    let Some(program) = args.first() else {
+        return Err(Error::InvalidArgument(format!(
+            "no program to run {whose}: the argv is empty"
+        )));
+    };
+    let root = rootfs.canonicalize().map_err(|e| {
+        Error::InvalidArgument(format!("root filesystem {}: {e}", rootfs.display()))
+    })?;
+    let inside = root
+        .join(program.trim_start_matches('/'))
+        .canonicalize()
+        .ok()
+        .filter(|p| p.starts_with(&root) && p.is_file());
+    match inside {
+        Some(path) => Ok((root, path)),
+        None => Err(Error::NoSuchFile(PathBuf::from(format!(
+            "{program} ({whose})"
+        )))),
     }
 }
 

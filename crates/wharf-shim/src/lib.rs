@@ -15,6 +15,7 @@
 mod error;
 pub mod events;
 pub mod metrics;
+pub mod netns;
 mod spec;
 pub mod task;
 

@@ -17,14 +17,31 @@ pub struct GuestSpec {
     pub rootfs: PathBuf,
     /// The sandbox policy (output and stdin are the task's, set by the caller).
     pub policy: SandboxPolicy,
+    /// The network the guest lives in.
+    pub network: crate::netns::Network,
+}
+
+/// The port a wasi:http component is served on, inside its network: `$PORT` of the spec's
+/// env when set (the convention of many platforms), else 8080 (Spin's and runwasi's default).
+pub fn http_port(policy: &SandboxPolicy) -> u16 {
+    policy
+        .env
+        .iter()
+        .find(|(k, _)| k == "PORT")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(8080)
 }
 
 /// Reads `bundle/config.json`.
 pub fn load(bundle: &Path) -> Result<GuestSpec, Error> {
     let path = bundle.join("config.json");
-    let spec = Spec::load(&path).map_err(|e| {
-        Error::InvalidArgument(format!("cannot read the OCI spec {}: {e}", path.display()))
-    })?;
+    // serde_json directly: oci-spec's own loader drops the reason ("serde failed").
+    let spec: Spec = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            Error::InvalidArgument(format!("cannot read the OCI spec {}: {e}", path.display()))
+        })?;
     let rootfs = spec
         .root()
         .as_ref()
@@ -82,8 +99,75 @@ pub fn load(bundle: &Path) -> Result<GuestSpec, Error> {
         mounts,
         workdir: (cwd != "/" && !cwd.is_empty()).then_some(cwd),
         memory_limit,
-        network: NetworkMode::Bridge,
+        // The network namespace is the isolation: inside it the guest binds directly.
+        network: NetworkMode::Host,
         ..Default::default()
     };
-    Ok(GuestSpec { rootfs, policy })
+    let network = crate::netns::Network::from_spec(&spec);
+    Ok(GuestSpec {
+        rootfs,
+        policy,
+        network,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netns::Network;
+
+    fn bundle(linux: &str, mounts: &str) -> (tempfile::TempDir, GuestSpec) {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let mounts = mounts.replace("DATA", data.to_str().unwrap());
+        let config = format!(
+            r#"{{"ociVersion": "1.0.2",
+                "process": {{"args": ["/app.wasm", "x"], "env": ["A=1", "PATH=/bin"], "cwd": "/work", "user": {{"uid": 0, "gid": 0}}}},
+                "root": {{"path": "rootfs"}},
+                "mounts": {mounts},
+                "linux": {linux}}}"#
+        );
+        std::fs::write(tmp.path().join("config.json"), &config).unwrap();
+        let spec = load(tmp.path()).unwrap();
+        (tmp, spec)
+    }
+
+    #[test]
+    fn a_spec_becomes_a_policy_with_only_directory_binds() {
+        let mounts = r#"[
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/etc/hosts", "type": "bind", "source": "/etc/hosts", "options": ["rbind", "ro"]},
+            {"destination": "/data", "type": "bind", "source": "DATA", "options": ["rbind", "ro"]},
+            {"destination": "/rw", "source": "DATA", "options": ["bind"]}
+        ]"#;
+        let linux = r#"{"resources": {"memory": {"limit": 1048576}},
+                        "namespaces": [{"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"}]}"#;
+        let (tmp, spec) = bundle(linux, mounts);
+        assert_eq!(spec.rootfs, tmp.path().join("rootfs"));
+        let policy = &spec.policy;
+        assert_eq!(policy.args, ["/app.wasm", "x"]);
+        assert_eq!(policy.env[0], ("A".to_string(), "1".to_string()));
+        assert_eq!(policy.workdir.as_deref(), Some("/work"));
+        assert_eq!(policy.memory_limit, Some(1 << 20));
+        let granted: Vec<(&str, bool)> = policy
+            .mounts
+            .iter()
+            .map(|m| (m.guest.as_str(), m.read_only))
+            .collect();
+        assert_eq!(granted, [("/data", true), ("/rw", false)]);
+        assert_eq!(spec.network, Network::Join("/proc/1/ns/net".into()));
+        assert_eq!(http_port(policy), 8080);
+    }
+
+    #[test]
+    fn the_network_is_the_host_s_unless_the_spec_names_a_namespace() {
+        let (_tmp, spec) = bundle(r#"{"namespaces": [{"type": "mount"}]}"#, "[]");
+        assert_eq!(spec.network, Network::Host);
+        let (_tmp, spec) = bundle(r#"{"namespaces": [{"type": "network"}]}"#, "[]");
+        assert_eq!(spec.network, Network::Own);
+        let mut policy = spec.policy.clone();
+        policy.env.push(("PORT".into(), "9000".into()));
+        assert_eq!(http_port(&policy), 9000);
+    }
 }

@@ -138,6 +138,32 @@ fn open_fifo(path: &str, write: bool) -> std::io::Result<Option<File>> {
     Ok(Some(file))
 }
 
+/// Enters the guest's network on this thread, and publishes the wasi:http port there when the
+/// program is a wasi:http component.
+fn prepare_network(
+    wharf: &Wharf,
+    spec: &crate::spec::GuestSpec,
+    policy: &mut wharf_core::SandboxPolicy,
+) -> Result<(), wharf_core::Error> {
+    spec.network.enter().map_err(|e| {
+        wharf_core::Error::Internal(
+            std::io::Error::other(format!(
+                "cannot enter the network namespace ({:?}): {e}",
+                spec.network
+            ))
+            .into(),
+        )
+    })?;
+    if wharf.rootfs_serves_http(&spec.rootfs, &policy.args)? {
+        let port = crate::spec::http_port(policy);
+        policy.ports = vec![wharf_core::PortMapping {
+            host: std::net::SocketAddr::from(([0, 0, 0, 0], port)),
+            guest_port: port,
+        }];
+    }
+    Ok(())
+}
+
 fn mount_rootfs(
     mounts: &[containerd_shim::protos::api::Mount],
     target: &Path,
@@ -235,11 +261,12 @@ impl Task for Service {
                 policy.output = Output::Sink(sink.clone());
                 policy.memory_gauge = Some(gauges.memory.clone());
                 policy.guest_thread = Some(gauges.thread.clone());
-                // Opened here: a FIFO's open waits for its writer.
                 if let Ok(Some(stdin)) = open_fifo(&stdin_path, false) {
                     policy.stdin = Stdin::File(Arc::new(stdin));
                 }
-                let code = match wharf.run_rootfs(&spec.rootfs, &policy, &stop) {
+                let ran = prepare_network(&wharf, &spec, &mut policy)
+                    .and_then(|()| wharf.run_rootfs(&spec.rootfs, &policy, &stop));
+                let code = match ran {
                     Ok(outcome) => wharf_core::exit_code(&outcome),
                     Err(e) => {
                         sink.write(GuestStream::Stderr, format!("wharf: {e}\n").as_bytes());

@@ -55,6 +55,18 @@ impl Drop for Services {
         let _ = self.containerd.wait();
         let _ = self.registry.kill();
         let _ = self.registry.wait();
+        // Shims outlive containerd by design; a failed test must not leave its own behind.
+        let socket = self.socket().to_string_lossy().into_owned();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("containerd-shim-wharf-v1") && cmdline.contains(&socket) {
+                if let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() {
+                    // SAFETY: kill has no memory preconditions.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
         // What containerd may have left mounted in its state.
         let _ = Command::new("umount")
             .args(["-R", "-l"])
@@ -160,16 +172,22 @@ impl Services {
     /// Builds an image of `wat` as its entrypoint with wharf, pushes it and has containerd
     /// pull it; returns its name.
     fn push_image(&self, name: &str, wat: &str) -> String {
+        self.push_program(name, "app.wat", wat.as_bytes())
+    }
+
+    /// Builds an image whose entrypoint is `/FILE`, holding `bytes`, pushes it and has
+    /// containerd pull it; returns its name.
+    fn push_program(&self, name: &str, file: &str, bytes: &[u8]) -> String {
         let ctx = self.tmp.path().join(format!("ctx-{name}"));
         std::fs::create_dir_all(&ctx).unwrap();
-        std::fs::write(ctx.join("app.wat"), wat).unwrap();
+        std::fs::write(ctx.join(file), bytes).unwrap();
         let reference = format!("{}/{name}:1", self.registry_addr);
         let wharf = wharf_core::Wharf::open(
             wharf_core::Root::open(self.tmp.path().join("builder")).unwrap(),
         )
         .unwrap();
         let options = wharf_core::BuildOptions {
-            dockerfile: "FROM scratch\nCOPY app.wat /\nENTRYPOINT [\"/app.wat\"]\n".into(),
+            dockerfile: format!("FROM scratch\nCOPY {file} /\nENTRYPOINT [\"/{file}\"]\n"),
             tags: vec![wharf_core::Reference::parse(&reference).unwrap()],
             ..Default::default()
         };
@@ -338,4 +356,124 @@ fn ctr_runs_wharf_images_through_the_shim() {
     // The attached `task start` deleted the task once it ended.
     let removed = services.ctr(&["containers", "rm", "stopper"]);
     assert!(removed.status.success(), "{removed:?}");
+}
+
+/// A network namespace made for a test (`ip netns add`), deleted when dropped.
+struct NetNs(String);
+
+impl NetNs {
+    fn new(name: &str) -> NetNs {
+        let name = format!("{name}-{}", std::process::id());
+        let added = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(added.success(), "ip netns add {name} failed");
+        let up = Command::new("ip")
+            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(up.success());
+        NetNs(name)
+    }
+
+    fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.0)
+    }
+
+    /// `curl -s URL` run inside the namespace: the body, or what failed.
+    fn get(&self, url: &str) -> Result<String, String> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.0,
+                "curl",
+                "-s",
+                "--max-time",
+                "2",
+                url,
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(text(&out.stdout))
+        } else {
+            Err(format!("curl: {:?}", out.status))
+        }
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn a_wasi_http_component_serves_inside_its_network_namespace() {
+    let services = start();
+    let server = std::fs::read(wharf_test_guests::guest("http-server.wasm")).unwrap();
+    let image = services.push_program("http", "server.wasm", &server);
+    let run = |flags: &[&str], id: &str| {
+        let mut args = vec!["run", "-d", "--runtime", "io.containerd.wharf.v1"];
+        args.extend_from_slice(flags);
+        args.extend([image.as_str(), id]);
+        let ran = services.ctr(&args);
+        assert!(ran.status.success(), "{ran:?}");
+    };
+    let status = |id: &str| -> String {
+        text(&services.ctr(&["task", "ls"]).stdout)
+            .lines()
+            .find(|l| l.starts_with(id))
+            .map(|l| l.split_whitespace().last().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+
+    // A pod's namespace, named by path: traffic reaches the guest only inside it.
+    let pod = NetNs::new("wharf-shim-pod");
+    let with_ns = format!("network:{}", pod.path());
+    run(&["--with-ns", &with_ns], "web");
+    wait_for("the server's answer inside the namespace", || {
+        pod.get("http://127.0.0.1:8080/")
+            .is_ok_and(|b| b == "hello from wasi:http\n")
+    });
+    let outside = std::net::TcpStream::connect("127.0.0.1:8080").map(|mut s| {
+        use std::io::{Read, Write};
+        let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    });
+    assert!(
+        !outside
+            .as_deref()
+            .unwrap_or_default()
+            .contains("hello from wasi:http"),
+        "the guest answered on the host's network: {outside:?}"
+    );
+
+    // Containers with namespaces of their own (ctr's default) each have their own port 8080.
+    run(&[], "own-1");
+    run(&[], "own-2");
+    wait_for("both servers' start", || {
+        status("own-1") == "RUNNING" && status("own-2") == "RUNNING"
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        (status("own-1"), status("own-2")),
+        ("RUNNING".to_string(), "RUNNING".to_string()),
+        "a server stopped (its port taken?): {}",
+        services.log()
+    );
+
+    for id in ["web", "own-1", "own-2"] {
+        assert!(services
+            .ctr(&["task", "kill", "-s", "SIGKILL", id])
+            .status
+            .success());
+        wait_for("the task's stop", || status(id) == "STOPPED");
+        assert!(services.ctr(&["task", "delete", id]).status.success());
+        assert!(services.ctr(&["containers", "rm", id]).status.success());
+    }
 }
