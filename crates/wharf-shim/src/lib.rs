@@ -16,6 +16,7 @@ mod error;
 pub mod events;
 pub mod metrics;
 pub mod netns;
+pub mod pod;
 mod spec;
 pub mod task;
 
@@ -33,6 +34,10 @@ const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
 
 /// Runs the shim: `start`, `delete`, or serving the task API (containerd's flags decide).
 pub fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(pod::SUBCOMMAND) {
+        pod::child_main(args.get(2).map_or("host", String::as_str));
+    }
     containerd_shim::run::<Shim>(RUNTIME, None)
 }
 

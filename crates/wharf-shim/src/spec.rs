@@ -19,6 +19,8 @@ pub struct GuestSpec {
     pub policy: SandboxPolicy,
     /// The network the guest lives in.
     pub network: crate::netns::Network,
+    /// A pod's sandbox (CRI's `container-type=sandbox`): no guest, only the pod's process.
+    pub is_sandbox: bool,
 }
 
 /// The port a wasi:http component is served on, inside its network: `$PORT` of the spec's
@@ -104,10 +106,16 @@ pub fn load(bundle: &Path) -> Result<GuestSpec, Error> {
         ..Default::default()
     };
     let network = crate::netns::Network::from_spec(&spec);
+    let is_sandbox = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(crate::pod::CONTAINER_TYPE))
+        .is_some_and(|t| t == "sandbox");
     Ok(GuestSpec {
         rootfs,
         policy,
         network,
+        is_sandbox,
     })
 }
 

@@ -35,9 +35,17 @@ struct Guest {
     stop: StopHandle,
     exit: Arc<(Mutex<Option<Exit>>, Condvar)>,
     gauges: Gauges,
+    /// A pod sandbox's process, once started.
+    pod: Option<crate::pod::PodProcess>,
 }
 
 impl Guest {
+    /// The pid containerd sees: the pod process's for a sandbox, else the shim's own (guests
+    /// run in it).
+    fn pid(&self) -> u32 {
+        self.pod.as_ref().map_or_else(shim_pid, |p| p.pid)
+    }
+
     fn status(&self) -> Status {
         if self.exit.0.lock().unwrap().is_some() {
             Status::STOPPED
@@ -80,8 +88,8 @@ impl Service {
     }
 }
 
-/// The process ID containerd sees for every guest: they run in this process.
-fn pid() -> u32 {
+/// This shim's process ID: guests run in this process.
+fn shim_pid() -> u32 {
     std::process::id()
 }
 
@@ -93,6 +101,24 @@ fn now() -> Timestamp {
     at.seconds = since.as_secs() as i64;
     at.nanos = since.subsec_nanos() as i32;
     at
+}
+
+/// Records that a task ended with `code`, wakes its waiters and tells containerd.
+fn record_exit(
+    exit: &Arc<(Mutex<Option<Exit>>, Condvar)>,
+    events: &Events,
+    id: &str,
+    pid: u32,
+    code: u32,
+) {
+    let at = now();
+    let (lock, ended) = &**exit;
+    *lock.lock().unwrap() = Some(Exit {
+        code,
+        at: at.clone(),
+    });
+    ended.notify_all();
+    events.exited(id, pid, code, &at);
 }
 
 /// A guest's stdout and stderr, written to containerd's FIFOs (or dropped when it gave none).
@@ -190,6 +216,35 @@ fn unmount(target: &Path) {
     }
 }
 
+impl Service {
+    /// Starts a pod sandbox: its process holds the pod's network for the containers to join.
+    fn start_pod(
+        &self,
+        id: &str,
+        spec: &crate::spec::GuestSpec,
+        exit: Arc<(Mutex<Option<Exit>>, Condvar)>,
+    ) -> TtrpcResult<api::StartResponse> {
+        let events = self.events.clone();
+        let task = id.to_string();
+        let pid = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = pid.clone();
+        let on_exit = move |code: i32| {
+            let pid = seen.load(std::sync::atomic::Ordering::SeqCst);
+            record_exit(&exit, &events, &task, pid, code as u32);
+        };
+        let pod = crate::pod::spawn(&spec.network, on_exit)
+            .map_err(|e| internal(format!("cannot start the pod's sandbox process: {e}")))?;
+        pid.store(pod.pid, std::sync::atomic::Ordering::SeqCst);
+        let started = pod.pid;
+        self.with_guest(id, |g| g.pod = Some(pod))?;
+        self.events.started(id, started);
+        Ok(api::StartResponse {
+            pid: started,
+            ..Default::default()
+        })
+    }
+}
+
 impl Task for Service {
     fn create(
         &self,
@@ -213,12 +268,14 @@ impl Task for Service {
             stop: StopHandle::new(),
             exit: Arc::new((Mutex::new(None), Condvar::new())),
             gauges: Gauges::default(),
+            pod: None,
         };
         self.guests.lock().unwrap().insert(req.id.clone(), guest);
         let stdio = [req.stdin.clone(), req.stdout.clone(), req.stderr.clone()];
-        self.events.created(&req.id, &req.bundle, &stdio, pid());
+        self.events
+            .created(&req.id, &req.bundle, &stdio, shim_pid());
         Ok(api::CreateTaskResponse {
-            pid: pid(),
+            pid: shim_pid(),
             ..Default::default()
         })
     }
@@ -244,6 +301,9 @@ impl Task for Service {
                 gauges,
             )
         })?;
+        if spec.is_sandbox {
+            return self.start_pod(&req.id, &spec, exit);
+        }
         let stdout = open_fifo(&stdio[1], true).map_err(|e| internal(format!("stdout: {e}")))?;
         let stderr = open_fifo(&stdio[2], true).map_err(|e| internal(format!("stderr: {e}")))?;
         let sink = Arc::new(FifoSink {
@@ -273,19 +333,12 @@ impl Task for Service {
                         e.start_exit_code()
                     }
                 };
-                let at = now();
-                let (lock, ended) = &*exit;
-                *lock.lock().unwrap() = Some(Exit {
-                    code: code as u32,
-                    at: at.clone(),
-                });
-                ended.notify_all();
-                events.exited(&id, pid(), code as u32, &at);
+                record_exit(&exit, &events, &id, shim_pid(), code as u32);
             })
             .map_err(|e| internal(format!("cannot start the guest thread: {e}")))?;
-        self.events.started(&req.id, pid());
+        self.events.started(&req.id, shim_pid());
         Ok(api::StartResponse {
-            pid: pid(),
+            pid: shim_pid(),
             ..Default::default()
         })
     }
@@ -307,7 +360,13 @@ impl Task for Service {
 
     fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
         self.with_guest(&req.id, |g| {
-            if g.started {
+            if let Some(pod) = &g.pod {
+                if g.exit().is_none() {
+                    // SAFETY: kill has no memory preconditions; the pod process is our child,
+                    // reaped only by the shim's reaper once it has exited.
+                    unsafe { libc::kill(pod.pid as i32, req.signal as i32) };
+                }
+            } else if g.started {
                 g.stop.request(req.signal as i32);
             } else {
                 // Never started: it ends now, as if the signal had killed it.
@@ -347,9 +406,10 @@ impl Task for Service {
             unmount(target);
         }
         let exit = guest.exit().unwrap_or(Exit { code: 0, at: now() });
-        self.events.deleted(&req.id, pid(), exit.code, &exit.at);
+        self.events
+            .deleted(&req.id, guest.pid(), exit.code, &exit.at);
         Ok(api::DeleteResponse {
-            pid: pid(),
+            pid: guest.pid(),
             exit_status: exit.code,
             exited_at: MessageField::some(exit.at),
             ..Default::default()
@@ -366,7 +426,7 @@ impl Task for Service {
             api::StateResponse {
                 id: req.id.clone(),
                 bundle: g.bundle.to_string_lossy().into_owned(),
-                pid: pid(),
+                pid: g.pid(),
                 status: g.status().into(),
                 stdin: g.stdio[0].clone(),
                 stdout: g.stdio[1].clone(),
@@ -379,10 +439,10 @@ impl Task for Service {
     }
 
     fn pids(&self, _ctx: &TtrpcContext, req: api::PidsRequest) -> TtrpcResult<api::PidsResponse> {
-        self.with_guest(&req.id, |_| ())?;
+        let pid = self.with_guest(&req.id, |g| g.pid())?;
         Ok(api::PidsResponse {
             processes: vec![containerd_shim::protos::api::ProcessInfo {
-                pid: pid(),
+                pid,
                 ..Default::default()
             }],
             ..Default::default()
@@ -412,10 +472,10 @@ impl Task for Service {
         _ctx: &TtrpcContext,
         req: api::ConnectRequest,
     ) -> TtrpcResult<api::ConnectResponse> {
-        self.with_guest(&req.id, |_| ())?;
+        let task_pid = self.with_guest(&req.id, |g| g.pid())?;
         Ok(api::ConnectResponse {
-            shim_pid: pid(),
-            task_pid: pid(),
+            shim_pid: shim_pid(),
+            task_pid,
             version: env!("CARGO_PKG_VERSION").to_string(),
             ..Default::default()
         })
