@@ -45,6 +45,8 @@ pub fn main() {
 pub struct Shim {
     exit: Arc<ExitSignal>,
     namespace: String,
+    /// The socket this shim serves on (`unix:///run/containerd/s/<hash>`), when serving.
+    socket: String,
 }
 
 impl containerd_shim::Shim for Shim {
@@ -54,6 +56,7 @@ impl containerd_shim::Shim for Shim {
         Shim {
             exit: Arc::new(ExitSignal::default()),
             namespace: args.namespace.clone(),
+            socket: args.socket.clone(),
         }
     }
 
@@ -83,6 +86,12 @@ impl containerd_shim::Shim for Shim {
 
     fn wait(&mut self) {
         self.exit.wait();
+        // containerd-shim 0.11 looks for the socket to remove in the bundle's `address`
+        // file, which containerd has removed by now: without this, every shim leaves its
+        // socket in /run/containerd/s.
+        if let Some(path) = self.socket.strip_prefix("unix://") {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {

@@ -2,9 +2,12 @@
 //! pushed to a real registry is pulled by containerd and run by `containerd-shim-wharf-v1`.
 //! containerd, its state and the registry live in a temporary directory and go at the end.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{start, text, wait_for, NetNs};
 
 /// Prints to stdout and stderr, then exits with the code given as argv[1]'s first digit (0
 /// when there is none).
@@ -41,194 +44,6 @@ const GROW: &str = r#"(module
 /// Spins until stopped.
 const SPIN: &str =
     "(module (memory (export \"memory\") 1) (func (export \"_start\") (loop $l (br $l))))";
-
-struct Services {
-    tmp: tempfile::TempDir,
-    registry: Child,
-    containerd: Child,
-    registry_addr: String,
-}
-
-impl Drop for Services {
-    fn drop(&mut self) {
-        let _ = self.containerd.kill();
-        let _ = self.containerd.wait();
-        let _ = self.registry.kill();
-        let _ = self.registry.wait();
-        // Shims outlive containerd by design; a failed test must not leave its own behind.
-        let socket = self.socket().to_string_lossy().into_owned();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            if cmdline.contains("containerd-shim-wharf-v1") && cmdline.contains(&socket) {
-                if let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() {
-                    // SAFETY: kill has no memory preconditions.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            }
-        }
-        // What containerd may have left mounted in its state.
-        let _ = Command::new("umount")
-            .args(["-R", "-l"])
-            .arg(self.tmp.path().join("state"))
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within 20 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn start() -> Services {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let registry_addr = format!("127.0.0.1:{}", free_port());
-    std::fs::write(
-        dir.join("registry.yml"),
-        format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {registry_addr}\n",
-            dir.join("registry").display()
-        ),
-    )
-    .unwrap();
-    let registry = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.join("registry.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry not found: scripts/install-deps.sh installs it");
-    std::fs::write(
-        dir.join("containerd.toml"),
-        format!(
-            "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{0}/containerd.sock\"\n\
-             [ttrpc]\n  address = \"{0}/containerd.sock.ttrpc\"\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    // containerd finds the shim on its own PATH; the shim finds wharf's root in its env.
-    let shim_dir = Path::new(env!("CARGO_BIN_EXE_containerd-shim-wharf-v1"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap());
-    let containerd = Command::new("containerd")
-        .arg("--config")
-        .arg(dir.join("containerd.toml"))
-        .env("PATH", path)
-        .env("WHARF_ROOT", dir.join("wharf"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("containerd.log")).unwrap())
-        .spawn()
-        .expect("containerd not found: scripts/install-deps.sh installs it");
-    let services = Services {
-        tmp,
-        registry,
-        containerd,
-        registry_addr,
-    };
-    wait_for("containerd's start", || services.socket().exists());
-    wait_for("the registry's start", || {
-        std::net::TcpStream::connect(&services.registry_addr).is_ok()
-    });
-    services
-}
-
-impl Services {
-    fn socket(&self) -> PathBuf {
-        self.tmp.path().join("containerd.sock")
-    }
-
-    fn ctr(&self, args: &[&str]) -> Output {
-        Command::new("ctr")
-            .arg("-a")
-            .arg(self.socket())
-            .args(["-n", "wharf-test"])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("ctr not found")
-    }
-
-    /// Builds an image of `wat` as its entrypoint with wharf, pushes it and has containerd
-    /// pull it; returns its name.
-    fn push_image(&self, name: &str, wat: &str) -> String {
-        self.push_program(name, "app.wat", wat.as_bytes())
-    }
-
-    /// Builds an image whose entrypoint is `/FILE`, holding `bytes`, pushes it and has
-    /// containerd pull it; returns its name.
-    fn push_program(&self, name: &str, file: &str, bytes: &[u8]) -> String {
-        let ctx = self.tmp.path().join(format!("ctx-{name}"));
-        std::fs::create_dir_all(&ctx).unwrap();
-        std::fs::write(ctx.join(file), bytes).unwrap();
-        let reference = format!("{}/{name}:1", self.registry_addr);
-        let wharf = wharf_core::Wharf::open(
-            wharf_core::Root::open(self.tmp.path().join("builder")).unwrap(),
-        )
-        .unwrap();
-        let options = wharf_core::BuildOptions {
-            dockerfile: format!("FROM scratch\nCOPY {file} /\nENTRYPOINT [\"/{file}\"]\n"),
-            tags: vec![wharf_core::Reference::parse(&reference).unwrap()],
-            ..Default::default()
-        };
-        wharf.build(&ctx, &options, &mut |_| {}).unwrap();
-        let registry = wharf_core::RegistryOptions {
-            insecure: vec![self.registry_addr.clone()],
-            ..Default::default()
-        };
-        wharf.push(&reference, &registry).unwrap();
-        let pulled = self.ctr(&["images", "pull", "--plain-http", &reference]);
-        assert!(pulled.status.success(), "{pulled:?}");
-        reference
-    }
-
-    /// The shim's compiled-code cache: each file with its inode and modification time (a
-    /// compile writes a new file, so a run that compiled changes this).
-    fn cache_entries(&self) -> std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
-        use std::os::unix::fs::MetadataExt;
-        let mut entries = std::collections::BTreeMap::new();
-        let mut dirs = vec![self.tmp.path().join("wharf/cache")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let meta = entry.metadata().unwrap();
-                if meta.is_dir() {
-                    dirs.push(entry.path());
-                } else {
-                    entries.insert(entry.path(), (meta.ino(), meta.modified().unwrap()));
-                }
-            }
-        }
-        entries
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.tmp.path().join("containerd.log")).unwrap_or_default()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn ctr_runs_wharf_images_through_the_shim() {
@@ -356,58 +171,6 @@ fn ctr_runs_wharf_images_through_the_shim() {
     // The attached `task start` deleted the task once it ended.
     let removed = services.ctr(&["containers", "rm", "stopper"]);
     assert!(removed.status.success(), "{removed:?}");
-}
-
-/// A network namespace made for a test (`ip netns add`), deleted when dropped.
-struct NetNs(String);
-
-impl NetNs {
-    fn new(name: &str) -> NetNs {
-        let name = format!("{name}-{}", std::process::id());
-        let added = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(added.success(), "ip netns add {name} failed");
-        let up = Command::new("ip")
-            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
-            .status()
-            .unwrap();
-        assert!(up.success());
-        NetNs(name)
-    }
-
-    fn path(&self) -> String {
-        format!("/var/run/netns/{}", self.0)
-    }
-
-    /// `curl -s URL` run inside the namespace: the body, or what failed.
-    fn get(&self, url: &str) -> Result<String, String> {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.0,
-                "curl",
-                "-s",
-                "--max-time",
-                "2",
-                url,
-            ])
-            .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(text(&out.stdout))
-        } else {
-            Err(format!("curl: {:?}", out.status))
-        }
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
 }
 
 #[test]

@@ -1,0 +1,292 @@
+//! Services the shim's tests share: a real registry and Debian's containerd in a temporary
+//! directory (with or without its CRI plugin), `ctr`, images built and pushed with wharf, and
+//! network namespaces made with `ip netns`. Everything goes when dropped.
+
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Services {
+    pub tmp: tempfile::TempDir,
+    registry: Child,
+    containerd: Child,
+    registry_addr: String,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        let _ = self.containerd.kill();
+        let _ = self.containerd.wait();
+        let _ = self.registry.kill();
+        let _ = self.registry.wait();
+        // Shims outlive containerd by design; a failed test must not leave its own behind.
+        let socket = self.socket().to_string_lossy().into_owned();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("containerd-shim-wharf-v1") && cmdline.contains(&socket) {
+                if let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() {
+                    // SAFETY: kill has no memory preconditions.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        // What containerd or a shim may have left mounted (a failed test's rootfs), deepest
+        // first.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let mut ours: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(1))
+            .filter(|m| Path::new(m).starts_with(self.tmp.path()))
+            .collect();
+        ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount in ours {
+            let _ = Command::new("umount").args(["-l", mount]).status();
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts the registry and containerd without its CRI plugin.
+pub fn start() -> Services {
+    start_with(false)
+}
+
+/// The image CRI's config names as the pods' sandbox image (never run by wharf's shim); a
+/// CRI test pushes one under this name.
+pub const SANDBOX_IMAGE: &str = "pause";
+
+/// Starts the registry and containerd; with `cri`, its CRI plugin too, with the runtime
+/// handler `wharf` (host-network pods only: no CNI here).
+pub fn start_with(cri: bool) -> Services {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let registry_addr = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        dir.join("registry.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {registry_addr}\n",
+            dir.join("registry").display()
+        ),
+    )
+    .unwrap();
+    let registry = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("registry.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry not found: scripts/install-deps.sh installs it");
+    std::fs::write(
+        dir.join("containerd.toml"),
+        format!(
+            "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n\
+             {1}\n\
+             [grpc]\n  address = \"{0}/containerd.sock\"\n\
+             [ttrpc]\n  address = \"{0}/containerd.sock.ttrpc\"\n",
+            dir.display(),
+            if cri {
+                cri_config(dir, &registry_addr)
+            } else {
+                "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]".to_string()
+            }
+        ),
+    )
+    .unwrap();
+    // containerd finds the shim on its own PATH; the shim finds wharf's root in its env.
+    let shim_dir = Path::new(env!("CARGO_BIN_EXE_containerd-shim-wharf-v1"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap());
+    let containerd = Command::new("containerd")
+        .arg("--config")
+        .arg(dir.join("containerd.toml"))
+        .env("PATH", path)
+        .env("WHARF_ROOT", dir.join("wharf"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("containerd.log")).unwrap())
+        .spawn()
+        .expect("containerd not found: scripts/install-deps.sh installs it");
+    let services = Services {
+        tmp,
+        registry,
+        containerd,
+        registry_addr,
+    };
+    wait_for("containerd's start", || services.socket().exists());
+    wait_for("the registry's start", || {
+        std::net::TcpStream::connect(&services.registry_addr).is_ok()
+    });
+    services
+}
+
+/// containerd's CRI plugin: restricted OOM scores (root may not lower them here), the runtime
+/// handler `wharf`, and empty CNI directories.
+fn cri_config(dir: &Path, registry: &str) -> String {
+    let cri = "[plugins.\"io.containerd.grpc.v1.cri\"";
+    std::fs::create_dir_all(dir.join("cni")).unwrap();
+    format!(
+        "{cri}]\n  sandbox_image = \"{registry}/{SANDBOX_IMAGE}:1\"\n  restrict_oom_score_adj = true\n\
+         {cri}.containerd]\n  snapshotter = \"overlayfs\"\n  default_runtime_name = \"wharf\"\n\
+         {cri}.containerd.runtimes.wharf]\n  runtime_type = \"io.containerd.wharf.v1\"\n\
+         {cri}.cni]\n  bin_dir = \"{0}\"\n  conf_dir = \"{0}\"\n",
+        dir.join("cni").display()
+    )
+}
+
+impl Services {
+    pub fn socket(&self) -> PathBuf {
+        self.tmp.path().join("containerd.sock")
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        self.ctr_in("wharf-test", args)
+    }
+
+    /// `ctr` in containerd namespace `namespace` (`k8s.io` is CRI's).
+    pub fn ctr_in(&self, namespace: &str, args: &[&str]) -> Output {
+        Command::new("ctr")
+            .arg("-a")
+            .arg(self.socket())
+            .args(["-n", namespace])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ctr not found")
+    }
+
+    /// Builds an image of `wat` as its entrypoint with wharf, pushes it and has containerd
+    /// pull it; returns its name.
+    pub fn push_image(&self, name: &str, wat: &str) -> String {
+        self.push_program(name, "app.wat", wat.as_bytes())
+    }
+
+    /// Builds an image whose entrypoint is `/FILE`, holding `bytes`, pushes it and has
+    /// containerd pull it; returns its name.
+    pub fn push_program(&self, name: &str, file: &str, bytes: &[u8]) -> String {
+        let ctx = self.tmp.path().join(format!("ctx-{name}"));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join(file), bytes).unwrap();
+        let reference = format!("{}/{name}:1", self.registry_addr);
+        let wharf = wharf_core::Wharf::open(
+            wharf_core::Root::open(self.tmp.path().join("builder")).unwrap(),
+        )
+        .unwrap();
+        let options = wharf_core::BuildOptions {
+            dockerfile: format!("FROM scratch\nCOPY {file} /\nENTRYPOINT [\"/{file}\"]\n"),
+            tags: vec![wharf_core::Reference::parse(&reference).unwrap()],
+            ..Default::default()
+        };
+        wharf.build(&ctx, &options, &mut |_| {}).unwrap();
+        let registry = wharf_core::RegistryOptions {
+            insecure: vec![self.registry_addr.clone()],
+            ..Default::default()
+        };
+        wharf.push(&reference, &registry).unwrap();
+        let pulled = self.ctr(&["images", "pull", "--plain-http", &reference]);
+        assert!(pulled.status.success(), "{pulled:?}");
+        reference
+    }
+
+    /// The shim's compiled-code cache: each file with its inode and modification time (a
+    /// compile writes a new file, so a run that compiled changes this).
+    pub fn cache_entries(
+        &self,
+    ) -> std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+        use std::os::unix::fs::MetadataExt;
+        let mut entries = std::collections::BTreeMap::new();
+        let mut dirs = vec![self.tmp.path().join("wharf/cache")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let meta = entry.metadata().unwrap();
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                } else {
+                    entries.insert(entry.path(), (meta.ino(), meta.modified().unwrap()));
+                }
+            }
+        }
+        entries
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("containerd.log")).unwrap_or_default()
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A network namespace made for a test (`ip netns add`), deleted when dropped.
+pub struct NetNs(String);
+
+impl NetNs {
+    pub fn new(name: &str) -> NetNs {
+        let name = format!("{name}-{}", std::process::id());
+        let added = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(added.success(), "ip netns add {name} failed");
+        let up = Command::new("ip")
+            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(up.success());
+        NetNs(name)
+    }
+
+    pub fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.0)
+    }
+
+    /// `curl -s URL` run inside the namespace: the body, or what failed.
+    pub fn get(&self, url: &str) -> Result<String, String> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.0,
+                "curl",
+                "-s",
+                "--max-time",
+                "2",
+                url,
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(text(&out.stdout))
+        } else {
+            Err(format!("curl: {:?}", out.status))
+        }
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}

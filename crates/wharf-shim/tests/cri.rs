@@ -1,0 +1,276 @@
+//! The Kubernetes path: containerd's CRI plugin with the runtime handler `wharf`, driven by a
+//! CRI client as kubelet drives it (no kubelet or CNI here, so the pod uses the node's
+//! network). A pod of two Wasm containers runs in one shim process; their output lands in the
+//! CRI log files, their exit codes and stats come back through CRI.
+
+mod common;
+
+use std::time::Duration;
+
+use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
+use k8s_cri::v1::*;
+use tonic::transport::Channel;
+
+use common::{start_with, wait_for, Services, SANDBOX_IMAGE};
+
+/// Writes a line to stdout and one to stderr, then exits with argv[1]'s first digit.
+const GUEST: &str = r#"(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "args_get" (func $args (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 16) "out from wasm\n")
+    (data (i32.const 32) "err from wasm\n")
+    (func (export "_start")
+        (i32.store (i32.const 0) (i32.const 16))
+        (i32.store (i32.const 4) (i32.const 14))
+        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (i32.store (i32.const 0) (i32.const 32))
+        (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (drop (call $sizes (i32.const 100) (i32.const 104)))
+        (if (i32.ge_u (i32.load (i32.const 100)) (i32.const 2))
+            (then
+                (drop (call $args (i32.const 200) (i32.const 300)))
+                (call $exit (i32.sub (i32.load8_u (i32.load (i32.const 204))) (i32.const 48)))))
+        (call $exit (i32.const 0))))"#;
+
+/// Spins until stopped.
+const SPIN: &str =
+    "(module (memory (export \"memory\") 1) (func (export \"_start\") (loop $l (br $l))))";
+
+async fn client(services: &Services) -> RuntimeServiceClient<Channel> {
+    let socket = services.socket();
+    let channel = tonic::transport::Endpoint::try_from("http://[::]:0")
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let socket = socket.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(socket).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        }))
+        .await
+        .expect("containerd's CRI socket");
+    RuntimeServiceClient::new(channel)
+}
+
+/// Pushes an image and makes it known to CRI (containerd's `k8s.io` namespace).
+fn cri_image(services: &Services, name: &str, wat: &str) -> String {
+    let image = services.push_image(name, wat);
+    let pulled = services.ctr_in("k8s.io", &["images", "pull", "--plain-http", &image]);
+    assert!(pulled.status.success(), "{pulled:?}");
+    image
+}
+
+fn pod_config(logs: &std::path::Path) -> PodSandboxConfig {
+    PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata {
+            name: "wasm-pod".into(),
+            uid: "uid-1".into(),
+            namespace: "default".into(),
+            attempt: 0,
+        }),
+        log_directory: logs.to_string_lossy().into_owned(),
+        linux: Some(LinuxPodSandboxConfig {
+            security_context: Some(LinuxSandboxSecurityContext {
+                namespace_options: Some(NamespaceOption {
+                    network: NamespaceMode::Node as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn container_config(name: &str, image: &str, args: &[&str]) -> ContainerConfig {
+    ContainerConfig {
+        metadata: Some(ContainerMetadata {
+            name: name.into(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: image.into(),
+            ..Default::default()
+        }),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        log_path: format!("{name}.log"),
+        ..Default::default()
+    }
+}
+
+/// Server processes of wharf's shim started by this test's containerd.
+fn shim_servers(services: &Services) -> usize {
+    let socket = services.socket().to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("containerd-shim-wharf-v1") && c.contains(&socket))
+        .count()
+}
+
+#[test]
+fn a_pod_of_two_wasm_containers_runs_through_cri() {
+    // wharf's calls block (its calling contract): images first, then the async CRI client.
+    let services = start_with(true);
+    let guest = cri_image(&services, "guest", GUEST);
+    let spin = cri_image(&services, "spin", SPIN);
+    cri_image(&services, SANDBOX_IMAGE, SPIN);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(pod_flow(&services, &guest, &spin));
+}
+
+async fn pod_flow(services: &Services, guest: &str, spin: &str) {
+    let logs = services.tmp.path().join("pod-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut cri = client(services).await;
+
+    let pod = cri
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(pod_config(&logs)),
+            runtime_handler: "wharf".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", services.log()))
+        .into_inner()
+        .pod_sandbox_id;
+    let create = |name: &str, image: &str, args: &[&str]| CreateContainerRequest {
+        pod_sandbox_id: pod.clone(),
+        config: Some(container_config(name, image, args)),
+        sandbox_config: Some(pod_config(&logs)),
+    };
+    let once = cri
+        .create_container(create("once", guest, &["3"]))
+        .await
+        .unwrap()
+        .into_inner()
+        .container_id;
+    let spinner = cri
+        .create_container(create("spinner", spin, &[]))
+        .await
+        .unwrap()
+        .into_inner()
+        .container_id;
+    for id in [&once, &spinner] {
+        cri.start_container(StartContainerRequest {
+            container_id: id.clone(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", services.log()));
+    }
+
+    // One shim for the pod, the sandbox's pid a live process of it.
+    assert_eq!(shim_servers(services), 1, "one shim process per pod");
+
+    // The container that ends: its exit code and reason, its output in the CRI log file.
+    let status = |cri: &mut RuntimeServiceClient<Channel>, id: String| {
+        let mut cri = cri.clone();
+        async move {
+            cri.container_status(ContainerStatusRequest {
+                container_id: id,
+                verbose: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .unwrap()
+        }
+    };
+    let mut ended = None;
+    for _ in 0..200 {
+        let now = status(&mut cri, once.clone()).await;
+        if now.state == ContainerState::ContainerExited as i32 {
+            ended = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ended = ended.expect("the container never exited");
+    assert_eq!((ended.exit_code, ended.reason.as_str()), (3, "Error"));
+    let log_path = logs.join("once.log");
+    wait_for("the CRI log's lines", || {
+        std::fs::read_to_string(&log_path).is_ok_and(|l| {
+            l.contains("stdout F out from wasm") && l.contains("stderr F err from wasm")
+        })
+    });
+
+    // The running one: real stats, exec refused, stopped with Docker's SIGTERM code.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = cri
+        .container_stats(ContainerStatsRequest {
+            container_id: spinner.clone(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("ContainerStats: {e}"))
+        .into_inner()
+        .stats
+        .unwrap();
+    let memory = stats.memory.unwrap().working_set_bytes.unwrap().value;
+    let cpu = stats.cpu.unwrap().usage_core_nano_seconds.unwrap().value;
+    assert_eq!(memory, 65536, "the guest's one page of linear memory");
+    assert!(cpu > 0, "the spinning guest used no CPU");
+    let listed = cri
+        .list_container_stats(ListContainerStatsRequest { filter: None })
+        .await
+        .unwrap()
+        .into_inner()
+        .stats;
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.attributes.as_ref().is_some_and(|a| a.id == spinner)
+                && s.memory
+                    .as_ref()
+                    .and_then(|m| m.working_set_bytes)
+                    .is_some()),
+        "{listed:?}"
+    );
+    let exec = cri
+        .exec_sync(ExecSyncRequest {
+            container_id: spinner.clone(),
+            cmd: vec!["/app.wat".into()],
+            timeout: 5,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(exec.code(), tonic::Code::Unimplemented, "{exec}");
+    assert!(exec.message().contains("not supported"), "{exec}");
+    cri.stop_container(StopContainerRequest {
+        container_id: spinner.clone(),
+        timeout: 5,
+    })
+    .await
+    .unwrap();
+    let stopped = status(&mut cri, spinner.clone()).await;
+    assert_eq!(stopped.state, ContainerState::ContainerExited as i32);
+    assert_eq!(stopped.exit_code, 143);
+
+    // Everything goes, and the shim with the last task.
+    for id in [&once, &spinner] {
+        cri.remove_container(RemoveContainerRequest {
+            container_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    }
+    cri.stop_pod_sandbox(StopPodSandboxRequest {
+        pod_sandbox_id: pod.clone(),
+    })
+    .await
+    .unwrap();
+    cri.remove_pod_sandbox(RemovePodSandboxRequest {
+        pod_sandbox_id: pod.clone(),
+    })
+    .await
+    .unwrap();
+    wait_for("the shim's exit", || shim_servers(services) == 0);
+}
