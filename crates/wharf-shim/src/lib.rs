@@ -16,6 +16,7 @@ mod error;
 pub mod events;
 pub mod metrics;
 pub mod netns;
+pub mod options;
 pub mod pod;
 mod spec;
 pub mod task;
@@ -24,7 +25,6 @@ use std::sync::Arc;
 
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{api, Config, ExitSignal, Flags, StartOpts};
-use wharf_core::{Root, Wharf};
 
 /// The runtime name containerd knows the shim by.
 pub const RUNTIME: &str = "io.containerd.wharf.v1";
@@ -95,17 +95,7 @@ impl containerd_shim::Shim for Shim {
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
-        let root = std::env::var_os(wharf_core::ROOT_ENV)
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(Root::default_path);
-        let wharf = Root::open(root)
-            .map_err(wharf_core::Error::io)
-            .and_then(Wharf::open)
-            .unwrap_or_else(|e| {
-                eprintln!("wharf shim: cannot open wharf's root: {e}");
-                std::process::exit(1)
-            });
         let events = events::Events::new(publisher, self.namespace.clone());
-        task::Service::new(Arc::new(wharf), events, self.exit.clone())
+        task::Service::new(events, self.exit.clone())
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
 use containerd_shim::api::{self, Status};
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::protos::protobuf::MessageField;
 use containerd_shim::{ExitSignal, Task, TtrpcContext, TtrpcResult};
@@ -63,20 +64,39 @@ impl Guest {
 
 /// The task service of one shim process (one container, or one pod's containers).
 pub struct Service {
-    wharf: Arc<Wharf>,
+    /// Opened at the first task, with the root the runtime options name.
+    wharf: std::sync::OnceLock<Arc<Wharf>>,
     guests: Mutex<HashMap<String, Guest>>,
     events: Events,
     exit: Arc<ExitSignal>,
 }
 
 impl Service {
-    pub(crate) fn new(wharf: Arc<Wharf>, events: Events, exit: Arc<ExitSignal>) -> Service {
+    pub(crate) fn new(events: Events, exit: Arc<ExitSignal>) -> Service {
         Service {
-            wharf,
+            wharf: std::sync::OnceLock::new(),
             guests: Mutex::new(HashMap::new()),
             events,
             exit,
         }
+    }
+
+    /// wharf, opened on the root the runtime options name (else `$WHARF_ROOT`, else wharf's
+    /// default). One shim serves one runtime handler, so the first task's options hold for all.
+    fn wharf(&self, options: Option<&Any>) -> TtrpcResult<Arc<Wharf>> {
+        if let Some(wharf) = self.wharf.get() {
+            return Ok(wharf.clone());
+        }
+        let config = crate::options::config(options).map_err(to_ttrpc)?;
+        let root = config
+            .root
+            .or_else(|| std::env::var_os(wharf_core::ROOT_ENV).map(PathBuf::from))
+            .unwrap_or_else(wharf_core::Root::default_path);
+        let wharf = wharf_core::Root::open(&root)
+            .map_err(wharf_core::Error::io)
+            .and_then(Wharf::open)
+            .map_err(|e| internal(format!("cannot open wharf's root {}: {e}", root.display())))?;
+        Ok(self.wharf.get_or_init(|| Arc::new(wharf)).clone())
     }
 
     fn with_guest<R>(&self, id: &str, f: impl FnOnce(&mut Guest) -> R) -> TtrpcResult<R> {
@@ -256,6 +276,7 @@ impl Task for Service {
                 "a terminal (-t) is not supported by wharf's shim yet",
             ));
         }
+        self.wharf(req.options.as_ref())?;
         let bundle = PathBuf::from(&req.bundle);
         let spec = crate::spec::load(&bundle).map_err(to_ttrpc)?;
         let mounted = mount_rootfs(&req.rootfs, &spec.rootfs)?;
@@ -310,7 +331,7 @@ impl Task for Service {
             stdout: Mutex::new(stdout),
             stderr: Mutex::new(stderr),
         });
-        let wharf = self.wharf.clone();
+        let wharf = self.wharf(None)?;
         let events = self.events.clone();
         let id = req.id.clone();
         let stdin_path = stdio[0].clone();

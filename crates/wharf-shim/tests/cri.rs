@@ -204,18 +204,27 @@ async fn pod_flow(services: &Services, guest: &str, spin: &str) {
     });
 
     // The running one: real stats, exec refused, stopped with Docker's SIGTERM code.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let stats = cri
-        .container_stats(ContainerStatsRequest {
-            container_id: spinner.clone(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("ContainerStats: {e}"))
-        .into_inner()
-        .stats
-        .unwrap();
-    let memory = stats.memory.unwrap().working_set_bytes.unwrap().value;
-    let cpu = stats.cpu.unwrap().usage_core_nano_seconds.unwrap().value;
+    // Polled: the guest runs (and holds its memory) a moment after StartContainer answers.
+    let mut sample = (0, 0);
+    for _ in 0..200 {
+        let stats = cri
+            .container_stats(ContainerStatsRequest {
+                container_id: spinner.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("ContainerStats: {e}"))
+            .into_inner()
+            .stats
+            .unwrap();
+        let memory = stats.memory.unwrap().working_set_bytes.unwrap().value;
+        let cpu = stats.cpu.unwrap().usage_core_nano_seconds.unwrap().value;
+        sample = (memory, cpu);
+        if memory > 0 && cpu > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (memory, cpu) = sample;
     assert_eq!(memory, 65536, "the guest's one page of linear memory");
     assert!(cpu > 0, "the spinning guest used no CPU");
     let listed = cri
@@ -273,4 +282,11 @@ async fn pod_flow(services: &Services, guest: &str, spin: &str) {
     .await
     .unwrap();
     wait_for("the shim's exit", || shim_servers(services) == 0);
+
+    // The runtime's options (ConfigPath) named the root the shim compiled into.
+    let cache = services.tmp.path().join(common::CRI_ROOT).join("cache");
+    assert!(
+        std::fs::read_dir(cache.join("aot")).is_ok_and(|mut d| d.next().is_some()),
+        "nothing compiled into the root the runtime options name"
+    );
 }

@@ -120,15 +120,25 @@ fn ctr_runs_wharf_images_through_the_shim() {
     };
     assert!(running("RUNNING"), "{:?}", services.ctr(&["task", "ls"]));
     // The guest's own numbers: one page of linear memory, the spec's limit, CPU time spent.
-    std::thread::sleep(Duration::from_millis(300));
-    let metrics = services.ctr(&["task", "metrics", "spinner"]);
-    assert!(metrics.status.success(), "{metrics:?}");
-    let metric = |name: &str| -> u64 {
+    let metric_of = |metrics: &std::process::Output, name: &str| -> u64 {
         text(&metrics.stdout)
             .lines()
             .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap()))
             .unwrap_or_else(|| panic!("no {name} in {metrics:?}"))
     };
+    // Polled: the guest runs a moment after `run -d` returns.
+    let mut metrics = services.ctr(&["task", "metrics", "spinner"]);
+    for _ in 0..200 {
+        assert!(metrics.status.success(), "{metrics:?}");
+        if metric_of(&metrics, "memory.usage_in_bytes") > 0
+            && metric_of(&metrics, "cpuacct.usage") > 0
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        metrics = services.ctr(&["task", "metrics", "spinner"]);
+    }
+    let metric = |name: &str| metric_of(&metrics, name);
     assert_eq!(metric("memory.usage_in_bytes"), 65536);
     assert_eq!(metric("memory.limit_in_bytes"), 4 << 20);
     assert!(metric("cpuacct.usage") > 0, "{metrics:?}");

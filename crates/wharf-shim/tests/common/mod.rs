@@ -141,17 +141,27 @@ pub fn start_with(cri: bool) -> Services {
     services
 }
 
+/// The wharf root the CRI runtime's options name (through `ConfigPath`, as containerd 1.6
+/// passes them), instead of the `WHARF_ROOT` containerd's environment gives.
+pub const CRI_ROOT: &str = "cri-root";
+
 /// containerd's CRI plugin: restricted OOM scores (root may not lower them here), the runtime
-/// handler `wharf`, and empty CNI directories.
+/// handler `wharf` with its options, and empty CNI directories.
 fn cri_config(dir: &Path, registry: &str) -> String {
     let cri = "[plugins.\"io.containerd.grpc.v1.cri\"";
     std::fs::create_dir_all(dir.join("cni")).unwrap();
+    let shim_config = dir.join("shim.toml");
+    let root = dir.join(CRI_ROOT);
+    std::fs::write(&shim_config, format!("root = \"{}\"\n", root.display())).unwrap();
     format!(
         "{cri}]\n  sandbox_image = \"{registry}/{SANDBOX_IMAGE}:1\"\n  restrict_oom_score_adj = true\n\
          {cri}.containerd]\n  snapshotter = \"overlayfs\"\n  default_runtime_name = \"wharf\"\n\
          {cri}.containerd.runtimes.wharf]\n  runtime_type = \"io.containerd.wharf.v1\"\n\
+         {cri}.containerd.runtimes.wharf.options]\n  TypeUrl = \"wharf.shim.v1.Config\"\n  \
+         ConfigPath = \"{1}\"\n\
          {cri}.cni]\n  bin_dir = \"{0}\"\n  conf_dir = \"{0}\"\n",
-        dir.join("cni").display()
+        dir.join("cni").display(),
+        shim_config.display()
     )
 }
 
