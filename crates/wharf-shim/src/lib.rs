@@ -47,6 +47,20 @@ pub struct Shim {
     namespace: String,
     /// The socket this shim serves on (`unix:///run/containerd/s/<hash>`), when serving.
     socket: String,
+    /// containerd's address, the task's ID and bundle (for `delete` after a crash).
+    address: String,
+    id: String,
+    bundle: String,
+}
+
+/// What a pod's (or a lone container's) shim is grouped by: the CRI sandbox ID in the bundle's
+/// spec, else the task's own ID.
+fn grouping(bundle: &std::path::Path, id: &str) -> String {
+    std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|spec| spec["annotations"][SANDBOX_ID].as_str().map(str::to_string))
+        .unwrap_or_else(|| id.to_string())
 }
 
 impl containerd_shim::Shim for Shim {
@@ -57,25 +71,38 @@ impl containerd_shim::Shim for Shim {
             exit: Arc::new(ExitSignal::default()),
             namespace: args.namespace.clone(),
             socket: args.socket.clone(),
+            address: args.address.clone(),
+            id: args.id.clone(),
+            bundle: args.bundle.clone(),
         }
     }
 
     fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
         // containerd runs `start` in the bundle: a pod's containers share the sandbox's shim.
-        let grouping = std::fs::read("config.json")
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|spec| spec["annotations"][SANDBOX_ID].as_str().map(str::to_string))
-            .unwrap_or_else(|| opts.id.clone());
+        let grouping = grouping(std::path::Path::new("."), &opts.id);
         let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
         Ok(address)
     }
 
     fn delete_shim(&mut self) -> containerd_shim::Result<api::DeleteResponse> {
-        // After a shim died: what it mounted goes; the guest ended with it (as SIGKILLed).
-        if let Some(rootfs) = std::env::current_dir().ok().map(|d| d.join("rootfs")) {
-            if let Some(path) = rootfs.to_str() {
-                let _ = containerd_shim::mount::umount_recursive(Some(path), 0);
+        // After a shim died: what it mounted goes, and its socket when no shim serves it any
+        // more; the guest ended with it (as SIGKILLed).
+        let bundle = if self.bundle.is_empty() {
+            std::env::current_dir().unwrap_or_default()
+        } else {
+            std::path::PathBuf::from(&self.bundle)
+        };
+        if let Some(path) = bundle.join("rootfs").to_str() {
+            let _ = containerd_shim::mount::umount_recursive(Some(path), 0);
+        }
+        let socket = containerd_shim::socket_address(
+            &self.address,
+            &self.namespace,
+            &grouping(&bundle, &self.id),
+        );
+        if let Some(path) = socket.strip_prefix("unix://") {
+            if std::os::unix::net::UnixStream::connect(path).is_err() {
+                let _ = std::fs::remove_file(path);
             }
         }
         Ok(api::DeleteResponse {

@@ -250,3 +250,69 @@ fn a_wasi_http_component_serves_inside_its_network_namespace() {
         assert!(services.ctr(&["containers", "rm", id]).status.success());
     }
 }
+
+/// The PIDs of processes whose command line holds all of `words`.
+fn processes_with(words: &[&str]) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            words.iter().all(|w| cmdline.contains(w)).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_shim_killed_mid_run_leaves_nothing_running_or_mounted() {
+    let services = start();
+    let spin = services.push_image("spin", SPIN);
+    let ran = services.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        "io.containerd.wharf.v1",
+        &spin,
+        "victim",
+    ]);
+    assert!(ran.status.success(), "{ran:?}");
+    let socket = services.socket().to_string_lossy().into_owned();
+    let shims = processes_with(&["containerd-shim-wharf-v1", "-id victim", &socket]);
+    assert_eq!(shims.len(), 1, "{shims:?}");
+    let rootfs = services
+        .tmp
+        .path()
+        .join("state/io.containerd.runtime.v2.task/wharf-test/victim/rootfs");
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some(rootfs.to_str().unwrap()))
+    };
+    assert!(mounted(), "the task's rootfs is not mounted");
+
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(shims[0], libc::SIGKILL) };
+    // containerd notices, runs `shim delete` (which unmounts) and reports the task ended.
+    wait_for("containerd's report of the dead task", || {
+        let ls = text(&services.ctr(&["task", "ls"]).stdout);
+        !ls.lines()
+            .any(|l| l.starts_with("victim") && l.contains("RUNNING"))
+    });
+    wait_for("the rootfs's unmount", || !mounted());
+    // Nothing of it runs (containerd's `shim delete` run may take a moment to end).
+    wait_for("the end of every process of the task", || {
+        processes_with(&["containerd-shim-wharf-v1", "-id victim", &socket]).is_empty()
+    });
+    let address = containerd_shim::socket_address(&socket, "wharf-test", "victim");
+    let shim_socket = address.strip_prefix("unix://").unwrap().to_string();
+    assert!(
+        !std::path::Path::new(&shim_socket).exists(),
+        "the dead shim's socket {shim_socket} stayed"
+    );
+    let _ = services.ctr(&["task", "delete", "victim"]);
+    let removed = services.ctr(&["containers", "rm", "victim"]);
+    assert!(removed.status.success(), "{removed:?}");
+}
