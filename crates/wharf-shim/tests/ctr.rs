@@ -316,3 +316,110 @@ fn a_shim_killed_mid_run_leaves_nothing_running_or_mounted() {
     let removed = services.ctr(&["containers", "rm", "victim"]);
     assert!(removed.status.success(), "{removed:?}");
 }
+
+#[test]
+fn the_spec_s_args_env_cwd_mounts_and_stdin_reach_the_guest() {
+    let services = start();
+    let mut programs = Vec::new();
+    for guest in ["hello", "files", "stdin"] {
+        let bytes = std::fs::read(wharf_test_guests::guest(&format!("{guest}.wasm"))).unwrap();
+        programs.push(services.push_program(guest, &format!("{guest}.wasm"), &bytes));
+    }
+    let [hello, files, stdin] = [&programs[0], &programs[1], &programs[2]];
+    let run = |flags: &[&str], rest: &[&str]| {
+        let mut args = vec!["run", "--rm", "--runtime", "io.containerd.wharf.v1"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(rest);
+        services.ctr(&args)
+    };
+
+    // Args and env from the spec.
+    let ran = run(
+        &["--env", "GREETING=hi"],
+        &[hello, "h", "/hello.wasm", "a b"],
+    );
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    let out = text(&ran.stdout);
+    assert!(
+        out.contains("arg[1]=a b\n") && out.contains("env GREETING=hi\n"),
+        "{out}"
+    );
+
+    // Bind mounts: read-only enforced, read-write writable, the host beyond them unreachable.
+    let data = services.tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("msg.txt"), "from the host\n").unwrap();
+    let ro = format!(
+        "type=bind,src={},dst=/data,options=rbind:ro",
+        data.display()
+    );
+    let rw = format!(
+        "type=bind,src={},dst=/data,options=rbind:rw",
+        data.display()
+    );
+    let ran = run(
+        &["--mount", &ro],
+        &[files, "r", "/files.wasm", "read", "/data/msg.txt"],
+    );
+    assert_eq!(text(&ran.stdout), "from the host\n", "{ran:?}");
+    let ran = run(
+        &["--mount", &ro],
+        &[files, "w", "/files.wasm", "write", "/data/new.txt", "x"],
+    );
+    assert_ne!(ran.status.code(), Some(0), "{ran:?}");
+    assert!(
+        !data.join("new.txt").exists(),
+        "a read-only mount was written"
+    );
+    let ran = run(
+        &["--mount", &rw],
+        &[files, "w2", "/files.wasm", "write", "/data/new.txt", "x"],
+    );
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    assert_eq!(std::fs::read_to_string(data.join("new.txt")).unwrap(), "x");
+    let secret = services.tmp.path().join("containerd.toml");
+    let ran = run(
+        &[],
+        &[files, "s", "/files.wasm", "read", secret.to_str().unwrap()],
+    );
+    assert_ne!(
+        ran.status.code(),
+        Some(0),
+        "the host's files were reachable: {ran:?}"
+    );
+
+    // The working directory: relative paths resolve in it. (getcwd() still says "/": the
+    // core's -w has the same gap, issue 15's.)
+    let ran = run(
+        &["--mount", &ro, "--cwd", "/data"],
+        &[files, "c", "/files.wasm", "read", "msg.txt"],
+    );
+    assert_eq!(text(&ran.stdout), "from the host\n", "{ran:?}");
+
+    // Stdin from containerd's FIFO.
+    let mut child = Command::new("ctr")
+        .arg("-a")
+        .arg(services.socket())
+        .args([
+            "-n",
+            "wharf-test",
+            "run",
+            "--rm",
+            "--runtime",
+            "io.containerd.wharf.v1",
+        ])
+        .args([stdin.as_str(), "in"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped in\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(text(&out.stdout).starts_with("PIPED IN\n"), "{out:?}");
+}
