@@ -104,7 +104,7 @@ def children(pid):
         except OSError: pass
     return out
 pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-shims = [p for p in pids if pattern in cmd(p) and sock in cmd(p)]
+shims = [p for p in pids if p != os.getpid() and pattern in cmd(p) and sock in cmd(p)]
 total = 0
 for s in shims:
     total += pss(s) + sum(pss(c) for c in children(s))
