@@ -31,6 +31,13 @@ impl Drop for Services {
                     // SAFETY: kill has no memory preconditions.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
+                // A killed shim cannot remove its socket in /run/containerd/s.
+                let mut words = cmdline.split('\0');
+                if words.any(|w| w == "-socket") {
+                    if let Some(path) = words.next().and_then(|w| w.strip_prefix("unix://")) {
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
             }
         }
         // What containerd or a shim may have left mounted (a failed test's rootfs), deepest
