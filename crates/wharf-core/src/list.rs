@@ -39,18 +39,7 @@ pub struct ContainerQuery {
 impl ContainerQuery {
     /// A query from `KEY=VALUE` strings, as the CLI's `--filter` gives them.
     pub fn from_pairs(all: bool, pairs: &[String]) -> Result<ContainerQuery, Error> {
-        let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for pair in pairs {
-            let (key, value) = pair.split_once('=').ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "bad format of filter (expected name=value): {pair}"
-                ))
-            })?;
-            filters
-                .entry(key.to_string())
-                .or_default()
-                .push(value.to_string());
-        }
+        let filters = filters_from_pairs(pairs)?;
         let query = ContainerQuery { all, filters };
         query.validate()?;
         Ok(query)
@@ -82,6 +71,23 @@ impl ContainerQuery {
     fn values(&self, key: &str) -> Option<&[String]> {
         self.filters.get(key).map(Vec::as_slice)
     }
+}
+
+/// Docker's `--filter KEY=VALUE` strings as a key-to-values map (the API's `filters` form).
+pub(crate) fn filters_from_pairs(pairs: &[String]) -> Result<BTreeMap<String, Vec<String>>, Error> {
+    let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "bad format of filter (expected name=value): {pair}"
+            ))
+        })?;
+        filters
+            .entry(key.to_string())
+            .or_default()
+            .push(value.to_string());
+    }
+    Ok(filters)
 }
 
 /// `8080`, `8080/tcp` or `8000-8090[/tcp]` as an inclusive range of TCP ports.

@@ -7,30 +7,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{start, text, wait_for, NetNs};
-
-/// Prints to stdout and stderr, then exits with the code given as argv[1]'s first digit (0
-/// when there is none).
-const GUEST: &str = r#"(module
-    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "args_get" (func $args (param i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 16) "out from wasm\n")
-    (data (i32.const 32) "err from wasm\n")
-    (func (export "_start")
-        (i32.store (i32.const 0) (i32.const 16))
-        (i32.store (i32.const 4) (i32.const 14))
-        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-        (i32.store (i32.const 0) (i32.const 32))
-        (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
-        (drop (call $sizes (i32.const 100) (i32.const 104)))
-        (if (i32.ge_u (i32.load (i32.const 100)) (i32.const 2))
-            (then
-                (drop (call $args (i32.const 200) (i32.const 300)))
-                (call $exit (i32.sub (i32.load8_u (i32.load (i32.const 204))) (i32.const 48)))))
-        (call $exit (i32.const 0))))"#;
+use common::{start, text, wait_for, NetNs, GUEST, SPIN};
 
 /// Grows its memory by 100 pages (6.4 MiB); exits 7 when refused, 0 otherwise.
 const GROW: &str = r#"(module
@@ -40,10 +17,6 @@ const GROW: &str = r#"(module
         (if (i32.eq (memory.grow (i32.const 100)) (i32.const -1))
             (then (call $exit (i32.const 7))))
         (call $exit (i32.const 0))))"#;
-
-/// Spins until stopped.
-const SPIN: &str =
-    "(module (memory (export \"memory\") 1) (func (export \"_start\") (loop $l (br $l))))";
 
 #[test]
 fn ctr_runs_wharf_images_through_the_shim() {

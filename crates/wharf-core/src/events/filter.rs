@@ -59,19 +59,7 @@ impl EventFilter {
 
     /// A filter from `KEY=VALUE` strings, as the CLI's `--filter` gives them.
     pub fn from_pairs(pairs: &[String]) -> Result<EventFilter, Error> {
-        let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for pair in pairs {
-            let (key, value) = pair.split_once('=').ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "bad format of filter (expected name=value): {pair}"
-                ))
-            })?;
-            filters
-                .entry(key.to_string())
-                .or_default()
-                .push(value.to_string());
-        }
-        EventFilter::new(filters)
+        EventFilter::new(crate::list::filters_from_pairs(pairs)?)
     }
 
     /// Whether `event` passes every key.
