@@ -26,11 +26,11 @@ pub struct PodProcess {
     _lifeline: ChildStdin,
 }
 
-/// Starts the pod process in `network`; `on_exit` gets its exit code once it ends (the shim's
-/// reaper collects it).
+/// Starts the pod process in `network`; `on_exit` gets its pid and exit code once it ends
+/// (the shim's reaper collects it).
 pub fn spawn(
     network: &Network,
-    on_exit: impl FnOnce(i32) + Send + 'static,
+    on_exit: impl FnOnce(u32, i32) + Send + 'static,
 ) -> std::io::Result<PodProcess> {
     let how = match network {
         Network::Host => "host".to_string(),
@@ -49,7 +49,7 @@ pub fn spawn(
     let lifeline = child.stdin.take().expect("piped");
     std::thread::Builder::new()
         .name("pod-sandbox".into())
-        .spawn(move || on_exit(wait_pid(pid as i32, exits)))?;
+        .spawn(move || on_exit(pid, wait_pid(pid as i32, exits)))?;
     Ok(PodProcess {
         pid,
         _lifeline: lifeline,

@@ -25,6 +25,43 @@ struct Exit {
     at: Timestamp,
 }
 
+/// Where a task's end is recorded once, and waited for.
+#[derive(Default)]
+struct ExitCell {
+    exit: Mutex<Option<Exit>>,
+    ended: Condvar,
+}
+
+impl ExitCell {
+    /// Records the end with `code`, now, unless one is recorded already; returns it if it was
+    /// this call's.
+    fn set(&self, code: u32) -> Option<Exit> {
+        let mut exit = self.exit.lock().unwrap();
+        if exit.is_some() {
+            return None;
+        }
+        let now = containerd_shim::util::timestamp().unwrap_or_default();
+        *exit = Some(Exit { code, at: now });
+        self.ended.notify_all();
+        exit.clone()
+    }
+
+    fn get(&self) -> Option<Exit> {
+        self.exit.lock().unwrap().clone()
+    }
+
+    /// Blocks until the end is recorded.
+    fn wait(&self) -> Exit {
+        let mut exit = self.exit.lock().unwrap();
+        loop {
+            match &*exit {
+                Some(ended) => return ended.clone(),
+                None => exit = self.ended.wait(exit).unwrap(),
+            }
+        }
+    }
+}
+
 /// One task of this shim.
 struct Guest {
     bundle: PathBuf,
@@ -34,7 +71,7 @@ struct Guest {
     spec: crate::spec::GuestSpec,
     started: bool,
     stop: StopHandle,
-    exit: Arc<(Mutex<Option<Exit>>, Condvar)>,
+    exit: Arc<ExitCell>,
     gauges: Gauges,
     /// A pod sandbox's process, once started.
     pod: Option<crate::pod::PodProcess>,
@@ -48,7 +85,7 @@ impl Guest {
     }
 
     fn status(&self) -> Status {
-        if self.exit.0.lock().unwrap().is_some() {
+        if self.exit.get().is_some() {
             Status::STOPPED
         } else if self.started {
             Status::RUNNING
@@ -58,7 +95,7 @@ impl Guest {
     }
 
     fn exit(&self) -> Option<Exit> {
-        self.exit.0.lock().unwrap().clone()
+        self.exit.get()
     }
 }
 
@@ -113,32 +150,11 @@ fn shim_pid() -> u32 {
     std::process::id()
 }
 
-fn now() -> Timestamp {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut at = Timestamp::new();
-    at.seconds = since.as_secs() as i64;
-    at.nanos = since.subsec_nanos() as i32;
-    at
-}
-
-/// Records that a task ended with `code`, wakes its waiters and tells containerd.
-fn record_exit(
-    exit: &Arc<(Mutex<Option<Exit>>, Condvar)>,
-    events: &Events,
-    id: &str,
-    pid: u32,
-    code: u32,
-) {
-    let at = now();
-    let (lock, ended) = &**exit;
-    *lock.lock().unwrap() = Some(Exit {
-        code,
-        at: at.clone(),
-    });
-    ended.notify_all();
-    events.exited(id, pid, code, &at);
+/// Records that a task ended with `code`, wakes its waiters and tells containerd (once).
+fn record_exit(exit: &ExitCell, events: &Events, id: &str, pid: u32, code: u32) {
+    if let Some(ended) = exit.set(code) {
+        events.exited(id, pid, code, &ended.at);
+    }
 }
 
 /// A guest's stdout and stderr, written to containerd's FIFOs (or dropped when it gave none).
@@ -242,19 +258,15 @@ impl Service {
         &self,
         id: &str,
         spec: &crate::spec::GuestSpec,
-        exit: Arc<(Mutex<Option<Exit>>, Condvar)>,
+        exit: Arc<ExitCell>,
     ) -> TtrpcResult<api::StartResponse> {
         let events = self.events.clone();
         let task = id.to_string();
-        let pid = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let seen = pid.clone();
-        let on_exit = move |code: i32| {
-            let pid = seen.load(std::sync::atomic::Ordering::SeqCst);
+        let on_exit = move |pid: u32, code: i32| {
             record_exit(&exit, &events, &task, pid, code as u32);
         };
         let pod = crate::pod::spawn(&spec.network, on_exit)
             .map_err(|e| internal(format!("cannot start the pod's sandbox process: {e}")))?;
-        pid.store(pod.pid, std::sync::atomic::Ordering::SeqCst);
         let started = pod.pid;
         self.with_guest(id, |g| g.pod = Some(pod))?;
         self.events.started(id, started);
@@ -287,7 +299,7 @@ impl Task for Service {
             spec,
             started: false,
             stop: StopHandle::new(),
-            exit: Arc::new((Mutex::new(None), Condvar::new())),
+            exit: Arc::new(ExitCell::default()),
             gauges: Gauges::default(),
             pod: None,
         };
@@ -365,13 +377,7 @@ impl Task for Service {
     }
 
     fn wait(&self, _ctx: &TtrpcContext, req: api::WaitRequest) -> TtrpcResult<api::WaitResponse> {
-        let exit = self.with_guest(&req.id, |g| g.exit.clone())?;
-        let (lock, ended) = &*exit;
-        let mut done = lock.lock().unwrap();
-        while done.is_none() {
-            done = ended.wait(done).unwrap();
-        }
-        let exit = done.clone().expect("ended");
+        let exit = self.with_guest(&req.id, |g| g.exit.clone())?.wait();
         Ok(api::WaitResponse {
             exit_status: exit.code,
             exited_at: MessageField::some(exit.at),
@@ -391,13 +397,7 @@ impl Task for Service {
                 g.stop.request(req.signal as i32);
             } else {
                 // Never started: it ends now, as if the signal had killed it.
-                let (lock, ended) = &*g.exit;
-                let mut exit = lock.lock().unwrap();
-                exit.get_or_insert(Exit {
-                    code: 128 + req.signal,
-                    at: now(),
-                });
-                ended.notify_all();
+                record_exit(&g.exit, &self.events, &req.id, shim_pid(), 128 + req.signal);
             }
         })?;
         Ok(api::Empty::default())
@@ -426,7 +426,10 @@ impl Task for Service {
         if let Some(target) = &guest.mounted {
             unmount(target);
         }
-        let exit = guest.exit().unwrap_or(Exit { code: 0, at: now() });
+        let exit = guest.exit().unwrap_or(Exit {
+            code: 0,
+            at: containerd_shim::util::timestamp().unwrap_or_default(),
+        });
         self.events
             .deleted(&req.id, guest.pid(), exit.code, &exit.at);
         Ok(api::DeleteResponse {

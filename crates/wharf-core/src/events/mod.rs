@@ -15,7 +15,7 @@ mod stream;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -175,17 +175,13 @@ impl Wharf {
     }
 }
 
-fn path_of(root: &Path, name: &str) -> PathBuf {
-    root.join(name)
-}
-
 fn append(root: &Path, event: &Event) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(event).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    let _lock = wharf_root::FileLock::exclusive(&path_of(root, LOCK))?;
-    let log = path_of(root, LOG);
+    let _lock = wharf_root::FileLock::exclusive(&root.join(LOCK))?;
+    let log = root.join(LOG);
     if std::fs::metadata(&log).is_ok_and(|m| m.len() >= ROTATE_AT) {
-        std::fs::rename(&log, path_of(root, OLD_LOG))?;
+        std::fs::rename(&log, root.join(OLD_LOG))?;
     }
     let mut file = std::fs::OpenOptions::new()
         .append(true)

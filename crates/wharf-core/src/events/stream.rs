@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{path_of, Event, EventQuery, LOG, OLD_LOG};
+use super::{Event, EventQuery, LOG, OLD_LOG};
 
 /// How long a follower waits between looks at the log.
 const POLL: Duration = Duration::from_millis(50);
@@ -40,7 +40,7 @@ pub struct EventStream {
 impl EventStream {
     pub(super) fn new(root: &Path, query: EventQuery) -> EventStream {
         let mut stream = EventStream {
-            log: path_of(root, LOG),
+            log: root.join(LOG),
             query,
             backlog: VecDeque::new(),
             file: None,
@@ -52,7 +52,7 @@ impl EventStream {
         // Without `since`, only what happens from now on: read past what is there.
         let keep_past = stream.query.since.is_some();
         if keep_past {
-            if let Ok(mut old) = File::open(path_of(root, OLD_LOG)) {
+            if let Ok(mut old) = File::open(root.join(OLD_LOG)) {
                 let mut bytes = Vec::new();
                 if old.read_to_end(&mut bytes).is_ok() {
                     stream.take_lines(&bytes, true);
