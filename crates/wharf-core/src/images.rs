@@ -247,16 +247,9 @@ impl Wharf {
             .config
             .and_then(|c| c.exposed_ports)
             .unwrap_or_default();
-        let mut ports: Vec<u16> = exposed
-            .keys()
-            .filter_map(|key| match key.split_once('/') {
-                Some((port, "tcp")) => port.parse().ok(),
-                Some(_) => None,
-                None => key.parse().ok(),
-            })
-            .collect();
-        ports.sort_unstable();
-        Ok(ports)
+        Ok(crate::foreign_image::tcp_ports(
+            exposed.keys().map(String::as_str),
+        ))
     }
 
     /// `wharf image prune`: deletes images no container uses, the untagged (dangling) ones

@@ -11,6 +11,7 @@ mod containers;
 pub mod docker;
 mod error;
 pub mod events;
+mod foreign_image;
 mod images;
 mod list;
 mod log_reader;
@@ -24,12 +25,14 @@ use std::path::Path;
 
 pub use containers::{ContainerSpec, ContainerStats, RunTarget};
 pub use error::{Error, ErrorKind};
+pub use foreign_image::{read_image_facts, BlobRef, ImageFacts};
 pub use images::ImageRun;
 pub use list::ContainerQuery;
 pub use log_reader::{LogItem, LogQuery, LogStream};
 pub use registry::{
     normalize_registry, BlobEvent, NoProgress, Progress, Pulled, Pushed, RegistryOptions,
 };
+pub use rootfs::serves_http;
 pub use signal::Signal;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{
@@ -156,6 +159,18 @@ impl Wharf {
             Err(e) => return Err(Error::not_runnable(file, format!("cannot read it: {e}"))),
         };
         self.run_bytes(file, bytes, policy, stop)
+    }
+
+    /// Runs the WebAssembly binary (or WAT text) `bytes`, named `name` in messages: a module a
+    /// front end read from elsewhere than a file (a Wasm layer of containerd's content store).
+    pub fn run_module(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        policy: &SandboxPolicy,
+        stop: &StopHandle,
+    ) -> Result<Outcome, Error> {
+        self.run_bytes(Path::new(name), bytes, policy, stop)
     }
 
     /// Runs a WebAssembly binary (or WAT text) named `name` in messages.

@@ -31,7 +31,7 @@ impl Wharf {
         let whose = format!("in the root filesystem {}", rootfs.display());
         let (_, program) = program_in(rootfs, args, &whose)?;
         let bytes = std::fs::read(&program).map_err(Error::io)?;
-        Ok(wharf_sandbox::WasmBinary::parse(bytes).is_ok_and(|w| w.exports_http_handler()))
+        Ok(serves_http(bytes))
     }
 
     /// [`Wharf::run_rootfs`], with `whose` naming the root filesystem in messages.
@@ -50,6 +50,12 @@ impl Wharf {
         policy.mounts.splice(0..0, rootfs_mounts);
         self.run_bytes(Path::new(program), bytes, &policy, stop)
     }
+}
+
+/// Whether the WebAssembly binary `bytes` is a wasi:http component (served on published ports
+/// rather than run once).
+pub fn serves_http(bytes: Vec<u8>) -> bool {
+    wharf_sandbox::WasmBinary::parse(bytes).is_ok_and(|w| w.exports_http_handler())
 }
 
 /// The root filesystem, canonical, and the file of its program `args[0]` (an absolute path

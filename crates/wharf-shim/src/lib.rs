@@ -8,16 +8,20 @@
 //!   the CRI sandbox-id annotation) or per container.
 //! - [`task::Service`]: the task API, each call a translation onto `Wharf`.
 //! - `spec`: the OCI spec containerd writes, as a `SandboxPolicy`.
+//! - `program`: what a task runs (its rootfs's program or its image's Wasm layer, read from
+//!   containerd's content store by [`content`]) and its wasi:http port.
 //! - `error`: wharf's error kinds as ttrpc codes, in one place.
 
 #![warn(missing_docs)]
 
+pub mod content;
 mod error;
 pub mod events;
 pub mod metrics;
 pub mod netns;
 pub mod options;
 pub mod pod;
+mod program;
 mod spec;
 pub mod task;
 
@@ -123,6 +127,7 @@ impl containerd_shim::Shim for Shim {
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
         let events = events::Events::new(publisher, self.namespace.clone());
-        task::Service::new(events, self.exit.clone())
+        let content = content::ContentStore::new(&self.address, &self.namespace);
+        task::Service::new(events, content, self.exit.clone())
     }
 }

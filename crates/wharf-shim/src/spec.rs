@@ -23,17 +23,6 @@ pub struct GuestSpec {
     pub is_sandbox: bool,
 }
 
-/// The port a wasi:http component is served on, inside its network: `$PORT` of the spec's
-/// env when set (the convention of many platforms), else 8080 (Spin's and runwasi's default).
-pub fn http_port(policy: &SandboxPolicy) -> u16 {
-    policy
-        .env
-        .iter()
-        .find(|(k, _)| k == "PORT")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(8080)
-}
-
 /// Reads `bundle/config.json`.
 pub fn load(bundle: &Path) -> Result<GuestSpec, Error> {
     let path = bundle.join("config.json");
@@ -165,7 +154,6 @@ mod tests {
             .collect();
         assert_eq!(granted, [("/data", true), ("/rw", false)]);
         assert_eq!(spec.network, Network::Join("/proc/1/ns/net".into()));
-        assert_eq!(http_port(policy), 8080);
     }
 
     #[test]
@@ -174,8 +162,5 @@ mod tests {
         assert_eq!(spec.network, Network::Host);
         let (_tmp, spec) = bundle(r#"{"namespaces": [{"type": "network"}]}"#, "[]");
         assert_eq!(spec.network, Network::Own);
-        let mut policy = spec.policy.clone();
-        policy.env.push(("PORT".into(), "9000".into()));
-        assert_eq!(http_port(&policy), 9000);
     }
 }

@@ -14,6 +14,7 @@ use containerd_shim::protos::protobuf::MessageField;
 use containerd_shim::{ExitSignal, Task, TtrpcContext, TtrpcResult};
 use wharf_core::{GuestStream, Output, OutputSink, Stdin, StopHandle, Wharf};
 
+use crate::content::ContentStore;
 use crate::error::{internal, not_found, to_ttrpc, unimplemented};
 use crate::events::Events;
 use crate::metrics::Gauges;
@@ -105,15 +106,18 @@ pub struct Service {
     wharf: std::sync::OnceLock<Arc<Wharf>>,
     guests: Mutex<HashMap<String, Guest>>,
     events: Events,
+    /// containerd's content store, for what a task's image says beyond its rootfs.
+    content: ContentStore,
     exit: Arc<ExitSignal>,
 }
 
 impl Service {
-    pub(crate) fn new(events: Events, exit: Arc<ExitSignal>) -> Service {
+    pub(crate) fn new(events: Events, content: ContentStore, exit: Arc<ExitSignal>) -> Service {
         Service {
             wharf: std::sync::OnceLock::new(),
             guests: Mutex::new(HashMap::new()),
             events,
+            content,
             exit,
         }
     }
@@ -198,32 +202,6 @@ fn open_fifo(path: &str, write: bool) -> std::io::Result<Option<File>> {
         }
     }
     Ok(Some(file))
-}
-
-/// Enters the guest's network on this thread, and publishes the wasi:http port there when the
-/// program is a wasi:http component.
-fn prepare_network(
-    wharf: &Wharf,
-    spec: &crate::spec::GuestSpec,
-    policy: &mut wharf_core::SandboxPolicy,
-) -> Result<(), wharf_core::Error> {
-    spec.network.enter().map_err(|e| {
-        wharf_core::Error::Internal(
-            std::io::Error::other(format!(
-                "cannot enter the network namespace ({:?}): {e}",
-                spec.network
-            ))
-            .into(),
-        )
-    })?;
-    if wharf.rootfs_serves_http(&spec.rootfs, &policy.args)? {
-        let port = crate::spec::http_port(policy);
-        policy.ports = vec![wharf_core::PortMapping {
-            host: std::net::SocketAddr::from(([0, 0, 0, 0], port)),
-            guest_port: port,
-        }];
-    }
-    Ok(())
 }
 
 fn mount_rootfs(
@@ -344,6 +322,7 @@ impl Task for Service {
             stderr: Mutex::new(stderr),
         });
         let wharf = self.wharf(None)?;
+        let content = self.content.clone();
         let events = self.events.clone();
         let id = req.id.clone();
         let stdin_path = stdio[0].clone();
@@ -357,8 +336,7 @@ impl Task for Service {
                 if let Ok(Some(stdin)) = open_fifo(&stdin_path, false) {
                     policy.stdin = Stdin::File(Arc::new(stdin));
                 }
-                let ran = prepare_network(&wharf, &spec, &mut policy)
-                    .and_then(|()| wharf.run_rootfs(&spec.rootfs, &policy, &stop));
+                let ran = crate::program::run(&wharf, &content, &id, &spec, &mut policy, &stop);
                 let code = match ran {
                     Ok(outcome) => wharf_core::exit_code(&outcome),
                     Err(e) => {

@@ -202,28 +202,105 @@ impl Services {
     /// Builds an image whose entrypoint is `/FILE`, holding `bytes`, pushes it and has
     /// containerd pull it; returns its name.
     pub fn push_program(&self, name: &str, file: &str, bytes: &[u8]) -> String {
+        self.push_built(name, file, bytes, "")
+    }
+
+    /// [`Services::push_program`] with more Dockerfile lines (`EXPOSE 9090`).
+    pub fn push_built(&self, name: &str, file: &str, bytes: &[u8], more: &str) -> String {
         let ctx = self.tmp.path().join(format!("ctx-{name}"));
         std::fs::create_dir_all(&ctx).unwrap();
         std::fs::write(ctx.join(file), bytes).unwrap();
+        let (wharf, options) = self.builder(name);
+        let options = wharf_core::BuildOptions {
+            dockerfile: format!("FROM scratch\nCOPY {file} /\nENTRYPOINT [\"/{file}\"]\n{more}"),
+            ..options
+        };
+        wharf.build(&ctx, &options, &mut |_| {}).unwrap();
+        let reference = self.push(&wharf, &options);
+        let pulled = self.ctr(&["images", "pull", "--plain-http", &reference]);
+        assert!(pulled.status.success(), "{pulled:?}");
+        reference
+    }
+
+    /// Packs `wasm` as the CNCF Wasm artifact (one `application/wasm` layer), pushes it and
+    /// has containerd fetch it without unpacking (1.6.20 cannot unpack such layers); returns
+    /// its name.
+    pub fn push_artifact(&self, name: &str, wasm: &Path) -> String {
+        let (wharf, options) = self.builder(name);
+        wharf.build_artifact(wasm, &options, &mut |_| {}).unwrap();
+        let reference = self.push(&wharf, &options);
+        let fetched = self.ctr(&["content", "fetch", "--plain-http", &reference]);
+        assert!(fetched.status.success(), "{fetched:?}");
+        reference
+    }
+
+    /// A wharf of the harness's own (not the shim's) and build options tagging `name:1` in
+    /// the registry.
+    fn builder(&self, name: &str) -> (wharf_core::Wharf, wharf_core::BuildOptions) {
         let reference = format!("{}/{name}:1", self.registry_addr);
         let wharf = wharf_core::Wharf::open(
             wharf_core::Root::open(self.tmp.path().join("builder")).unwrap(),
         )
         .unwrap();
         let options = wharf_core::BuildOptions {
-            dockerfile: format!("FROM scratch\nCOPY {file} /\nENTRYPOINT [\"/{file}\"]\n"),
             tags: vec![wharf_core::Reference::parse(&reference).unwrap()],
             ..Default::default()
         };
-        wharf.build(&ctx, &options, &mut |_| {}).unwrap();
+        (wharf, options)
+    }
+
+    fn push(&self, wharf: &wharf_core::Wharf, options: &wharf_core::BuildOptions) -> String {
+        let reference = options.tags[0].to_string();
         let registry = wharf_core::RegistryOptions {
             insecure: vec![self.registry_addr.clone()],
             ..Default::default()
         };
         wharf.push(&reference, &registry).unwrap();
-        let pulled = self.ctr(&["images", "pull", "--plain-http", &reference]);
-        assert!(pulled.status.success(), "{pulled:?}");
         reference
+    }
+
+    /// Creates container `id` of image `image` running `args` with containerd's gRPC API, with
+    /// no snapshot: its task starts with an empty rootfs, as containerd 1.6.25+ starts one of
+    /// a Wasm-layer image.
+    pub fn create_bare_container(&self, id: &str, image: &str, args: &[&str]) {
+        use containerd_client::services::v1::container::Runtime;
+        use containerd_client::services::v1::containers_client::ContainersClient;
+        use containerd_client::services::v1::{Container, CreateContainerRequest};
+        use containerd_client::tonic::Request;
+        let spec = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {"args": args, "env": ["PATH=/"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "root": {"path": "rootfs"},
+            "linux": {"namespaces": [{"type": "mount"}]},
+        });
+        let container = Container {
+            id: id.into(),
+            image: image.into(),
+            runtime: Some(Runtime {
+                name: wharf_shim::RUNTIME.into(),
+                options: None,
+            }),
+            spec: Some(prost_types::Any {
+                type_url: "types.containerd.io/opencontainers/runtime-spec/1/Spec".into(),
+                value: spec.to_string().into_bytes(),
+            }),
+            ..Default::default()
+        };
+        let request = CreateContainerRequest {
+            container: Some(container),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let channel = containerd_client::connect(self.socket()).await.unwrap();
+            let request = containerd_client::with_namespace!(request, "wharf-test");
+            ContainersClient::new(channel)
+                .create(request)
+                .await
+                .unwrap();
+        });
     }
 
     /// The shim's compiled-code cache: each file with its inode and modification time (a
