@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# The containerd shim against runc, in one run on Debian's containerd (private root, state and
-# sockets under target/bench/shim):
+# The containerd shim against runc (and runwasi's wasmtime shim when RUNWASI names its binary),
+# in one run on Debian's containerd (private root, state and sockets under target/bench/shim):
 #   - `ctr run --rm` of hello: wharf's shim running the hello guest vs runc running a static
 #     native hello in a one-file image;
-#   - memory per shim with N (default 1, then 10) idle detached tasks: the PSS of every process
-#     of the shim (wharf: shim + guest; runc: containerd-shim-runc-v2 + the native process).
-# Needs root. Pod start through CRI is not timed here yet (no CRI client in bench/).
+#   - pod start to first output through containerd's CRI plugin (RunPodSandbox, CreateContainer,
+#     StartContainer, until the first line is in the CRI log), with the runtime handler `wharf`
+#     vs `runc` (whose sandbox is a native pause process);
+#   - memory per pod with N (1, then 10) idle pods through CRI: the PSS of every process of
+#     the pod's shim (wharf: shim + its pod-sandbox child, the guest is a thread; runc:
+#     containerd-shim-runc-v2 + pause + the native process).
+# Needs root.
 #
 #   sudo bench/shim.sh
+#   sudo RUNWASI=/path/to/containerd-shim-wasmtime-v1 bench/shim.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-release}
 work=$PWD/target/bench/shim
-rm -rf "$work"; mkdir -p "$work"/{root,state,reg,wharf}
+rm -rf "$work"; mkdir -p "$work"/{root,state,reg,wharf,cni,logs}
 
 scripts/install-deps.sh
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
-cargo build --profile "$PROFILE" --locked -p wharf-cli -p wharf-shim
+cargo build --profile "$PROFILE" --locked -p wharf-cli -p wharf-shim --example cri_bench
 bin=$PWD/target/$PROFILE
+cri_bench=$bin/examples/cri_bench
+# containerd finds shims on its PATH: wharf's, and runwasi's when given.
+mkdir -p "$work/bin"; ln -sf "$bin/containerd-shim-wharf-v1" "$work/bin/"
+if [ -n "${RUNWASI:-}" ]; then ln -sf "$RUNWASI" "$work/bin/containerd-shim-wasmtime-v1"; fi
 sock=$work/containerd.sock
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 registry=127.0.0.1:$port
@@ -28,14 +37,28 @@ cat > "$work/containerd.toml" <<EOF
 version = 2
 root = "$work/root"
 state = "$work/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/bench/native-sleep:1"
+  restrict_oom_score_adj = true
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wharf]
+  runtime_type = "io.containerd.wharf.v1"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasmtime]
+  runtime_type = "io.containerd.wasmtime.v1"
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "$work/cni"
+  conf_dir = "$work/cni"
 [grpc]
   address = "$sock"
 [ttrpc]
   address = "$sock.ttrpc"
 EOF
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 & reg_pid=$!
-PATH=$bin:$PATH WHARF_ROOT=$work/wharf containerd --config "$work/containerd.toml" \
+PATH=$work/bin:$PATH WHARF_ROOT=$work/wharf containerd --config "$work/containerd.toml" \
   >"$work/containerd.log" 2>&1 & ctd_pid=$!
 cleanup() {
   ctr -a "$sock" -n bench task ls -q 2>/dev/null | xargs -r -n1 ctr -a "$sock" -n bench task kill -s SIGKILL >/dev/null 2>&1 || true
@@ -47,6 +70,7 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$sock" ] && curl -s "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
 ctr() { command ctr -a "$sock" -n bench "$@"; }
+cri() { "$cri_bench" "$sock" "$work/logs" "$@"; }
 
 # The Wasm images, built and pushed with wharf.
 export WHARF_ROOT=$work/builder WHARF_INSECURE_REGISTRIES=$registry
@@ -57,6 +81,7 @@ for guest in hello sleep; do
   "$bin/wharf" build -q -t "$registry/wasm-$guest:1" "$work/ctx-$guest" >/dev/null
   "$bin/wharf" push -q "$registry/wasm-$guest:1"
   ctr images pull --plain-http "$registry/wasm-$guest:1" >/dev/null
+  ctr -n k8s.io images pull --plain-http "$registry/wasm-$guest:1" >/dev/null
 done
 # The native images: one static program each, as an OCI layout archive.
 for native in hello sleep; do
@@ -69,20 +94,41 @@ for native in hello sleep; do
   clang -O2 -static -o "$work/$native" "$src"
   python3 bench/oci_image.py "$work/$native" "/$native" "bench/native-$native:1" "$work/native-$native.tar"
   ctr images import "$work/native-$native.tar" >/dev/null
+  ctr -n k8s.io images import "$work/native-$native.tar" >/dev/null
 done
 
 echo "== ctr run --rm of hello"
 ctr run --rm --runtime io.containerd.wharf.v1 "$registry/wasm-hello:1" warmup >/dev/null   # compile once
+runwasi_cmd=()
+if [ -n "${RUNWASI:-}" ]; then
+  ctr run --rm --runtime io.containerd.wasmtime.v1 "$registry/wasm-hello:1" warmup2 >/dev/null
+  runwasi_cmd=(-n runwasi-wasmtime "ctr -a $sock -n bench run --rm --runtime io.containerd.wasmtime.v1 $registry/wasm-hello:1 h3")
+fi
 hyperfine -N --warmup 3 --runs 30 --export-json "$work/run.json" \
   -n wharf-shim "ctr -a $sock -n bench run --rm --runtime io.containerd.wharf.v1 $registry/wasm-hello:1 h1" \
-  -n runc "ctr -a $sock -n bench run --rm docker.io/bench/native-hello:1 h2" 2>&1 | grep -E "^\s+(Time|Range)|Benchmark" || true
+  -n runc "ctr -a $sock -n bench run --rm docker.io/bench/native-hello:1 h2" \
+  "${runwasi_cmd[@]}" 2>&1 | grep -E "^\s+(Time|Range)|Benchmark" || true
 python3 - "$work/run.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 w, n = r["wharf-shim"], r["runc"]
-print(f"ctr run --rm hello: wharf shim {w['mean']*1000:.1f} ms (min {w['min']*1000:.1f}), "
-      f"runc {n['mean']*1000:.1f} ms (min {n['min']*1000:.1f}); ratio wharf/runc {w['mean']/n['mean']:.2f}")
+line = (f"ctr run --rm hello: wharf shim {w['mean']*1000:.1f} ms (min {w['min']*1000:.1f}), "
+        f"runc {n['mean']*1000:.1f} ms (min {n['min']*1000:.1f}); ratio wharf/runc {w['mean']/n['mean']:.2f}")
+if "runwasi-wasmtime" in r:
+    x = r["runwasi-wasmtime"]
+    line += f"; runwasi wasmtime {x['mean']*1000:.1f} ms, ratio wharf/runwasi {w['mean']/x['mean']:.2f}"
+print(line)
 PY
+
+echo "== pod start to first output through CRI (20 pods each, one after another)"
+handlers="wharf:$registry/wasm-hello:1 runc:docker.io/bench/native-hello:1"
+if [ -n "${RUNWASI:-}" ]; then handlers="$handlers wasmtime:$registry/wasm-hello:1"; fi
+for pair in $handlers; do
+  handler=${pair%%:*}; image=${pair#*:}
+  cri time "$handler" "$image" 2 >/dev/null        # warm: compiled code, snapshots
+  read -r mean min < <(cri time "$handler" "$image" 20)
+  echo "CRI pod start to first output, $handler: mean $mean ms (min $min)"
+done
 
 pss_of_shims() {   # $1: pattern of the shim binary; prints the PSS (KiB) of each shim and its children
   python3 - "$1" "$sock" <<'PY'
@@ -112,24 +158,19 @@ print(len(shims), total)
 PY
 }
 for n in 1 10; do
-  for i in $(seq 1 "$n"); do
-    ctr run -d --runtime io.containerd.wharf.v1 "$registry/wasm-sleep:1" "w$n-$i" >/dev/null
-    ctr run -d docker.io/bench/native-sleep:1 "r$n-$i" >/dev/null
-  done
-  sleep 1
-  read -r ws wk < <(pss_of_shims containerd-shim-wharf-v1)
-  read -r rs rk < <(pss_of_shims containerd-shim-runc-v2)
-  echo "$n idle tasks: wharf $ws shims, PSS $((wk / n)) KiB per task; runc $rs shims, PSS $((rk / n)) KiB per task (shim + process)"
-  for i in $(seq 1 "$n"); do
-    for id in "w$n-$i" "r$n-$i"; do
-      ctr task kill -s SIGKILL "$id" >/dev/null 2>&1 || true
-    done
-  done
-  sleep 1
-  for i in $(seq 1 "$n"); do
-    for id in "w$n-$i" "r$n-$i"; do
-      ctr task delete "$id" >/dev/null 2>&1 || true
-      ctr containers rm "$id" >/dev/null 2>&1 || true
-    done
+  for pair in $handlers; do
+    handler=${pair%%:*}; image=${pair#*:}
+    image=${image/hello/sleep}
+    cri start "$handler" "$image" "$n"
+    sleep 1
+    case $handler in
+      wharf) pattern=containerd-shim-wharf-v1 ;;
+      runc) pattern=containerd-shim-runc-v2 ;;
+      wasmtime) pattern=containerd-shim-wasmtime-v1 ;;
+    esac
+    read -r shims kib < <(pss_of_shims "$pattern")
+    echo "$n idle pods, $handler: $shims shims, PSS $((kib / n)) KiB per pod (shim + its processes)"
+    cri clean
+    sleep 0.5
   done
 done

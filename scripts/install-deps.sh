@@ -2,11 +2,11 @@
 # Installs the system packages wharf's tests and examples need on Debian 12: clang, lld and
 # wasi-libc build the C test guests into WASI modules; docker-registry (a real OCI registry),
 # skopeo (interop checks) and apache2-utils (htpasswd, for the basic-auth registry) and openssl (signing
-# bearer tokens) serve the registry tests; containerd (with ctr), iproute2 (ip netns), curl and protobuf-compiler (the CRI client) run the shim tests. componentize-py (PyPI) and componentize-js (npm) build
+# bearer tokens) serve the registry tests; containerd (with ctr), containernetworking-plugins (the CRI pod network), iproute2 (ip netns), curl and protobuf-compiler (the CRI client) run the shim tests. componentize-py (PyPI) and componentize-js (npm) build
 # the Python and JavaScript wasi:http test guests. Skips what is already installed.
 set -euo pipefail
 
-packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 docker-registry skopeo apache2-utils openssl containerd iproute2 curl protobuf-compiler)
+packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 docker-registry skopeo apache2-utils openssl containerd containernetworking-plugins iproute2 curl protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

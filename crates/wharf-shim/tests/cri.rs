@@ -11,22 +11,11 @@ use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::*;
 use tonic::transport::Channel;
 
+use common::cri_client::{self, container_config};
 use common::{start_with, wait_for, Services, GUEST, SANDBOX_IMAGE, SPIN};
 
 async fn client(services: &Services) -> RuntimeServiceClient<Channel> {
-    let socket = services.socket();
-    let channel = tonic::transport::Endpoint::try_from("http://[::]:0")
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
-            let socket = socket.clone();
-            async move {
-                let stream = tokio::net::UnixStream::connect(socket).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-            }
-        }))
-        .await
-        .expect("containerd's CRI socket");
-    RuntimeServiceClient::new(channel)
+    cri_client::connect(services.socket()).await
 }
 
 /// Pushes an image and makes it known to CRI (containerd's `k8s.io` namespace).
@@ -38,42 +27,7 @@ fn cri_image(services: &Services, name: &str, wat: &str) -> String {
 }
 
 fn pod_config(logs: &std::path::Path) -> PodSandboxConfig {
-    PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: "wasm-pod".into(),
-            uid: "uid-1".into(),
-            namespace: "default".into(),
-            attempt: 0,
-        }),
-        log_directory: logs.to_string_lossy().into_owned(),
-        linux: Some(LinuxPodSandboxConfig {
-            security_context: Some(LinuxSandboxSecurityContext {
-                namespace_options: Some(NamespaceOption {
-                    network: NamespaceMode::Node as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn container_config(name: &str, image: &str, args: &[&str]) -> ContainerConfig {
-    ContainerConfig {
-        metadata: Some(ContainerMetadata {
-            name: name.into(),
-            attempt: 0,
-        }),
-        image: Some(ImageSpec {
-            image: image.into(),
-            ..Default::default()
-        }),
-        args: args.iter().map(|a| a.to_string()).collect(),
-        log_path: format!("{name}.log"),
-        ..Default::default()
-    }
+    cri_client::pod_config("wasm-pod", logs)
 }
 
 /// Server processes of wharf's shim started by this test's containerd.
@@ -267,4 +221,118 @@ async fn pod_flow(services: &Services, guest: &str, spin: &str) {
         std::fs::read_dir(cache.join("aot")).is_ok_and(|mut d| d.next().is_some()),
         "nothing compiled into the root the runtime options name"
     );
+}
+
+/// Pushes the wasi:http test server and makes it known to CRI.
+fn cri_http_image(services: &Services) -> String {
+    let server = std::fs::read(wharf_test_guests::guest("http-server.wasm")).unwrap();
+    let image = services.push_program("http", "server.wasm", &server);
+    let pulled = services.ctr_in("k8s.io", &["images", "pull", "--plain-http", &image]);
+    assert!(pulled.status.success(), "{pulled:?}");
+    image
+}
+
+#[test]
+fn a_pod_on_its_own_network_serves_only_there() {
+    let services = start_with(true);
+    let server = cri_http_image(&services);
+    cri_image(&services, SANDBOX_IMAGE, SPIN);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let logs = services.tmp.path().join("net-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let mut cri = client(&services).await;
+        // What kubelet sends for an ordinary pod: the pod's own network, made by CRI with CNI.
+        let mut config = cri_client::pod_config("net-pod", &logs);
+        config.linux = None;
+        let pod = cri
+            .run_pod_sandbox(RunPodSandboxRequest {
+                config: Some(config.clone()),
+                runtime_handler: "wharf".into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", services.log()))
+            .into_inner()
+            .pod_sandbox_id;
+        let container = cri
+            .create_container(CreateContainerRequest {
+                pod_sandbox_id: pod.clone(),
+                config: Some(container_config("web", &server, &[])),
+                sandbox_config: Some(config),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .container_id;
+        cri.start_container(StartContainerRequest {
+            container_id: container.clone(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", services.log()));
+        let ip = cri
+            .pod_sandbox_status(PodSandboxStatusRequest {
+                pod_sandbox_id: pod.clone(),
+                verbose: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .and_then(|s| s.network)
+            .map(|n| n.ip)
+            .unwrap_or_default();
+        let network = services.pod_network.clone().unwrap();
+        assert!(
+            ip.starts_with(&format!("{}.", network.prefix)),
+            "the pod's address {ip:?} is not on its network"
+        );
+
+        // Its pod address answers (as a Service would reach it); the node's loopback does not.
+        let pod_url = format!("http://{ip}:8080/");
+        wait_for("the server's answer on the pod's address", || {
+            curl(&pod_url).is_some_and(|b| b == "hello from wasi:http\n")
+        });
+        assert_eq!(
+            curl("http://127.0.0.1:8080/"),
+            None,
+            "served on the node's network"
+        );
+
+        cri.stop_pod_sandbox(StopPodSandboxRequest {
+            pod_sandbox_id: pod.clone(),
+        })
+        .await
+        .unwrap();
+        let stopped = cri
+            .container_status(ContainerStatusRequest {
+                container_id: container,
+                verbose: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .unwrap();
+        assert_eq!(stopped.state, ContainerState::ContainerExited as i32);
+        cri.remove_pod_sandbox(RemovePodSandboxRequest {
+            pod_sandbox_id: pod,
+        })
+        .await
+        .unwrap();
+        wait_for("the shim's exit", || shim_servers(&services) == 0);
+    });
+}
+
+/// The body at `url`, or `None` when nothing answers.
+fn curl(url: &str) -> Option<String> {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "2", url])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses part of it
 
+pub mod cri_client;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +15,8 @@ pub struct Services {
     registry: Child,
     containerd: Child,
     registry_addr: String,
+    /// The CRI plugin's pod network, when it runs.
+    pub pod_network: Option<PodNetwork>,
 }
 
 impl Drop for Services {
@@ -39,6 +43,13 @@ impl Drop for Services {
                     }
                 }
             }
+        }
+        // The CRI tests' pod network bridge (CRI removed each pod's veth and namespace).
+        if let Some(network) = &self.pod_network {
+            let _ = Command::new("ip")
+                .args(["link", "del", &network.bridge])
+                .stderr(Stdio::null())
+                .status();
         }
         // What containerd or a shim may have left mounted (a failed test's rootfs), deepest
         // first.
@@ -89,6 +100,7 @@ pub fn start_with(cri: bool) -> Services {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let registry_addr = format!("127.0.0.1:{}", free_port());
+    let pod_network = cri.then(PodNetwork::new);
     std::fs::write(
         dir.join("registry.yml"),
         format!(
@@ -112,8 +124,8 @@ pub fn start_with(cri: bool) -> Services {
              [grpc]\n  address = \"{0}/containerd.sock\"\n\
              [ttrpc]\n  address = \"{0}/containerd.sock.ttrpc\"\n",
             dir.display(),
-            if cri {
-                cri_config(dir, &registry_addr)
+            if let Some(network) = &pod_network {
+                cri_config(dir, &registry_addr, network)
             } else {
                 "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]".to_string()
             }
@@ -140,6 +152,7 @@ pub fn start_with(cri: bool) -> Services {
         registry,
         containerd,
         registry_addr,
+        pod_network,
     };
     wait_for("containerd's start", || services.socket().exists());
     wait_for("the registry's start", || {
@@ -152,11 +165,54 @@ pub fn start_with(cri: bool) -> Services {
 /// passes them), instead of the `WHARF_ROOT` containerd's environment gives.
 pub const CRI_ROOT: &str = "cri-root";
 
+/// The pod network of a CRI test's containerd (Debian's CNI `bridge` and `host-local`
+/// plugins): a bridge and a subnet of its own, the bridge removed when the services go.
+#[derive(Debug, Clone)]
+pub struct PodNetwork {
+    pub bridge: String,
+    /// Its addresses' first three octets, `10.X.Y`.
+    pub prefix: String,
+}
+
+impl PodNetwork {
+    /// One per call in this process (tests run in parallel), and per process.
+    fn new() -> PodNetwork {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = std::process::id();
+        PodNetwork {
+            bridge: format!("wharf{}-{n}", pid % 100_000),
+            prefix: format!(
+                "10.{}.{}",
+                100 + (pid % 100),
+                (pid / 100 % 25) * 10 + n % 10
+            ),
+        }
+    }
+}
+
 /// containerd's CRI plugin: restricted OOM scores (root may not lower them here), the runtime
-/// handler `wharf` with its options, and empty CNI directories.
-fn cri_config(dir: &Path, registry: &str) -> String {
+/// handler `wharf` with its options, and a pod network of its own (a bridge with host-local
+/// addresses kept in the temporary directory).
+fn cri_config(dir: &Path, registry: &str, network: &PodNetwork) -> String {
     let cri = "[plugins.\"io.containerd.grpc.v1.cri\"";
     std::fs::create_dir_all(dir.join("cni")).unwrap();
+    let conflist = serde_json::json!({
+        "cniVersion": "0.4.0",
+        "name": "wharf-test",
+        "plugins": [{
+            "type": "bridge",
+            "bridge": network.bridge,
+            "isGateway": true,
+            "ipMasq": false,
+            "ipam": {
+                "type": "host-local",
+                "ranges": [[{"subnet": format!("{}.0/24", network.prefix)}]],
+                "dataDir": dir.join("cni-ipam"),
+            },
+        }],
+    });
+    std::fs::write(dir.join("cni/10-wharf-test.conflist"), conflist.to_string()).unwrap();
     let shim_config = dir.join("shim.toml");
     let root = dir.join(CRI_ROOT);
     std::fs::write(&shim_config, format!("root = \"{}\"\n", root.display())).unwrap();
@@ -166,7 +222,7 @@ fn cri_config(dir: &Path, registry: &str) -> String {
          {cri}.containerd.runtimes.wharf]\n  runtime_type = \"io.containerd.wharf.v1\"\n\
          {cri}.containerd.runtimes.wharf.options]\n  TypeUrl = \"wharf.shim.v1.Config\"\n  \
          ConfigPath = \"{1}\"\n\
-         {cri}.cni]\n  bin_dir = \"{0}\"\n  conf_dir = \"{0}\"\n",
+         {cri}.cni]\n  bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"{0}\"\n",
         dir.join("cni").display(),
         shim_config.display()
     )
