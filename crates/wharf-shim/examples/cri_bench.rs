@@ -47,14 +47,8 @@ fn main() {
             }
             ("start", Some([handler, image, count])) => {
                 for i in 0..count.parse().expect("N") {
-                    start_pod(
-                        &mut cri,
-                        &logs,
-                        &format!("idle-{handler}-{i}"),
-                        handler,
-                        image,
-                    )
-                    .await;
+                    let name = format!("idle-{handler}-{i}");
+                    start_pod(&mut cri, &logs, &name, handler, image, false).await;
                 }
             }
             ("clean", _) => {
