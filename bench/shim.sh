@@ -21,7 +21,7 @@ rm -rf "$work"; mkdir -p "$work"/{root,state,reg,wharf,cni,logs}
 
 scripts/install-deps.sh
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
-cargo build --profile "$PROFILE" --locked -p wharf-cli -p wharf-shim --example cri_bench
+cargo build --profile "$PROFILE" --locked -p wharf-cli -p wharf-shim --bins --example cri_bench
 bin=$PWD/target/$PROFILE
 cri_bench=$bin/examples/cri_bench
 # containerd finds shims on its PATH: wharf's, and runwasi's when given.

@@ -456,6 +456,7 @@ pub fn logs(wharf: &Wharf, args: LogsArgs) -> i32 {
         since,
         until,
         follow: args.follow,
+        from_start: false,
     };
     let printed = wharf
         .logs(&args.container, query)

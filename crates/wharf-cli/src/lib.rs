@@ -11,6 +11,7 @@ mod hints;
 mod images;
 mod registry;
 mod run;
+mod service;
 mod units;
 
 use std::path::PathBuf;
@@ -87,6 +88,16 @@ enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// wharf itself: the Docker Engine API service.
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+/// `wharf system ...`.
+#[derive(Debug, Subcommand)]
+enum SystemCommand {
+    /// Serve the Docker Engine API on a unix socket (docker, docker-compose, the Docker SDK).
+    Service(service::ServiceArgs),
 }
 
 /// `wharf container ...`: Docker's management-command spelling of the container verbs.
@@ -195,6 +206,7 @@ pub fn main() -> i32 {
         Command::Stats(args) => containers::stats(&wharf, args),
         Command::Port(args) => containers::port(&wharf, args),
         Command::Events(args) => events::events(&wharf, args),
+        Command::System(SystemCommand::Service(args)) => service::service(&wharf, args),
         Command::Container(command) => match command {
             ContainerCommand::Ls(args) => containers::ps(&wharf, args),
             ContainerCommand::Prune(args) => containers::prune(&wharf, args),

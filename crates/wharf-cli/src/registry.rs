@@ -65,7 +65,7 @@ const REGISTRY_TIMEOUT_ENV: &str = "WHARF_REGISTRY_TIMEOUT";
 /// Registry options from wharf's environment (the CLI's configuration, as daemon.json is
 /// dockerd's) ([`INSECURE_REGISTRIES_ENV`],
 /// [`REGISTRY_TIMEOUT_ENV`]); credentials come from Docker's config file.
-fn registry_options_from_env() -> Result<RegistryOptions, wharf_core::Error> {
+pub(crate) fn registry_options_from_env() -> Result<RegistryOptions, wharf_core::Error> {
     let mut options = RegistryOptions::default();
     if let Ok(list) = std::env::var(INSECURE_REGISTRIES_ENV) {
         options.insecure = list

@@ -157,12 +157,20 @@ impl Wharf {
             labels: spec.labels.clone(),
         };
         // The container's files are unpacked before it appears: it owns them until `rm`.
-        let created = self
-            .containers()?
-            .create_with(config, |dir| match &rootfs_layers {
+        let created = self.containers()?.create_with(config, |dir| {
+            // The log exists from the start: an attach before `start` holds it open, and
+            // reads it whole even when the container is removed as soon as it ends
+            // (`run --rm`).
+            std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(wharf_containers::logs::log_path(dir))
+                .map_err(Error::io)?;
+            match &rootfs_layers {
                 Some(layers) => crate::rootfs::ensure_rootfs(&store, layers, &dir.join(ROOTFS_DIR)),
                 None => Ok(()),
-            })?;
+            }
+        })?;
         // An `rmi` that listed the containers before this one existed must not have deleted
         // its image meanwhile: checked under the store's lock, which `rmi` holds from its
         // listing to its commit.

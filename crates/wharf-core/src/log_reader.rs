@@ -27,6 +27,9 @@ pub struct LogQuery {
     pub until: Option<SystemTime>,
     /// Keep reading what the container writes until it stops.
     pub follow: bool,
+    /// Following a container that has not started yet waits for its start (an attach before
+    /// `start`), instead of ending at once.
+    pub from_start: bool,
 }
 
 /// What a [`LogStream`] yields.
@@ -46,6 +49,9 @@ pub struct LogStream<'a> {
     path: PathBuf,
     backlog: std::vec::IntoIter<Entry>,
     query: LogQuery,
+    /// The current file, held open: once the container is removed (`--rm`) its log is read
+    /// to the end through this.
+    file: Option<File>,
     offset: u64,
     inode: Option<u64>,
     waited: bool,
@@ -61,14 +67,15 @@ impl Wharf {
         let path = logs::log_path(&dir);
         let mut backlog = logs::read_rotated(&dir).map_err(Error::io)?;
         // The current file is read once, and following goes on exactly where this read ended.
-        let (offset, inode) = match File::open(&path) {
-            Ok(file) => {
+        let held = File::open(&path).ok();
+        let (offset, inode) = match &held {
+            Some(file) => {
                 let inode = file.metadata().map_err(Error::io)?.ino();
-                let (entries, offset) = logs::read_from(file, 0).map_err(Error::io)?;
+                let (entries, offset) = read_held(file, 0)?;
                 backlog.extend(entries);
                 (offset, Some(inode))
             }
-            Err(_) => (0, None),
+            None => (0, None),
         };
         backlog.retain(|e| in_window(e, &query));
         if let Some(n) = query.tail {
@@ -81,12 +88,18 @@ impl Wharf {
             path,
             backlog: backlog.into_iter(),
             query,
+            file: held,
             offset,
             inode,
             waited: true,
             done: false,
         })
     }
+}
+
+/// The entries of the held `file` from `offset`, and where they end.
+fn read_held(file: &File, offset: u64) -> Result<(Vec<Entry>, u64), Error> {
+    logs::read_from(file.try_clone().map_err(Error::io)?, offset).map_err(Error::io)
 }
 
 fn time_of(entry: &Entry) -> Option<SystemTime> {
@@ -103,19 +116,33 @@ impl LogStream<'_> {
     /// New entries of the current file; `Ok(false)` once the container has stopped and
     /// everything it wrote has been read.
     fn look(&mut self, pending: &mut Vec<Entry>) -> Result<bool, Error> {
-        // The state is read before the log, so nothing written before the end is missed.
-        let live = self
-            .wharf
-            .container(&self.id)
-            .is_ok_and(|(c, _)| c.state.status.is_live());
-        if let Ok(file) = File::open(&self.path) {
-            let meta = file.metadata().map_err(Error::io)?;
-            // Rotated (a new file) or truncated: start over at its beginning.
-            if self.inode.is_some_and(|i| i != meta.ino()) || meta.len() < self.offset {
+        // The state is read before the log, so nothing written before the end is missed. A
+        // removed container has ended; its log is read to the end through the held file.
+        let live = self.wharf.container(&self.id).is_ok_and(|(c, _)| {
+            c.state.status.is_live()
+                || (self.query.from_start && c.state.status == wharf_containers::Status::Created)
+        });
+        // Rotated (a new file at the path): the rest of the held one first, then the new one.
+        let current = std::fs::metadata(&self.path).ok().map(|m| m.ino());
+        if let Some(file) = &self.file {
+            if current.is_some() && current != self.inode {
+                let (entries, _) = read_held(file, self.offset)?;
+                pending.extend(entries.into_iter().filter(|e| in_window(e, &self.query)));
+                self.file = None;
                 self.offset = 0;
             }
-            self.inode = Some(meta.ino());
-            let (entries, next) = logs::read_from(file, self.offset).map_err(Error::io)?;
+        }
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+            self.inode = current;
+            self.offset = 0;
+        }
+        if let Some(file) = &self.file {
+            // Truncated: start over at its beginning.
+            if file.metadata().map_err(Error::io)?.len() < self.offset {
+                self.offset = 0;
+            }
+            let (entries, next) = read_held(file, self.offset)?;
             self.offset = next;
             pending.extend(entries.into_iter().filter(|e| in_window(e, &self.query)));
         }
