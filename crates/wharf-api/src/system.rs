@@ -59,10 +59,23 @@ async fn version() -> Json<api::SystemVersion> {
         platform: Some(api::SystemVersionPlatform {
             name: "wharf".into(),
         }),
+        // The CLI prints the server's lines from the Engine component's details.
         components: Some(vec![api::SystemVersionComponents {
             name: "Engine".into(),
             version: engine.clone(),
-            details: None,
+            details: Some(
+                [
+                    ("ApiVersion", API_VERSION.to_string()),
+                    ("MinAPIVersion", MIN_API_VERSION.to_string()),
+                    ("Os", "linux".to_string()),
+                    ("Arch", go_arch().to_string()),
+                    ("KernelVersion", kernel.clone()),
+                    ("Experimental", "false".to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            ),
         }]),
         version: Some(engine),
         api_version: Some(API_VERSION.into()),

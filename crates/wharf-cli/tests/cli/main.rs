@@ -3,6 +3,7 @@
 mod cache;
 mod containers;
 mod crash;
+mod docker_api;
 mod exit_codes;
 mod http;
 mod images;

@@ -1,0 +1,275 @@
+//! The Docker Engine API service (`wharf system service`) driven by the stock docker CLI, on
+//! a socket in the test's own directory: what `docker` does reaches the same containers and
+//! images as `wharf`, errors read as Docker's, and a killed service loses nothing.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::services::Registry;
+use crate::support::{guest, Ran, TestRoot};
+
+/// A wharf root with its API service running, and `docker` pointed at it.
+struct Api {
+    env: TestRoot,
+    service: Option<Child>,
+}
+
+impl Api {
+    fn start() -> Api {
+        let mut api = Api {
+            env: TestRoot::new(),
+            service: None,
+        };
+        api.restart();
+        api
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.env.tmp.path().join("docker.sock")
+    }
+
+    /// Starts the service (again), and waits until it answers.
+    fn restart(&mut self) {
+        let socket = self.socket();
+        let child = self
+            .env
+            .command(&["system", "service", "--socket", socket.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.service = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.docker(&["version"]).code != 0 {
+            assert!(Instant::now() < deadline, "the service did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// kill -9 of the service.
+    fn kill_service(&mut self) {
+        if let Some(mut child) = self.service.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn docker_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("docker");
+        cmd.env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", self.env.docker_config())
+            .env_remove("DOCKER_CONTEXT")
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn docker(&self, args: &[&str]) -> Ran {
+        self.docker_command(args)
+            .output()
+            .expect("docker (the CLI) not found: scripts/install-deps.sh installs it")
+            .into()
+    }
+
+    /// `docker ARGS`, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let ran = self.docker(args);
+        assert_eq!(ran.code, 0, "docker {args:?}: {ran:?}");
+        ran.stdout
+    }
+
+    /// Builds guest `file` into image `name` with `wharf build`.
+    fn build(&self, name: &str, file: &str) {
+        let ctx = self.env.tmp.path().join(format!("ctx-{name}"));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::copy(guest(file), ctx.join(file)).unwrap();
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!("FROM scratch\nCOPY {file} /\nENTRYPOINT [\"/{file}\"]\n"),
+        )
+        .unwrap();
+        let built = self
+            .env
+            .wharf(&["build", "-q", "-t", name, ctx.to_str().unwrap()]);
+        assert_eq!(built.code, 0, "{built:?}");
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.kill_service();
+        // The containers' monitors outlive the service by design; the test's must not.
+        let ids = self.env.wharf(&["ps", "-aq"]).stdout;
+        for id in ids.split_whitespace() {
+            let _ = self.env.wharf(&["rm", "-f", id]);
+        }
+    }
+}
+
+#[test]
+fn the_docker_cli_runs_containers_through_the_service() {
+    let api = Api::start();
+    api.build("hello:1", "hello.wasm");
+    api.build("exit3:1", "exit3.wasm");
+    api.build("sleep:1", "sleep.wasm");
+
+    let version = api.ok(&[
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.Os}}",
+    ]);
+    assert_eq!(version.trim(), format!("{} linux", wharf_api::API_VERSION));
+    assert!(api.ok(&["info"]).contains("Images: 3"));
+    assert!(api.ok(&["images"]).contains("hello"));
+
+    // Attached: the guest's output and its exit code, also when removed at once (--rm).
+    let ran = api.docker(&["run", "--rm", "hello:1", "a1", "a2"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stdout
+            .contains("hello from wasm\narg[0]=/hello.wasm\narg[1]=a1\narg[2]=a2\n"),
+        "{ran:?}"
+    );
+    let ran = api.docker(&["run", "--name", "three", "exit3:1"]);
+    assert_eq!(ran.code, 3, "{ran:?}");
+    assert!(!ran.stdout.is_empty() && !ran.stderr.is_empty(), "{ran:?}");
+
+    // Detached: the same containers for docker and wharf.
+    let id = api.ok(&[
+        "run", "-d", "--name", "sleeper", "-e", "A=B", "--label", "app=demo", "sleep:1",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    let ps = api.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.lines().any(|l| l.starts_with("sleeper Up")), "{ps}");
+    assert!(api.env.wharf(&["ps"]).stdout.contains("sleeper"));
+    let filtered = api.ok(&["ps", "-a", "--filter", "label=app=demo", "-q"]);
+    assert_eq!(filtered.trim(), &id[..12]);
+    let state = api.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{index .Config.Env 0}}",
+        "sleeper",
+    ]);
+    assert_eq!(state.trim(), "running A=B");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !api.ok(&["logs", "sleeper"]).contains("sleeping") {
+        assert!(Instant::now() < deadline, "no output in docker logs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let exec = api.docker(&["exec", "sleeper", "ls"]);
+    assert_eq!(exec.code, 1);
+    assert!(
+        exec.stderr
+            .contains("Error response from daemon: exec is not supported by wharf"),
+        "{exec:?}"
+    );
+    assert_eq!(api.ok(&["stop", "-t", "1", "sleeper"]).trim(), "sleeper");
+    assert_eq!(api.ok(&["wait", "sleeper"]).trim(), "143");
+    assert_eq!(
+        api.ok(&["inspect", "-f", "{{.State.ExitCode}}", "sleeper"])
+            .trim(),
+        "143"
+    );
+
+    // A wharf container shows in docker ps; Docker's errors come back as Docker's.
+    api.env.run_d(&["--name", "from-wharf", "sleep:1"]);
+    assert!(api.ok(&["ps"]).contains("from-wharf"));
+    let taken = api.docker(&["create", "--name", "from-wharf", "sleep:1"]);
+    assert_eq!(taken.code, 1, "{taken:?}");
+    assert!(
+        taken.stderr.contains(
+            "Error response from daemon: the container name \"from-wharf\" is already in use"
+        ),
+        "{taken:?}"
+    );
+    let missing = api.docker(&["inspect", "nosuch"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("No such object: nosuch"),
+        "{missing:?}"
+    );
+    let running = api.docker(&["rm", "from-wharf"]);
+    assert_eq!(running.code, 1, "{running:?}");
+    api.ok(&["kill", "from-wharf"]);
+    assert_eq!(api.ok(&["wait", "from-wharf"]).trim(), "137");
+    api.ok(&["restart", "-t", "1", "from-wharf"]);
+    assert!(api.ok(&["ps"]).contains("from-wharf"));
+    api.ok(&["rm", "-f", "from-wharf"]);
+    assert!(!api.env.wharf(&["ps", "-a"]).stdout.contains("from-wharf"));
+    let pruned = api.ok(&["container", "prune", "-f"]);
+    assert!(
+        pruned.contains(&id[..12]) || pruned.contains(id),
+        "{pruned}"
+    );
+    assert!(!api.ok(&["ps", "-a"]).contains("sleeper"));
+}
+
+#[test]
+fn the_docker_cli_pulls_tags_pushes_and_removes_images() {
+    let api = Api::start();
+    let registry = Registry::start();
+    api.build("hello:1", "hello.wasm");
+    let remote = format!("{}/team/hello:2", registry.addr);
+    api.ok(&["tag", "hello:1", &remote]);
+    let pushed = api.ok(&["push", &remote]);
+    assert!(pushed.contains("2: digest: sha256:"), "{pushed}");
+    let removed = api.ok(&["rmi", &remote]);
+    assert!(
+        removed.contains(&format!("Untagged: {remote}")),
+        "{removed}"
+    );
+    api.ok(&["rmi", "hello:1"]);
+    assert!(!api.ok(&["images"]).contains("hello"));
+
+    let pulled = api.ok(&["pull", &remote]);
+    assert!(
+        pulled.contains("Status: Downloaded newer image"),
+        "{pulled}"
+    );
+    let ran = api.docker(&["run", "--rm", &remote]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("hello from wasm"), "{ran:?}");
+    // `docker run` of an image not in the store pulls it first (404 on create, then a pull).
+    api.ok(&["rmi", &remote]);
+    let ran = api.docker(&["run", "--rm", &remote, "again"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("arg[1]=again"), "{ran:?}");
+    let missing = api.docker(&["pull", &format!("{}/nosuch:1", registry.addr)]);
+    assert_ne!(missing.code, 0, "{missing:?}");
+}
+
+#[test]
+fn a_killed_service_loses_nothing_and_the_next_serves_the_same_containers() {
+    let mut api = Api::start();
+    api.build("chatty:1", "chatty.wasm");
+    api.build("sleep:1", "sleep.wasm");
+    api.ok(&["run", "-d", "--name", "long", "sleep:1"]);
+    let mut follower = api
+        .docker_command(&["logs", "-f", "long"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    api.kill_service();
+    // The follower ends with the service; the container runs on.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while follower.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "docker logs -f outlived the service"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(api.env.wharf(&["ps"]).stdout.contains("long"));
+    assert_ne!(api.docker(&["ps"]).code, 0, "nothing serves the socket now");
+
+    api.restart();
+    let ps = api.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.lines().any(|l| l.starts_with("long Up")), "{ps}");
+    assert!(api.ok(&["logs", "long"]).contains("sleeping"));
+    let ran = api.docker(&["run", "--rm", "chatty:1", "4", "2"]);
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert_eq!(ran.stdout, "out 0\nout 2\n");
+    assert_eq!(ran.stderr, "err 1\nerr 3\n");
+}
