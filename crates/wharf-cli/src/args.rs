@@ -3,8 +3,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use wharf_core::Mount;
-
 /// Parses a Docker memory size (`64m`): the core's rule, as clap's value parser.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     wharf_core::parse_size(text)
@@ -57,11 +55,6 @@ pub fn env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
         vars.extend(entry);
     }
     Ok(vars)
-}
-
-/// Parses `-v HOST_DIR:GUEST_DIR[:ro|rw]`: the sandbox's rule, as clap's value parser.
-pub fn parse_mount(spec: &str) -> Result<Mount, String> {
-    Mount::parse(spec)
 }
 
 /// Parses `-p [[HOST_IP:]HOST_PORT:]GUEST_PORT[/tcp]`: the sandbox's rule, as clap's value
@@ -132,15 +125,19 @@ mod tests {
     fn mounts() {
         let tmp = tempfile::tempdir().unwrap();
         let host = tmp.path().to_str().unwrap();
-        let mount = parse_mount(&format!("{host}:/data/:ro")).unwrap();
+        let mount = wharf_core::Mount::parse(&format!("{host}:/data/:ro")).unwrap();
         assert_eq!(mount.guest, "/data");
         assert!(mount.read_only);
-        assert!(!parse_mount(&format!("{host}:/data")).unwrap().read_only);
-        assert!(parse_mount(&format!("{host}:data")).is_err());
-        assert!(parse_mount(&format!("{host}:/data:xx")).is_err());
-        assert!(parse_mount(&format!("{host}/missing:/data")).is_err());
+        assert!(
+            !wharf_core::Mount::parse(&format!("{host}:/data"))
+                .unwrap()
+                .read_only
+        );
+        assert!(wharf_core::Mount::parse(&format!("{host}:data")).is_err());
+        assert!(wharf_core::Mount::parse(&format!("{host}:/data:xx")).is_err());
+        assert!(wharf_core::Mount::parse(&format!("{host}/missing:/data")).is_err());
         std::fs::write(tmp.path().join("f"), "").unwrap();
-        assert!(parse_mount(&format!("{host}/f:/data"))
+        assert!(wharf_core::Mount::parse(&format!("{host}/f:/data"))
             .unwrap_err()
             .contains("not a directory"));
     }

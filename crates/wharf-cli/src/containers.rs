@@ -136,7 +136,7 @@ fn new_output<'a>(wharf: &'a Wharf, id: &str) -> Result<LogStream<'a>, wharf_cor
 
 /// `wharf create [OPTIONS] IMAGE|FILE [ARG...]`: as `run`, without starting.
 pub fn create(wharf: &Wharf, args: RunArgs) -> i32 {
-    let policy = match args.policy() {
+    let policy = match args.policy(wharf) {
         Ok(p) => p,
         Err(e) => return fail(e, ENGINE_FAILED),
     };

@@ -109,7 +109,8 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub(crate) fn policy(&self) -> Result<SandboxPolicy, String> {
+    /// The sandbox policy the flags ask for; `-v NAME:/path` creates volume NAME on first use.
+    pub(crate) fn policy(&self, wharf: &wharf_core::Wharf) -> Result<SandboxPolicy, String> {
         let mut env = Vec::new();
         for file in &self.env_file {
             env.extend(args::env_file(file)?);
@@ -120,7 +121,7 @@ impl RunArgs {
         let mounts = self
             .volume
             .iter()
-            .map(|spec| args::parse_mount(spec))
+            .map(|spec| wharf.bind_mount(spec).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         if self.command[0].starts_with('-') {
             return Err(format!(
@@ -196,7 +197,7 @@ pub(crate) fn publish(
 
 /// Runs the guest and returns wharf's exit code.
 pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
-    let policy = match args.policy() {
+    let policy = match args.policy(wharf) {
         Ok(policy) => policy,
         Err(e) => return fail(e, ENGINE_FAILED),
     };

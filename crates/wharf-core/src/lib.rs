@@ -20,6 +20,7 @@ mod registry;
 mod rootfs;
 mod serve;
 mod signal;
+mod volumes;
 
 use std::path::Path;
 
@@ -34,6 +35,7 @@ pub use registry::{
 };
 pub use rootfs::serves_http;
 pub use signal::Signal;
+pub use volumes::names_a_volume;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{
     logs, parse_size, short_id, Container, ContainerConfig, LogLimits, Reconciled, RestartPolicy,

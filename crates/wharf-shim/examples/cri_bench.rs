@@ -120,7 +120,32 @@ async fn start_pod(
     (pod, began.elapsed())
 }
 
+/// Removes pod `pod` as kubelet does: each container stopped and removed, then the sandbox.
 async fn remove_pod(cri: &mut Cri, pod: String) {
+    let containers = cri
+        .list_containers(ListContainersRequest {
+            filter: Some(ContainerFilter {
+                pod_sandbox_id: pod.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("ListContainers")
+        .into_inner()
+        .containers;
+    for container in containers {
+        cri.stop_container(StopContainerRequest {
+            container_id: container.id.clone(),
+            timeout: 0,
+        })
+        .await
+        .expect("StopContainer");
+        cri.remove_container(RemoveContainerRequest {
+            container_id: container.id,
+        })
+        .await
+        .expect("RemoveContainer");
+    }
     cri.stop_pod_sandbox(StopPodSandboxRequest {
         pod_sandbox_id: pod.clone(),
     })

@@ -6,8 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bollard_stubs::models as api;
 use wharf_core::{
-    ContainerSpec, LogLimits, Mount, NetworkMode, PortMapping, RestartPolicy, RunTarget,
-    SandboxPolicy,
+    ContainerSpec, LogLimits, NetworkMode, PortMapping, RestartPolicy, RunTarget, SandboxPolicy,
 };
 
 use crate::error::ApiError;
@@ -15,6 +14,9 @@ use crate::error::ApiError;
 /// What the body asks for, and the warnings about what it asks that wharf cannot do.
 pub(crate) struct Created {
     pub spec: ContainerSpec,
+    /// `-v` and `--mount` as `SOURCE:/path[:ro]`, for the core to resolve
+    /// ([`wharf_core::Wharf::bind_mount`]).
+    pub binds: Vec<String>,
     /// `HostConfig.PublishAllPorts`.
     pub publish_all: bool,
     pub warnings: Vec<String>,
@@ -52,12 +54,10 @@ pub(crate) fn spec(
         })
         .collect();
 
-    let mut mounts = Vec::new();
-    for bind in host.binds.iter().flatten() {
-        mounts.push(Mount::parse(bind).map_err(ApiError::bad_request)?);
-    }
+    // Resolved by the core: a source that is a name is a volume, made on first use.
+    let mut binds: Vec<String> = host.binds.clone().unwrap_or_default();
     for mount in host.mounts.iter().flatten() {
-        mounts.push(mount_of(mount)?);
+        binds.push(bind_of(mount)?);
     }
 
     let mut ports = Vec::new();
@@ -141,7 +141,6 @@ pub(crate) fn spec(
 
     let policy = SandboxPolicy {
         env,
-        mounts,
         workdir: body.working_dir.clone().filter(|w| !w.is_empty()),
         memory_limit: host.memory.filter(|m| *m > 0).map(|m| m as u64),
         ports,
@@ -166,28 +165,35 @@ pub(crate) fn spec(
     };
     Ok(Created {
         spec,
+        binds,
         publish_all: host.publish_all_ports == Some(true),
         warnings,
     })
 }
 
-fn mount_of(mount: &api::Mount) -> Result<Mount, ApiError> {
+/// `--mount type=bind|volume,source=S,target=T[,readonly]` as `S:T[:ro]`.
+fn bind_of(mount: &api::Mount) -> Result<String, ApiError> {
+    let source = mount.source.clone().unwrap_or_default();
     match mount.typ {
         Some(api::MountTypeEnum::BIND) | None => {}
+        Some(api::MountTypeEnum::VOLUME) if source.is_empty() => {}
+        Some(api::MountTypeEnum::VOLUME) if wharf_core::names_a_volume(&source) => {}
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "mount type {other} is not supported yet: wharf mounts bind mounts"
+                "mount type {other} with source {source:?} is not supported: wharf mounts host directories and named volumes"
             )))
         }
     }
-    let source = mount.source.clone().unwrap_or_default();
     let target = mount.target.clone().unwrap_or_default();
     let mode = if mount.read_only == Some(true) {
-        "ro"
+        ":ro"
     } else {
-        "rw"
+        ""
     };
-    Mount::parse(&format!("{source}:{target}:{mode}")).map_err(ApiError::bad_request)
+    Ok(match source.is_empty() {
+        true => format!("{target}{mode}"),
+        false => format!("{source}:{target}{mode}"),
+    })
 }
 
 fn port_mapping(binding: &api::PortBinding, guest_port: u16) -> Result<PortMapping, ApiError> {
@@ -240,8 +246,10 @@ mod tests {
         assert_eq!(spec.target, RunTarget::Image("hello:1".into()));
         assert_eq!(spec.args, ["a1", "a2"]);
         assert_eq!(spec.policy.env, [("A".to_string(), "B".to_string())]);
-        assert_eq!(spec.policy.mounts[0].guest, "/data");
-        assert!(spec.policy.mounts[0].read_only);
+        assert_eq!(
+            created.binds,
+            [format!("{}:/data:ro", dir.path().display())]
+        );
         assert_eq!(spec.policy.ports[0].host.port(), 8080);
         assert_eq!(spec.policy.ports[0].guest_port, 80);
         assert_eq!(spec.policy.memory_limit, Some(64 << 20));

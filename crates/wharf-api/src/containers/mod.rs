@@ -55,9 +55,14 @@ async fn create(
         .filter(|n| !n.is_empty())
         .map(str::to_string);
     let mut created = create::spec(name, &body)?;
+    let warnings = std::mem::take(&mut created.warnings);
     let image = created.spec.target.to_string();
     let id = state
         .call(move |wharf| {
+            for bind in &created.binds {
+                let mount = wharf.bind_mount(bind)?;
+                created.spec.policy.mounts.push(mount);
+            }
             // The CLI pulls and retries on exactly this 404.
             if !wharf.image_exists(&image)? {
                 return Err(wharf_core::Error::NotFound(format!(
@@ -69,18 +74,8 @@ async fn create(
             Ok(wharf.create_container(&created.spec)?.id)
         })
         .await?;
-    let answer = api::ContainerCreateResponse {
-        id,
-        warnings: create_warnings(&body),
-    };
+    let answer = api::ContainerCreateResponse { id, warnings };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
-}
-
-/// The warnings of a create body, sent back as Docker does.
-fn create_warnings(body: &api::ContainerCreateBody) -> Vec<String> {
-    create::spec(None, body)
-        .map(|c| c.warnings)
-        .unwrap_or_default()
 }
 
 async fn list(
@@ -227,9 +222,13 @@ async fn remove(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<StatusCode, ApiError> {
-    let force = params.flag("force");
+    let (force, volumes) = (params.flag("force"), params.flag("v"));
     state
-        .call(move |wharf| wharf.remove_container(&id, force).map(|_| ()))
+        .call(move |wharf| {
+            wharf
+                .remove_container_with_volumes(&id, force, volumes)
+                .map(|_| ())
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
