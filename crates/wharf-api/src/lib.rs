@@ -7,6 +7,7 @@
 //! - `containers`: create, list, inspect, start, stop, kill, restart, wait, remove, prune, logs,
 //!   attach, stats; `create` translates Docker's body into a [`wharf_core::ContainerSpec`].
 //! - `images`: list, inspect, pull, push, tag, remove, prune.
+//! - `objects`: named volumes and user networks.
 //! - `events`: the event log as Docker's stream, with the legacy fields compose reads.
 //! - `streams`: chunked JSON lines, Docker's multiplexed frames, and the hijacked connection
 //!   of `attach`.
@@ -22,6 +23,7 @@ mod containers;
 mod error;
 mod events;
 mod images;
+mod objects;
 mod query;
 mod streams;
 mod system;
@@ -88,6 +90,7 @@ pub fn router(wharf: Arc<Wharf>, registry: wharf_core::RegistryOptions) -> Route
         .merge(containers::routes())
         .merge(images::routes())
         .merge(events::routes())
+        .merge(objects::routes())
         .fallback(|request: Request| async move {
             ApiError::not_found(format!(
                 "page not found: wharf does not serve {} {}",

@@ -214,7 +214,12 @@ impl Wharf {
         let (container, note) = self.container(name_or_id)?;
         let dir = self.containers()?.dir_of(&container.config.id);
         let log = wharf_containers::logs::log_path(&dir);
-        Ok((crate::docker::container_inspect(&container, &log), note))
+        let mut inspect = crate::docker::container_inspect(&container, &log);
+        let endpoints = self.endpoints_of(&container.config.id, &container.config.network)?;
+        if let Some(settings) = inspect.network_settings.as_mut() {
+            settings.networks = Some(endpoints);
+        }
+        Ok((inspect, note))
     }
 
     /// Every container (running only unless `all`), reconciled, with notes on what was fixed.

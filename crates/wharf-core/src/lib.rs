@@ -16,6 +16,7 @@ mod images;
 mod list;
 mod log_reader;
 pub mod monitor;
+mod networks;
 mod registry;
 mod rootfs;
 mod serve;

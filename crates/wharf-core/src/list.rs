@@ -1,6 +1,7 @@
 //! Which containers a list shows: Docker's `all` flag and filters, with Docker's meaning.
 //!
-//! Values given for one key are OR'd, keys are AND'd; an unknown key or a malformed value is
+//! Values given for one key are OR'd (but every `label` must match, as in Docker), keys are
+//! AND'd; an unknown key or a malformed value is
 //! an error, never an empty list. A `status` filter lists stopped containers without `all`.
 
 use std::collections::BTreeMap;
@@ -118,10 +119,16 @@ impl Context<'_> {
             q.values(key)
                 .is_none_or(|values| values.iter().any(|v| test(v)))
         };
+        // Labels are Docker's exception: every one given must match (compose finds a
+        // project's services by project, service and oneoff labels together).
+        let every = |key: &str, test: &dyn Fn(&str) -> bool| {
+            q.values(key)
+                .is_none_or(|values| values.iter().all(|v| test(v)))
+        };
         let status = c.state.status.name();
         any("id", &|v| c.config.id.starts_with(v))
             && any("name", &|v| name_matches(&c.config.name, v))
-            && any("label", &|v| match v.split_once('=') {
+            && every("label", &|v| match v.split_once('=') {
                 Some((k, want)) => c.config.labels.get(k).is_some_and(|have| have == want),
                 None => c.config.labels.contains_key(v),
             })

@@ -39,7 +39,7 @@ fn main() {
                     let name = format!("t-{handler}-{run}");
                     let (pod, took) = start_pod(&mut cri, &logs, &name, handler, image, true).await;
                     times.push(took);
-                    remove_pod(&mut cri, pod).await;
+                    remove_pod(&mut cri, pod, true).await;
                 }
                 let mean = times.iter().sum::<Duration>() / times.len() as u32;
                 let min = times.iter().min().unwrap();
@@ -59,7 +59,7 @@ fn main() {
                     .into_inner()
                     .items;
                 for pod in pods {
-                    remove_pod(&mut cri, pod.id).await;
+                    remove_pod(&mut cri, pod.id, false).await;
                 }
             }
             _ => panic!("{usage}"),
@@ -121,7 +121,9 @@ async fn start_pod(
 }
 
 /// Removes pod `pod` as kubelet does: each container stopped and removed, then the sandbox.
-async fn remove_pod(cri: &mut Cri, pod: String) {
+/// With `ended`, its containers end by themselves: wait for that first (see the session note
+/// on StopContainer racing a guest's own exit).
+async fn remove_pod(cri: &mut Cri, pod: String, ended: bool) {
     let containers = cri
         .list_containers(ListContainersRequest {
             filter: Some(ContainerFilter {
@@ -134,6 +136,23 @@ async fn remove_pod(cri: &mut Cri, pod: String) {
         .into_inner()
         .containers;
     for container in containers {
+        let began = Instant::now();
+        while ended && began.elapsed() < Duration::from_secs(5) {
+            let status = cri
+                .container_status(ContainerStatusRequest {
+                    container_id: container.id.clone(),
+                    verbose: false,
+                })
+                .await
+                .expect("ContainerStatus")
+                .into_inner()
+                .status
+                .map(|s| s.state);
+            if status == Some(ContainerState::ContainerExited as i32) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         cri.stop_container(StopContainerRequest {
             container_id: container.id.clone(),
             timeout: 0,

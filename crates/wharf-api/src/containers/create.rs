@@ -17,6 +17,8 @@ pub(crate) struct Created {
     /// `-v` and `--mount` as `SOURCE:/path[:ro]`, for the core to resolve
     /// ([`wharf_core::Wharf::bind_mount`]).
     pub binds: Vec<String>,
+    /// The user network to join, with the container's aliases on it.
+    pub network: Option<(String, Vec<String>)>,
     /// `HostConfig.PublishAllPorts`.
     pub publish_all: bool,
     pub warnings: Vec<String>,
@@ -77,14 +79,24 @@ pub(crate) fn spec(
         }
     }
 
+    // A user network (compose's project network) is joined after the create.
+    let mut user_network = None;
     let network = match host.network_mode.as_deref() {
         None | Some("") | Some("default") | Some("bridge") => NetworkMode::Bridge,
-        Some(mode) => NetworkMode::parse(mode).unwrap_or_else(|_| {
-            warnings.push(format!(
-                "network {mode:?} is treated as the default network (wharf has no user networks yet)"
-            ));
-            NetworkMode::Bridge
-        }),
+        Some(mode) => match NetworkMode::parse(mode) {
+            Ok(mode) => mode,
+            Err(_) => {
+                let aliases = body
+                    .networking_config
+                    .as_ref()
+                    .and_then(|n| n.endpoints_config.as_ref())
+                    .and_then(|e| e.get(mode))
+                    .and_then(|e| e.aliases.clone())
+                    .unwrap_or_default();
+                user_network = Some((mode.to_string(), aliases));
+                NetworkMode::Bridge
+            }
+        },
     };
 
     let restart = match host.restart_policy.as_ref().and_then(|r| r.name) {
@@ -166,6 +178,7 @@ pub(crate) fn spec(
     Ok(Created {
         spec,
         binds,
+        network: user_network,
         publish_all: host.publish_all_ports == Some(true),
         warnings,
     })

@@ -10,13 +10,13 @@ use crate::services::Registry;
 use crate::support::{guest, Ran, TestRoot};
 
 /// A wharf root with its API service running, and `docker` pointed at it.
-struct Api {
-    env: TestRoot,
+pub(crate) struct Api {
+    pub(crate) env: TestRoot,
     service: Option<Child>,
 }
 
 impl Api {
-    fn start() -> Api {
+    pub(crate) fn start() -> Api {
         let mut api = Api {
             env: TestRoot::new(),
             service: None,
@@ -25,7 +25,7 @@ impl Api {
         api
     }
 
-    fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         self.env.tmp.path().join("docker.sock")
     }
 
@@ -64,7 +64,7 @@ impl Api {
         cmd
     }
 
-    fn docker(&self, args: &[&str]) -> Ran {
+    pub(crate) fn docker(&self, args: &[&str]) -> Ran {
         self.docker_command(args)
             .output()
             .expect("docker (the CLI) not found: scripts/install-deps.sh installs it")
@@ -72,14 +72,14 @@ impl Api {
     }
 
     /// `docker ARGS`, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let ran = self.docker(args);
         assert_eq!(ran.code, 0, "docker {args:?}: {ran:?}");
         ran.stdout
     }
 
     /// Builds guest `file` into image `name` with `wharf build`.
-    fn build(&self, name: &str, file: &str) {
+    pub(crate) fn build(&self, name: &str, file: &str) {
         let ctx = self.env.tmp.path().join(format!("ctx-{name}"));
         std::fs::create_dir_all(&ctx).unwrap();
         std::fs::copy(guest(file), ctx.join(file)).unwrap();

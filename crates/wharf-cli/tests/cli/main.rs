@@ -1,6 +1,7 @@
 //! End-to-end tests of the `wharf` binary with real WASI guests built from `tests/guests/`.
 
 mod cache;
+mod compose;
 mod containers;
 mod crash;
 mod docker_api;

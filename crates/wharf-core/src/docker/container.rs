@@ -137,6 +137,14 @@ pub fn container_inspect(c: &Container, log_path: &Path) -> api::ContainerInspec
             ..Default::default()
         }),
         config: Some(api::ContainerConfig {
+            // Clients pick raw or multiplexed log streams by Tty (docker-py reads it).
+            tty: Some(false),
+            open_stdin: Some(false),
+            stdin_once: Some(false),
+            attach_stdin: Some(false),
+            attach_stdout: Some(false),
+            attach_stderr: Some(false),
+            hostname: Some(wharf_containers::short_id(&c.config.id).to_string()),
             image: Some(image),
             cmd: Some(c.config.args.clone()),
             entrypoint: c.config.entrypoint.clone().map(|e| vec![e]),

@@ -64,10 +64,13 @@ impl EventFilter {
 
     /// Whether `event` passes every key.
     pub fn matches(&self, event: &Event) -> bool {
+        // Every `label` must match (Docker's exception), one of each other key's values.
         self.filters.iter().all(|(key, values)| {
-            values
-                .iter()
-                .any(|value| matches_one(key, value.as_str(), event))
+            let one = |value: &String| matches_one(key, value.as_str(), event);
+            match key.as_str() {
+                "label" => values.iter().all(one),
+                _ => values.iter().any(one),
+            }
         })
     }
 }
