@@ -136,7 +136,7 @@ impl Wharf {
 
     /// Removes user network `name_or_id`; one with running containers is refused.
     pub fn remove_network(&self, name_or_id: &str) -> Result<(), Error> {
-        if BUILTIN.iter().any(|n| *n == name_or_id) {
+        if BUILTIN.contains(&name_or_id) {
             return Err(Error::Conflict(format!(
                 "{name_or_id} is a pre-defined network and cannot be removed"
             )));
