@@ -8,6 +8,7 @@
 //!   attach, stats; `create` translates Docker's body into a [`wharf_core::ContainerSpec`].
 //! - `images`: list, inspect, pull, push, tag, remove, prune.
 //! - `objects`: named volumes and user networks.
+//! - `build`: the legacy `POST /build` with a tar context.
 //! - `events`: the event log as Docker's stream, with the legacy fields compose reads.
 //! - `streams`: chunked JSON lines, Docker's multiplexed frames, and the hijacked connection
 //!   of `attach`.
@@ -19,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+mod build;
 mod containers;
 mod error;
 mod events;
@@ -90,6 +92,7 @@ pub fn router(wharf: Arc<Wharf>, registry: wharf_core::RegistryOptions) -> Route
         .merge(containers::routes())
         .merge(images::routes())
         .merge(events::routes())
+        .merge(build::routes())
         .merge(objects::routes())
         .fallback(|request: Request| async move {
             ApiError::not_found(format!(

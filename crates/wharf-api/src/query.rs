@@ -1,5 +1,5 @@
 //! Query strings as Docker clients write them: booleans in every spelling (`1`, `True`,
-//! `false`, empty), and `filters` in both JSON encodings (the
+//! `false`, empty), repeated keys (`t=a&t=b`), and `filters` in both JSON encodings (the
 //! CLI's `{"label":{"a=b":true}}`, docker-py's and compose's `{"label":["a=b"]}`).
 
 use std::collections::BTreeMap;
@@ -36,6 +36,15 @@ impl Params {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key` (`t=a&t=b`).
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// `key` as the Engine reads a boolean: absent, empty, `0`, `false`, `no` or `none` (any
@@ -110,7 +119,7 @@ mod tests {
             .map(|k| p.flag(k))
             .collect();
         assert_eq!(on, [true, true, false, false, false, false, true, false]);
-        assert_eq!(Params::parse("t=x%3A1&t=y").get("t"), Some("x:1"));
+        assert_eq!(Params::parse("t=x%3A1&t=y").all("t"), ["x:1", "y"]);
         assert_eq!(
             Params::parse("limit=-1").number::<i64>("limit").unwrap(),
             Some(-1)

@@ -104,6 +104,10 @@ pub fn service(wharf: &Wharf, args: ServiceArgs) -> i32 {
         Ok(listener) => listener,
         Err(e) => return fail(e, ENGINE_FAILED),
     };
+    let bound_inode = std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(&socket).unwrap_or_else(|_| std::fs::metadata("/").expect("/")),
+    );
+    let bound_inode = Some(bound_inode);
     // As dockerd does at its start: containers whose policy outlives a reboot run again.
     if let Ok((ids, _)) = wharf.containers_to_revive() {
         for id in ids {
@@ -144,7 +148,11 @@ pub fn service(wharf: &Wharf, args: ServiceArgs) -> i32 {
             _ = terminate.recv() => Ok(()),
         }
     });
-    let _ = std::fs::remove_file(&socket);
+    // Only our own socket: a service started since may have bound the path anew.
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(&socket).is_ok_and(|m| Some(m.ino()) == bound_inode) {
+        let _ = std::fs::remove_file(&socket);
+    }
     match served {
         Ok(()) => 0,
         Err(e) => fail(format!("the API service failed: {e}"), ENGINE_FAILED),
