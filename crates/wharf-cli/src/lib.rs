@@ -9,6 +9,7 @@ mod containers;
 mod events;
 mod hints;
 mod images;
+mod objects;
 mod registry;
 mod run;
 mod service;
@@ -91,6 +92,12 @@ enum Command {
     /// wharf itself: the Docker Engine API service.
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage named volumes.
+    #[command(subcommand)]
+    Volume(objects::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(objects::NetworkCommand),
 }
 
 /// `wharf system ...`.
@@ -207,6 +214,8 @@ pub fn main() -> i32 {
         Command::Port(args) => containers::port(&wharf, args),
         Command::Events(args) => events::events(&wharf, args),
         Command::System(SystemCommand::Service(args)) => service::service(&wharf, args),
+        Command::Volume(command) => objects::volume(&wharf, command),
+        Command::Network(command) => objects::network(&wharf, command),
         Command::Container(command) => match command {
             ContainerCommand::Ls(args) => containers::ps(&wharf, args),
             ContainerCommand::Prune(args) => containers::prune(&wharf, args),

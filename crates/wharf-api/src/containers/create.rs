@@ -61,6 +61,15 @@ pub(crate) fn spec(
     for mount in host.mounts.iter().flatten() {
         binds.push(bind_of(mount)?);
     }
+    // `-v /path` comes as `Volumes` alone: an anonymous volume, unless a bind covers the path.
+    for path in body.volumes.iter().flatten().map(|(path, _)| path) {
+        let covered = binds
+            .iter()
+            .any(|b| b.split(':').nth(1).unwrap_or(b.as_str()) == path);
+        if !covered {
+            binds.push(path.clone());
+        }
+    }
 
     let mut ports = Vec::new();
     for (key, bindings) in host.port_bindings.iter().flatten() {

@@ -273,3 +273,110 @@ fn a_killed_service_loses_nothing_and_the_next_serves_the_same_containers() {
     assert_eq!(ran.stdout, "out 0\nout 2\n");
     assert_eq!(ran.stderr, "err 1\nerr 3\n");
 }
+
+#[test]
+fn named_volumes_and_networks_are_shared_by_docker_and_wharf() {
+    let api = Api::start();
+    api.build("files:1", "files.wasm");
+    api.build("sleep:1", "sleep.wasm");
+
+    // A volume made on first use keeps what one container wrote for the next.
+    let wrote = api.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "shared:/data",
+        "files:1",
+        "write",
+        "/data/note",
+        "kept",
+    ]);
+    assert_eq!(wrote.code, 0, "{wrote:?}");
+    let read = api.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=shared,target=/v,readonly",
+        "files:1",
+        "read",
+        "/v/note",
+    ]);
+    assert!(read.stdout.contains("kept"), "{read:?}");
+    assert!(api
+        .env
+        .wharf(&["volume", "ls", "-q"])
+        .stdout
+        .contains("shared"));
+    let read = api.env.wharf(&[
+        "run",
+        "--rm",
+        "-v",
+        "shared:/data",
+        "files:1",
+        "read",
+        "/data/note",
+    ]);
+    assert!(read.stdout.contains("kept"), "{read:?}");
+    let mountpoint = api.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "shared"]);
+    assert!(
+        mountpoint.trim().ends_with("volumes/shared/_data"),
+        "{mountpoint}"
+    );
+
+    // In use: refused; unused: removed. An anonymous volume goes with rm -v.
+    api.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "user",
+        "-v",
+        "shared:/data",
+        "-v",
+        "/scratch",
+        "sleep:1",
+    ]);
+    let refused = api.docker(&["volume", "rm", "shared"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("in use"), "{refused:?}");
+    let volumes = api.ok(&["volume", "ls", "-q"]);
+    assert_eq!(volumes.lines().count(), 2, "{volumes}");
+
+    // Networks: made by wharf, seen by docker, joined, refused while in use.
+    assert_eq!(
+        api.env
+            .wharf(&["network", "create", "--label", "a=b", "backend"])
+            .code,
+        0
+    );
+    assert!(api.ok(&["network", "ls"]).contains("backend"));
+    api.ok(&["network", "connect", "--alias", "cache", "backend", "user"]);
+    let members = api.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}}{{end}}",
+        "backend",
+    ]);
+    assert_eq!(members.trim(), "user");
+    let aliases = api.ok(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks.backend.Aliases}}",
+        "user",
+    ]);
+    assert_eq!(aliases.trim(), r#"["cache"]"#);
+    let in_use = api.docker(&["network", "rm", "backend"]);
+    assert_eq!(in_use.code, 1, "{in_use:?}");
+    assert!(in_use.stderr.contains("active endpoints"), "{in_use:?}");
+    assert_eq!(api.docker(&["network", "rm", "bridge"]).code, 1);
+
+    api.ok(&["rm", "-f", "-v", "user"]);
+    assert_eq!(
+        api.ok(&["volume", "ls", "-q"]).trim(),
+        "shared",
+        "rm -v removes only the anonymous volume"
+    );
+    api.ok(&["network", "rm", "backend"]);
+    api.ok(&["volume", "rm", "shared"]);
+    assert!(api.ok(&["volume", "ls", "-q"]).trim().is_empty());
+}
