@@ -72,6 +72,20 @@ fn bind_socket(path: &Path) -> Result<std::os::unix::net::UnixListener, String> 
     Ok(listener)
 }
 
+/// The socket systemd passed (socket activation: `LISTEN_PID` is this process and
+/// `LISTEN_FDS` is 1, the socket on fd 3), if it did.
+fn socket_from_systemd() -> Option<std::os::unix::net::UnixListener> {
+    use std::os::fd::FromRawFd;
+    let for_us = std::env::var("LISTEN_PID").ok()?.parse::<u32>().ok()? == std::process::id();
+    if !for_us || std::env::var("LISTEN_FDS").ok()? != "1" {
+        return None;
+    }
+    // SAFETY: systemd hands fd 3 to this process for it alone (LISTEN_PID checked above).
+    let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) };
+    listener.set_nonblocking(true).ok()?;
+    Some(listener)
+}
+
 /// Serves until SIGINT or SIGTERM; returns the exit code.
 pub fn service(wharf: &Wharf, args: ServiceArgs) -> i32 {
     let socket = args.socket.clone().unwrap_or_else(default_socket);
@@ -100,9 +114,14 @@ pub fn service(wharf: &Wharf, args: ServiceArgs) -> i32 {
         Ok(options) => options,
         Err(e) => return fail(e, ENGINE_FAILED),
     };
-    let listener = match bind_socket(&socket) {
-        Ok(listener) => listener,
-        Err(e) => return fail(e, ENGINE_FAILED),
+    let activated = socket_from_systemd();
+    let from_systemd = activated.is_some();
+    let listener = match activated {
+        Some(listener) => listener,
+        None => match bind_socket(&socket) {
+            Ok(listener) => listener,
+            Err(e) => return fail(e, ENGINE_FAILED),
+        },
     };
     let bound_inode = std::os::unix::fs::MetadataExt::ino(
         &std::fs::metadata(&socket).unwrap_or_else(|_| std::fs::metadata("/").expect("/")),
@@ -150,7 +169,7 @@ pub fn service(wharf: &Wharf, args: ServiceArgs) -> i32 {
     });
     // Only our own socket: a service started since may have bound the path anew.
     use std::os::unix::fs::MetadataExt;
-    if std::fs::metadata(&socket).is_ok_and(|m| Some(m.ino()) == bound_inode) {
+    if !from_systemd && std::fs::metadata(&socket).is_ok_and(|m| Some(m.ino()) == bound_inode) {
         let _ = std::fs::remove_file(&socket);
     }
     match served {
