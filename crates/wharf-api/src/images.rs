@@ -23,6 +23,8 @@ pub(crate) fn routes() -> Router<State> {
         .route("/images/json", get(list))
         .route("/images/create", post(pull))
         .route("/images/prune", post(prune))
+        .route("/images/get", get(save))
+        .route("/images/load", post(load))
         .route(
             "/images/{*name}",
             get(by_name_get).post(by_name_post).delete(remove),
@@ -33,11 +35,79 @@ async fn list(Shared(state): Shared<State>) -> Result<Json<Vec<api::ImageSummary
     Ok(Json(state.call(|wharf| wharf.images()).await?))
 }
 
+/// `GET /images/get?names=A&names=B`: the images as one tar (an OCI layout with Docker's
+/// `manifest.json`), streamed as it is written.
+async fn save(Shared(state): Shared<State>, params: Params) -> Result<Response, ApiError> {
+    let names = params.all("names");
+    save_names(state, names).await
+}
+
+async fn save_names(state: State, names: Vec<String>) -> Result<Response, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no image to save: give names="));
+    }
+    // Missing images are a 404 before the tar begins.
+    let checked = names.clone();
+    state
+        .call(move |wharf| {
+            for name in &checked {
+                if !wharf.image_exists(name)? {
+                    return Err(wharf_core::Error::NotFound(format!(
+                        "No such image: {name}"
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let wharf = state.wharf.clone();
+    Ok(streams::produce("application/x-tar", move |tx| {
+        // A failure midway cuts the tar short, which the client reports as a broken archive.
+        let _ = wharf.save_images(&names, tx);
+    }))
+}
+
+/// `POST /images/load`: a tar of images in the body; `Loaded image: NAME` lines back.
+async fn load(Shared(state): Shared<State>, body: axum::body::Body) -> Result<Response, ApiError> {
+    let bytes = axum::body::to_bytes(body, 4 << 30)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("cannot read the archive: {e}")))?;
+    let loaded = state
+        .call(move |wharf| wharf.load_images(std::io::Cursor::new(bytes)))
+        .await?;
+    let mut lines = String::new();
+    for image in loaded {
+        let said: Vec<String> = match image.names.is_empty() {
+            true => vec![format!("Loaded image ID: {}", image.digest)],
+            false => image
+                .names
+                .iter()
+                .map(|n| {
+                    let shown = Reference::parse(n).map_or(n.clone(), |r| r.familiar_tag());
+                    format!("Loaded image: {shown}")
+                })
+                .collect(),
+        };
+        for line in said {
+            lines.push_str(&serde_json::json!({"stream": format!("{line}\n")}).to_string());
+            lines.push('\n');
+        }
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        lines,
+    )
+        .into_response())
+}
+
 /// `GET /images/{name}/json`.
 async fn by_name_get(
     Shared(state): Shared<State>,
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
+    if let Some(name) = path.strip_suffix("/get") {
+        return save_names(state, vec![name.to_string()]).await;
+    }
     let Some(name) = path.strip_suffix("/json") else {
         return Err(ApiError::not_found(format!(
             "page not found: GET /images/{path}"

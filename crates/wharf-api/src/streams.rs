@@ -46,6 +46,20 @@ impl Sender {
     }
 }
 
+/// Writes go to the client as chunks (`docker save`'s tar); a client gone is a broken pipe.
+impl std::io::Write for Sender {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self.send(bytes.to_vec()) {
+            true => Ok(bytes.len()),
+            false => Err(std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A channel whose receiving end is a response body.
 pub(crate) fn channel() -> (Sender, mpsc::Receiver<Bytes>) {
     let (tx, rx) = mpsc::channel(64);

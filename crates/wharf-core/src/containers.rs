@@ -396,6 +396,7 @@ impl Wharf {
         let id = container.config.id.clone();
         let containers = self.containers()?;
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut killed = false;
         loop {
             let lock = match containers.try_monitor_lock(&id) {
                 Ok(Some(lock)) => lock,
@@ -418,11 +419,17 @@ impl Wharf {
                     // The PID appears in the lock file right after the monitor locks it.
                     if let Some(pid) = containers.monitor_pid(&id) {
                         kill_monitor(&containers, &id, pid, libc::SIGKILL);
+                        killed = true;
                     }
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
             };
+            // A killed monitor records no end of its own: Docker's `rm -f` says kill and die.
+            if killed {
+                self.container_event("kill", &container.config, &[("signal", "9".to_string())]);
+                self.container_event("die", &container.config, &[("exitCode", "137".to_string())]);
+            }
             return match containers.remove(&id, &lock) {
                 Ok(()) => {
                     self.container_event("destroy", &container.config, &[]);

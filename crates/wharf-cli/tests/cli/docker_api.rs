@@ -380,3 +380,99 @@ fn named_volumes_and_networks_are_shared_by_docker_and_wharf() {
     api.ok(&["volume", "rm", "shared"]);
     assert!(api.ok(&["volume", "ls", "-q"]).trim().is_empty());
 }
+
+#[test]
+fn save_load_login_port_top_stats_df_and_events_through_the_docker_cli() {
+    let api = Api::start();
+    let registry = Registry::with_login("tester", "s3cret");
+    api.build("hello:1", "hello.wasm");
+    api.build("sleep:1", "sleep.wasm");
+    let since = api.ok(&["version", "-f", "{{.Server.Version}}"]);
+    assert!(!since.trim().is_empty());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+
+    // save and load round-trip.
+    let archive = api.env.tmp.path().join("hello.tar");
+    api.ok(&["save", "-o", archive.to_str().unwrap(), "hello:1"]);
+    api.ok(&["rmi", "hello:1"]);
+    let loaded = api.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(loaded.contains("Loaded image: hello:1"), "{loaded}");
+    let missing = api.docker(&["save", "-o", "/dev/null", "nosuch:1"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+
+    // login, then a push that needs the credentials.
+    let refused = api.docker(&["login", "-u", "tester", "-p", "wrong", &registry.addr]);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    let login = api.docker(&["login", "-u", "tester", "--password-stdin", &registry.addr]);
+    assert_ne!(login.code, 0, "stdin is /dev/null: {login:?}");
+    let ok = api.docker(&["login", "-u", "tester", "-p", "s3cret", &registry.addr]);
+    assert!(ok.stdout.contains("Login Succeeded"), "{ok:?}");
+    let remote = format!("{}/private/hello:1", registry.addr);
+    api.ok(&["tag", "hello:1", &remote]);
+    let pushed = api.ok(&["push", &remote]);
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+
+    // port, top, stats, df of a running container.
+    let host_port = crate::support::free_port().to_string();
+    api.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ported",
+        "-p",
+        &format!("{host_port}:80"),
+        "sleep:1",
+    ]);
+    let port = api.ok(&["port", "ported"]);
+    assert!(
+        port.contains(&format!("80/tcp -> 0.0.0.0:{host_port}")),
+        "{port}"
+    );
+    let top = api.ok(&["top", "ported"]);
+    assert!(top.contains("/sleep.wasm"), "{top}");
+    let stats = api.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "ported",
+    ]);
+    assert!(stats.starts_with("ported "), "{stats}");
+    let df = api.ok(&["system", "df"]);
+    assert!(
+        df.contains("Images") && df.contains("Containers") && df.contains("Local Volumes"),
+        "{df}"
+    );
+    api.ok(&["rm", "-f", "ported"]);
+
+    // The events of all that, ending at --until.
+    let until = (started.parse::<u64>().unwrap() + 600).to_string();
+    let events = api
+        .docker_command(&[
+            "events",
+            "--since",
+            &started,
+            "--until",
+            &until,
+            "--filter",
+            "type=container",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut events = events;
+    let _ = events.kill();
+    let out = events.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for action in ["create", "start", "kill", "die", "destroy"] {
+        assert!(
+            text.contains(&format!("container {action} ")),
+            "no {action} in:\n{text}"
+        );
+    }
+}
