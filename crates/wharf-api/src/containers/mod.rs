@@ -51,6 +51,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let body: api::ContainerCreateBody = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("invalid create body: {e}")))?;
+    crate::images::check_platform(params.get("platform"))?;
     let name = params
         .get("name")
         .filter(|n| !n.is_empty())

@@ -476,3 +476,58 @@ fn save_load_login_port_top_stats_df_and_events_through_the_docker_cli() {
         );
     }
 }
+
+#[test]
+fn a_service_killed_mid_pull_leaves_a_whole_store() {
+    let mut api = Api::start();
+    let registry = Registry::start();
+    api.build("hello:1", "hello.wasm");
+    api.build("sleep:1", "sleep.wasm");
+    let remote = format!("{}/slow/hello:1", registry.addr);
+    api.ok(&["tag", "hello:1", &remote]);
+    api.ok(&["push", &remote]);
+    let inspect = api.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{index .RootFS.Layers 0}}",
+        &remote,
+    ]);
+    let layer = inspect.trim().to_string();
+    api.ok(&["rmi", &remote, "hello:1"]);
+    api.ok(&["run", "-d", "--name", "bystander", "sleep:1"]);
+
+    // The layer trickles: the pull is mid-way when the service dies.
+    let proxy = crate::services::trickling_proxy(registry.addr.clone(), layer);
+    let slow = format!("{proxy}/slow/hello:1");
+    let mut pull = api
+        .docker_command(&["pull", &slow])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        pull.try_wait().unwrap().is_none(),
+        "the pull ended before the kill"
+    );
+    api.kill_service();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pull.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "docker pull outlived the service"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(pull.wait().unwrap().code(), Some(0));
+
+    // Nothing half-pulled is named, the bystander runs on, and the image pulls whole.
+    api.restart();
+    assert!(!api.ok(&["images"]).contains("slow/hello"));
+    let ps = api.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.lines().any(|l| l.starts_with("bystander Up")), "{ps}");
+    api.ok(&["pull", &remote]);
+    let ran = api.docker(&["run", "--rm", &remote]);
+    assert!(ran.stdout.contains("hello from wasm"), "{ran:?}");
+}
