@@ -164,36 +164,35 @@ impl Wharf {
         container: &str,
         aliases: &[String],
     ) -> Result<(), Error> {
-        if BUILTIN.contains(&network) {
-            return Ok(());
-        }
-        let (c, _) = self.container(container)?;
-        self.update_networks(|file| {
-            let name = find(file, network)?.name.clone();
-            let record = file
-                .networks
-                .iter_mut()
-                .find(|n| n.name == name)
-                .expect("found");
-            record.members.insert(c.config.id.clone(), aliases.to_vec());
-            Ok(())
+        self.change_members(network, container, |members, id| {
+            members.insert(id.to_string(), aliases.to_vec());
         })
     }
 
     /// Takes container `container` off network `network` (nothing to do when it is not on it).
     pub fn disconnect_network(&self, network: &str, container: &str) -> Result<(), Error> {
+        self.change_members(network, container, |members, id| {
+            members.remove(id);
+        })
+    }
+
+    /// Applies `change` to the members of user network `network`, for container `container`
+    /// (a builtin network keeps no members: there is nothing to change).
+    fn change_members(
+        &self,
+        network: &str,
+        container: &str,
+        change: impl FnOnce(&mut BTreeMap<String, Vec<String>>, &str),
+    ) -> Result<(), Error> {
         if BUILTIN.contains(&network) {
             return Ok(());
         }
         let (c, _) = self.container(container)?;
         self.update_networks(|file| {
             let name = find(file, network)?.name.clone();
-            let record = file
-                .networks
-                .iter_mut()
-                .find(|n| n.name == name)
-                .expect("found");
-            record.members.remove(&c.config.id);
+            if let Some(record) = file.networks.iter_mut().find(|n| n.name == name) {
+                change(&mut record.members, &c.config.id);
+            }
             Ok(())
         })
     }
