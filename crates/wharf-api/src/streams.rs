@@ -13,6 +13,9 @@ use tokio::sync::mpsc;
 /// Docker's content type for multiplexed stdout/stderr frames.
 pub(crate) const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
 
+/// Docker's content type for a TTY container's output: the bytes as they are.
+pub(crate) const RAW: &str = "application/vnd.docker.raw-stream";
+
 /// The producing end of a streamed answer.
 #[derive(Clone)]
 pub(crate) struct Sender(mpsc::Sender<Bytes>);

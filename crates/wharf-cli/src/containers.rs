@@ -44,6 +44,7 @@ fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, Str
                 None => (l.clone(), String::new()),
             })
             .collect(),
+        tty: false,
     })
 }
 

@@ -53,6 +53,10 @@ pub struct ContainerConfig {
     /// Labels (`--label KEY=VALUE`), for filters and for tools that group containers.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Docker's `Tty`: clients read its output as one raw stream, not as stdout and stderr
+    /// frames (the guest's output is not a terminal).
+    #[serde(default)]
+    pub tty: bool,
 }
 
 fn bridge() -> String {
@@ -82,6 +86,7 @@ impl ContainerConfig {
             ports: Vec::new(),
             network: bridge(),
             labels: Default::default(),
+            tty: false,
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct ContainerSpec {
     pub log: LogLimits,
     /// Labels (`--label`, `Labels`).
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Docker's `Tty` (`-t`): output read as one raw stream.
+    pub tty: bool,
 }
 
 /// What a container runs, as its creator names it.
@@ -155,6 +157,7 @@ impl Wharf {
                 .collect(),
             network: spec.policy.network.name().into(),
             labels: spec.labels.clone(),
+            tty: spec.tty,
         };
         // The container's files are unpacked before it appears: it owns them until `rm`.
         let created = self.containers()?.create_with(config, |dir| {

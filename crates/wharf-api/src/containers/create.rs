@@ -155,10 +155,6 @@ pub(crate) fn spec(
             ));
         }
     }
-    if body.tty == Some(true) {
-        warnings
-            .push("a terminal (-t) is not supported yet: the guest's output is not a TTY".into());
-    }
 
     let policy = SandboxPolicy {
         env,
@@ -183,6 +179,7 @@ pub(crate) fn spec(
             .unwrap_or_default()
             .into_iter()
             .collect(),
+        tty: body.tty == Some(true),
     };
     Ok(Created {
         spec,

@@ -141,20 +141,22 @@ pub(super) async fn logs(
         follow: params.flag("follow"),
         from_start: false,
     };
-    let (stdout, stderr, timestamps) = (
-        params.flag("stdout"),
-        params.flag("stderr"),
-        params.flag("timestamps"),
-    );
+    let mut shape = Shape {
+        stdout: params.flag("stdout"),
+        stderr: params.flag("stderr"),
+        timestamps: params.flag("timestamps"),
+        raw: false,
+    };
     // A missing container is a 404 before any header.
     let (container, _) = state.call(move |wharf| wharf.container(&id)).await?;
+    shape.raw = container.config.tty;
     let wharf = state.wharf.clone();
     let id = container.config.id;
-    Ok(streams::produce(MULTIPLEXED, move |tx| {
+    Ok(streams::produce(shape.content_type(), move |tx| {
         let Ok(stream) = wharf.logs(&id, query) else {
             return;
         };
-        copy_log(stream, &tx, stdout, stderr, timestamps);
+        copy_log(stream, &tx, shape);
     }))
 }
 
@@ -171,28 +173,44 @@ fn time_param(params: &Params, key: &str) -> Result<Option<SystemTime>, ApiError
     }
 }
 
-/// Sends the entries of `stream` as multiplexed frames until it ends or the client leaves.
-fn copy_log(
-    stream: wharf_core::LogStream<'_>,
-    tx: &Sender,
+/// Which of a log's entries a client wants, and how they are sent.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
     stdout: bool,
     stderr: bool,
     timestamps: bool,
-) {
+    /// A TTY container's output: one raw stream, no frames (Docker's `Tty`).
+    raw: bool,
+}
+
+impl Shape {
+    fn content_type(self) -> &'static str {
+        match self.raw {
+            true => streams::RAW,
+            false => MULTIPLEXED,
+        }
+    }
+}
+
+/// Sends the entries of `stream` as `shape` says until it ends or the client leaves.
+fn copy_log(stream: wharf_core::LogStream<'_>, tx: &Sender, shape: Shape) {
     for item in stream {
         match item {
             Ok(LogItem::Entry(entry)) => {
                 let (wanted, number) = match entry.stream {
-                    logs::Stream::Stdout => (stdout, 1),
-                    logs::Stream::Stderr => (stderr, 2),
+                    logs::Stream::Stdout => (shape.stdout, 1),
+                    logs::Stream::Stderr => (shape.stderr, 2),
                 };
                 if !wanted {
                     continue;
                 }
-                let sent = if timestamps {
-                    tx.frame(number, format!("{} {}", entry.time, entry.log).as_bytes())
-                } else {
-                    tx.frame(number, entry.log.as_bytes())
+                let text = match shape.timestamps {
+                    true => format!("{} {}", entry.time, entry.log),
+                    false => entry.log,
+                };
+                let sent = match shape.raw {
+                    true => tx.send(text.into_bytes()),
+                    false => tx.frame(number, text.as_bytes()),
                 };
                 if !sent {
                     return;
@@ -214,7 +232,12 @@ pub(super) async fn attach(
     mut request: Request,
 ) -> Result<Response, ApiError> {
     let since = SystemTime::now();
-    let (stdout, stderr) = (params.flag("stdout"), params.flag("stderr"));
+    let mut shape = Shape {
+        stdout: params.flag("stdout"),
+        stderr: params.flag("stderr"),
+        timestamps: false,
+        raw: false,
+    };
     let query = LogQuery {
         since: (!params.flag("logs")).then_some(since),
         follow: params.flag("stream"),
@@ -227,19 +250,22 @@ pub(super) async fn attach(
     let (opened, is_open) = tokio::sync::oneshot::channel();
     // The log is opened before the answer: a `--rm` guest that ends (and is removed) at once
     // is still read whole.
-    tokio::task::spawn_blocking(move || match wharf.logs(&id, query) {
-        Ok(stream) => {
-            let _ = opened.send(Ok(()));
-            copy_log(stream, &tx, stdout, stderr, false);
-        }
-        Err(e) => {
-            let _ = opened.send(Err(ApiError::from(e)));
+    tokio::task::spawn_blocking(move || {
+        let tty = wharf.container(&id).map(|(c, _)| c.config.tty);
+        match (tty, wharf.logs(&id, query)) {
+            (Ok(tty), Ok(stream)) => {
+                let _ = opened.send(Ok(tty));
+                copy_log(stream, &tx, Shape { raw: tty, ..shape });
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                let _ = opened.send(Err(ApiError::from(e)));
+            }
         }
     });
-    is_open
+    shape.raw = is_open
         .await
         .map_err(|_| ApiError::internal("the attach thread failed"))??;
-    Ok(streams::hijack(&mut request, MULTIPLEXED, rx))
+    Ok(streams::hijack(&mut request, shape.content_type(), rx))
 }
 
 pub(super) async fn stats(

@@ -130,6 +130,13 @@ fn the_docker_cli_runs_containers_through_the_service() {
             .contains("hello from wasm\narg[0]=/hello.wasm\narg[1]=a1\narg[2]=a2\n"),
         "{ran:?}"
     );
+    // -t: one raw stream (no frames), stderr in it too, as Docker's TTY containers.
+    let ran = api.docker(&["run", "--rm", "-t", "exit3:1"]);
+    assert_eq!(ran.code, 3, "{ran:?}");
+    assert!(
+        ran.stderr.is_empty() && ran.stdout.lines().count() >= 2,
+        "{ran:?}"
+    );
     let ran = api.docker(&["run", "--name", "three", "exit3:1"]);
     assert_eq!(ran.code, 3, "{ran:?}");
     assert!(!ran.stdout.is_empty() && !ran.stderr.is_empty(), "{ran:?}");

@@ -138,7 +138,7 @@ pub fn container_inspect(c: &Container, log_path: &Path) -> api::ContainerInspec
         }),
         config: Some(api::ContainerConfig {
             // Clients pick raw or multiplexed log streams by Tty (docker-py reads it).
-            tty: Some(false),
+            tty: Some(c.config.tty),
             open_stdin: Some(false),
             stdin_once: Some(false),
             attach_stdin: Some(false),
