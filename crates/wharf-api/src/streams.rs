@@ -100,11 +100,13 @@ pub(crate) fn produce(
 }
 
 /// Answers an `Upgrade: tcp` request with 101 and then writes what `rx` carries straight to
-/// the connection (Docker's hijacked `attach`); without the upgrade, a streamed 200.
+/// the connection (Docker's hijacked `attach`), and copies what the client sends into
+/// `stdin` until it half-closes; without the upgrade, a streamed 200.
 pub(crate) fn hijack(
     request: &mut axum::extract::Request,
     content_type: &'static str,
     mut rx: mpsc::Receiver<Bytes>,
+    stdin: Option<(wharf_core::AttachedStdin, std::sync::Arc<wharf_core::Wharf>)>,
 ) -> Response {
     let wants_upgrade = request
         .headers()
@@ -119,13 +121,38 @@ pub(crate) fn hijack(
         let Ok(upgraded) = upgrade.await else {
             return;
         };
-        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let (mut from_client, mut to_client) = tokio::io::split(io);
+        if let Some((stdin, wharf)) = stdin {
+            // Writes to the FIFO block while the guest does not read: a thread of their own,
+            // fed by this task.
+            let (chunks, mut to_guest) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                let mut stdin = stdin;
+                while let Some(chunk) = to_guest.blocking_recv() {
+                    if stdin.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+                stdin.finish(&wharf);
+            });
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buffer = vec![0u8; 16 << 10];
+                while let Ok(n) = from_client.read(&mut buffer).await {
+                    if n == 0 || chunks.send(buffer[..n].to_vec()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         while let Some(bytes) = rx.recv().await {
-            if io.write_all(&bytes).await.is_err() {
+            if to_client.write_all(&bytes).await.is_err() {
                 return;
             }
         }
-        let _ = io.shutdown().await;
+        let _ = to_client.shutdown().await;
     });
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

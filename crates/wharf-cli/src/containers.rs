@@ -45,6 +45,7 @@ fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, Str
             })
             .collect(),
         tty: false,
+        open_stdin: false,
     })
 }
 

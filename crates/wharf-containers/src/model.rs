@@ -57,6 +57,10 @@ pub struct ContainerConfig {
     /// frames (the guest's output is not a terminal).
     #[serde(default)]
     pub tty: bool,
+    /// Docker's `OpenStdin` (`-i`): the guest reads what an attached client sends, through
+    /// the FIFO `stdin` in the container's directory.
+    #[serde(default)]
+    pub open_stdin: bool,
 }
 
 fn bridge() -> String {
@@ -87,6 +91,7 @@ impl ContainerConfig {
             network: bridge(),
             labels: Default::default(),
             tty: false,
+            open_stdin: false,
         }
     }
 }

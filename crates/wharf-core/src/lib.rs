@@ -25,7 +25,7 @@ mod volumes;
 
 use std::path::Path;
 
-pub use containers::{ContainerSpec, ContainerStats, RunTarget};
+pub use containers::{AttachedStdin, ContainerSpec, ContainerStats, RunTarget};
 pub use error::{Error, ErrorKind};
 pub use foreign_image::{read_image_facts, BlobRef, ImageFacts};
 pub use images::ImageRun;

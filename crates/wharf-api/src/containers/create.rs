@@ -180,6 +180,7 @@ pub(crate) fn spec(
             .into_iter()
             .collect(),
         tty: body.tty == Some(true),
+        open_stdin: body.open_stdin == Some(true),
     };
     Ok(Created {
         spec,

@@ -224,7 +224,8 @@ fn copy_log(stream: wharf_core::LogStream<'_>, tx: &Sender, shape: Shape) {
 }
 
 /// `POST /containers/{id}/attach`: the container's output from now until it stops (or is
-/// removed), on the hijacked connection. Stdin is not passed to detached guests yet.
+/// removed), on the hijacked connection; with `stdin=1` (and a container made with `-i`),
+/// what the client sends is the guest's stdin, and its half-close the guest's end-of-file.
 pub(super) async fn attach(
     Shared(state): Shared<State>,
     Path(id): Path<String>,
@@ -250,22 +251,34 @@ pub(super) async fn attach(
     let (opened, is_open) = tokio::sync::oneshot::channel();
     // The log is opened before the answer: a `--rm` guest that ends (and is removed) at once
     // is still read whole.
+    let wants_stdin = params.flag("stdin");
     tokio::task::spawn_blocking(move || {
         let tty = wharf.container(&id).map(|(c, _)| c.config.tty);
-        match (tty, wharf.logs(&id, query)) {
-            (Ok(tty), Ok(stream)) => {
-                let _ = opened.send(Ok(tty));
+        let stdin = match wants_stdin {
+            true => wharf.container_stdin(&id),
+            false => Ok(None),
+        };
+        match (tty, wharf.logs(&id, query), stdin) {
+            (Ok(tty), Ok(stream), Ok(stdin)) => {
+                let _ = opened.send(Ok((tty, stdin)));
                 copy_log(stream, &tx, Shape { raw: tty, ..shape });
             }
-            (Err(e), _) | (_, Err(e)) => {
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 let _ = opened.send(Err(ApiError::from(e)));
             }
         }
     });
-    shape.raw = is_open
+    let (raw, stdin) = is_open
         .await
         .map_err(|_| ApiError::internal("the attach thread failed"))??;
-    Ok(streams::hijack(&mut request, shape.content_type(), rx))
+    let stdin = stdin.map(|s| (s, state.wharf.clone()));
+    shape.raw = raw;
+    Ok(streams::hijack(
+        &mut request,
+        shape.content_type(),
+        rx,
+        stdin,
+    ))
 }
 
 pub(super) async fn stats(

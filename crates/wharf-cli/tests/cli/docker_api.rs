@@ -130,6 +130,27 @@ fn the_docker_cli_runs_containers_through_the_service() {
             .contains("hello from wasm\narg[0]=/hello.wasm\narg[1]=a1\narg[2]=a2\n"),
         "{ran:?}"
     );
+    // -i: what is piped in is the guest's stdin, its end the guest's end-of-file.
+    api.build("stdin:1", "stdin.wasm");
+    let mut piped = api
+        .docker_command(&["run", "-i", "--rm", "stdin:1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = piped.stdin.take().unwrap();
+        input.write_all(b"piped in\n").unwrap();
+    }
+    let out = piped.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "PIPED IN\nread 9 bytes\n"
+    );
+    let closed = api.docker(&["run", "--rm", "stdin:1"]);
+    assert_eq!(closed.stdout, "read 0 bytes\n", "{closed:?}");
+
     // -t: one raw stream (no frames), stderr in it too, as Docker's TTY containers.
     let ran = api.docker(&["run", "--rm", "-t", "exit3:1"]);
     assert_eq!(ran.code, 3, "{ran:?}");

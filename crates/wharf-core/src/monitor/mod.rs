@@ -201,6 +201,12 @@ fn supervise(
     let policy = policy_for(&config, sink.clone(), gauge.clone(), hook.clone())?;
     let mut started_once = false;
     loop {
+        // The guest's stdin is open before the container shows as running: an attached
+        // client's input, written before the start, waits in the FIFO for it.
+        let mut policy = policy.clone();
+        if config.open_stdin {
+            policy.stdin = attached_stdin(&dir);
+        }
         state.status = Status::Running;
         state.pid = Some(std::process::id());
         state.started_at = Some(wharf_containers::now_rfc3339());
@@ -361,6 +367,23 @@ fn write_state(containers: &Containers, id: &str, state: &State) -> Result<(), E
 }
 
 /// The sandbox policy a container's config grants, with its output going to `sink`.
+/// The guest's end of the container's stdin FIFO: what an attached client writes, and its
+/// end-of-file when the client is done; with no client attached, end-of-file at once.
+fn attached_stdin(dir: &std::path::Path) -> crate::Stdin {
+    let path = dir.join(crate::containers::STDIN_FIFO);
+    let Ok(file) = crate::containers::open_fifo(&path, false, libc::O_NONBLOCK) else {
+        return crate::Stdin::Closed;
+    };
+    // Blocking reads from here on: the guest waits for input, as a process would.
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+    }
+    crate::Stdin::File(Arc::new(file))
+}
+
 fn policy_for(
     config: &wharf_containers::ContainerConfig,
     sink: Arc<LogSink>,
