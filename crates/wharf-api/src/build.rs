@@ -74,6 +74,10 @@ async fn build(
                 .prefix("build-context-")
                 .tempdir_in(&root)
                 .map_err(|e| format!("cannot make a directory for the context: {e}"))?;
+            // The docker CLI sends a context with `-f` outside it without the last entry's
+            // padding or the end blocks (dockerd's reader tolerates that): complete it.
+            let mut context = context.to_vec();
+            context.resize(context.len().div_ceil(512) * 512 + 1024, 0);
             tar::Archive::new(&context[..])
                 .unpack(dir.path())
                 .map_err(|e| format!("the build context is not a valid tar: {e}"))?;

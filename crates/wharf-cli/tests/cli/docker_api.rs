@@ -559,3 +559,59 @@ fn a_service_killed_mid_pull_leaves_a_whole_store() {
     let ran = api.docker(&["run", "--rm", &remote]);
     assert!(ran.stdout.contains("hello from wasm"), "{ran:?}");
 }
+
+#[test]
+fn docker_build_uses_the_legacy_builder_endpoint() {
+    let api = Api::start();
+    let ctx = api.env.tmp.path().join("build-ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(guest("hello.wasm"), ctx.join("hello.wasm")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nARG GREETING=x\nENV GREETING=$GREETING\nCOPY hello.wasm /\nENTRYPOINT [\"/hello.wasm\"]\n",
+    )
+    .unwrap();
+    let build = |args: &[&str]| {
+        let mut all = vec!["build"];
+        all.extend_from_slice(args);
+        api.docker_command(&all)
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .map(Ran::from)
+            .unwrap()
+    };
+    let ctx_arg = ctx.to_str().unwrap();
+    let built = build(&["-t", "built:1", "--build-arg", "GREETING=hi", ctx_arg]);
+    assert_eq!(built.code, 0, "{built:?}");
+    assert!(
+        built.stdout.contains("Step 3/4 : COPY hello.wasm /"),
+        "{built:?}"
+    );
+    assert!(
+        built.stdout.contains("Successfully tagged built:1"),
+        "{built:?}"
+    );
+    let ran = api.docker(&["run", "--rm", "built:1"]);
+    assert!(ran.stdout.contains("env GREETING=hi"), "{ran:?}");
+
+    // -q prints the ID alone; a Dockerfile outside the context is sent inside it.
+    let quiet = build(&["-q", "-t", "built:2", ctx_arg]);
+    assert!(
+        quiet.stdout.trim().starts_with("sha256:") && quiet.stdout.trim().lines().count() == 1,
+        "{quiet:?}"
+    );
+    let outside = api.env.tmp.path().join("elsewhere.Dockerfile");
+    std::fs::write(
+        &outside,
+        "FROM scratch\nCOPY hello.wasm /\nENTRYPOINT [\"/hello.wasm\"]\n",
+    )
+    .unwrap();
+    let built = build(&["-f", outside.to_str().unwrap(), "-t", "built:3", ctx_arg]);
+    assert_eq!(built.code, 0, "{built:?}");
+
+    // A failed step: its sentence, exit 1.
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY nosuch /\n").unwrap();
+    let failed = build(&[ctx_arg]);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    assert!(failed.stderr.contains("nosuch"), "{failed:?}");
+}
