@@ -615,3 +615,80 @@ fn docker_build_uses_the_legacy_builder_endpoint() {
     assert_eq!(failed.code, 1, "{failed:?}");
     assert!(failed.stderr.contains("nosuch"), "{failed:?}");
 }
+
+#[test]
+fn the_socket_is_owner_only_and_tcp_is_loopback_unless_forced() {
+    use std::os::unix::fs::PermissionsExt;
+    let api = Api::start();
+    let mode = std::fs::metadata(api.socket())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
+    // A second service on the same socket is refused; the first keeps serving.
+    let second = api.env.wharf(&[
+        "system",
+        "service",
+        "--socket",
+        api.socket().to_str().unwrap(),
+    ]);
+    assert_eq!(second.code, 125, "{second:?}");
+    assert!(
+        second.stderr.contains("another service is listening"),
+        "{second:?}"
+    );
+    assert_eq!(api.docker(&["version"]).code, 0);
+
+    let port = crate::support::free_port();
+    let socket = api.env.tmp.path().join("tcp.sock");
+    let refused = api.env.wharf(&[
+        "system",
+        "service",
+        "--socket",
+        socket.to_str().unwrap(),
+        "--tcp",
+        &format!("0.0.0.0:{port}"),
+    ]);
+    assert_eq!(refused.code, 125, "{refused:?}");
+    assert!(refused.stderr.contains("--tcp-any"), "{refused:?}");
+    let mut tcp = api
+        .env
+        .command(&[
+            "system",
+            "service",
+            "--socket",
+            socket.to_str().unwrap(),
+            "--tcp",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let host = format!("tcp://127.0.0.1:{port}");
+    loop {
+        let ran: Ran = Command::new("docker")
+            .args(["-H", &host, "version", "-f", "{{.Server.APIVersion}}"])
+            .env("DOCKER_CONFIG", api.env.docker_config())
+            .output()
+            .unwrap()
+            .into();
+        if ran.code == 0 {
+            assert_eq!(ran.stdout.trim(), wharf_api::API_VERSION);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the TCP service did not answer: {ran:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(tcp.id() as i32, libc::SIGTERM) };
+    let out = tcp.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("WARNING"),
+        "no TCP warning"
+    );
+    assert!(!socket.exists(), "the stopped service left its socket");
+}
