@@ -21,11 +21,12 @@ mod registry;
 mod rootfs;
 mod serve;
 mod signal;
+mod stdin;
 mod volumes;
 
 use std::path::Path;
 
-pub use containers::{AttachedStdin, ContainerSpec, ContainerStats, RunTarget};
+pub use containers::{ContainerSpec, ContainerStats, RunTarget};
 pub use error::{Error, ErrorKind};
 pub use foreign_image::{read_image_facts, BlobRef, ImageFacts};
 pub use images::ImageRun;
@@ -36,6 +37,7 @@ pub use registry::{
 };
 pub use rootfs::serves_http;
 pub use signal::Signal;
+pub use stdin::AttachedStdin;
 pub use volumes::names_a_volume;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{

@@ -5,6 +5,7 @@ mod compose;
 mod containers;
 mod crash;
 mod docker_api;
+mod docker_images;
 mod docker_py;
 mod exit_codes;
 mod http;

@@ -370,8 +370,8 @@ fn write_state(containers: &Containers, id: &str, state: &State) -> Result<(), E
 /// The guest's end of the container's stdin FIFO: what an attached client writes, and its
 /// end-of-file when the client is done; with no client attached, end-of-file at once.
 fn attached_stdin(dir: &std::path::Path) -> crate::Stdin {
-    let path = dir.join(crate::containers::STDIN_FIFO);
-    let Ok(file) = crate::containers::open_fifo(&path, false, libc::O_NONBLOCK) else {
+    let path = dir.join(crate::stdin::STDIN_FIFO);
+    let Ok(file) = crate::stdin::open_fifo(&path, false, libc::O_NONBLOCK) else {
         return crate::Stdin::Closed;
     };
     // Blocking reads from here on: the guest waits for input, as a process would.
