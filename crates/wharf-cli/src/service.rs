@@ -88,6 +88,13 @@ fn socket_from_systemd() -> Option<std::os::unix::net::UnixListener> {
 
 /// Serves until SIGINT or SIGTERM; returns the exit code.
 pub fn service(wharf: &Wharf, args: ServiceArgs) -> i32 {
+    // A client that hangs up mid-answer (unix sockets are written without MSG_NOSIGNAL) or a
+    // guest that stops reading its stdin FIFO must fail that write (EPIPE), not kill the
+    // service: the CLI restores SIGPIPE's default for pipelines, which a server must undo.
+    // SAFETY: setting a signal's disposition to ignore is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     let socket = args.socket.clone().unwrap_or_else(default_socket);
     if let Some(tcp) = args.tcp {
         if !tcp.ip().is_loopback() && !args.tcp_any {
