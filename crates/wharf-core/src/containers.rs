@@ -413,10 +413,19 @@ impl Wharf {
                 Err(wharf_containers::Error::NotFound(_)) => return Ok(id),
                 Err(e) => return Err(e.into()),
                 Ok(None) if !force => {
-                    return Err(Error::Conflict(format!(
-                        "cannot remove running container {}",
-                        container.config.name
-                    )))
+                    // An ended guest's monitor may still be winding down (its state is
+                    // written, then it exits): wait for it rather than refuse.
+                    let ended = containers
+                        .reconcile(&id)
+                        .is_ok_and(|(c, _)| !c.state.status.is_live());
+                    if !ended || Instant::now() > deadline {
+                        return Err(Error::Conflict(format!(
+                            "cannot remove running container {}",
+                            container.config.name
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
                 }
                 Ok(None) => {
                     if Instant::now() > deadline {
