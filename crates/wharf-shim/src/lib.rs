@@ -84,6 +84,16 @@ impl containerd_shim::Shim for Shim {
     fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
         // containerd runs `start` in the bundle: a pod's containers share the sandbox's shim.
         let grouping = grouping(std::path::Path::new("."), &opts.id);
+        // The pod's shim serves this container already: say so without spawning a server
+        // that would only find the socket taken and exit. (Such a child's SIGCHLD, arriving
+        // while containerd-shim 0.11 tears down its signal pipe, sent this process into an
+        // endless SIGPIPE loop, and containerd waited on it forever.)
+        let address = containerd_shim::socket_address(&opts.address, &opts.namespace, &grouping);
+        if let Some(path) = address.strip_prefix("unix://") {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Ok(address);
+            }
+        }
         let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
         Ok(address)
     }

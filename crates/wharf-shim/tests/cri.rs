@@ -95,12 +95,9 @@ async fn pod_flow(services: &Services, guest: &str, spin: &str) {
         .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", services.log()));
     }
 
-    // One shim for the pod, the sandbox's pid a live process of it.
-    // A second container's `start` re-runs the shim, which finds the pod's socket taken and
-    // exits: wait out that moment, then there is one.
-    wait_for("one shim process for the pod", || {
-        shim_servers(services) == 1
-    });
+    // One shim for the pod, the sandbox's pid a live process of it: a second container's
+    // `start` finds the pod's shim serving and spawns no server.
+    assert_eq!(shim_servers(services), 1, "one shim process for the pod");
 
     // The container that ends: its exit code and reason, its output in the CRI log file.
     let status = |cri: &mut RuntimeServiceClient<Channel>, id: String| {
