@@ -1,6 +1,6 @@
 //! What the shim reads from containerd's content store beyond the rootfs, under a real
 //! containerd (Debian's 1.6.20): the Wasm layer of a CNCF Wasm artifact, and the port a
-//! wasi:http image EXPOSEs.
+//! wasi:http image EXPOSEs; and where guests listen: in the task's network namespace.
 //!
 //! containerd 1.6.20 refuses to unpack Wasm layers, so the artifact's container is made with
 //! containerd's gRPC API and no snapshot: its task starts with an empty rootfs, which is what
@@ -70,5 +70,51 @@ fn a_wasi_http_image_is_served_on_the_port_it_exposes() {
         text(&services.ctr(&["task", "ls"]).stdout)
             .lines()
             .any(|l| l.starts_with("web") && l.ends_with("STOPPED"))
+    });
+}
+
+/// Sends `hi` to 127.0.0.1:7070 and prints the answer.
+const ASK: &str = "import socket; s = socket.create_connection(('127.0.0.1', 7070), timeout=2); \
+                   s.sendall(b'hi\\n'); print(s.recv(100).decode())";
+
+#[test]
+fn a_socket_guest_listens_inside_its_network_namespace() {
+    let services = start();
+    let echo = std::fs::read(wharf_test_guests::guest("echo.wasm")).unwrap();
+    let image = services.push_program("echo", "echo.wasm", &echo);
+    let pod = NetNs::new("wharf-shim-echo");
+    let with_ns = format!("network:{}", pod.path());
+    let ran = services.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        wharf_shim::RUNTIME,
+        "--with-ns",
+        &with_ns,
+        &image,
+        "echo",
+        "/echo.wasm",
+        "serve",
+        "7070",
+        "inside",
+    ]);
+    assert!(ran.status.success(), "{ran:?}");
+    // The namespace's loopback reaches the guest's listener; the host's does not.
+    wait_for("the echo server's answer inside the namespace", || {
+        pod.exec(&["python3", "-c", ASK])
+            .is_ok_and(|answer| answer.contains("inside: hi"))
+    });
+    assert!(
+        std::net::TcpStream::connect("127.0.0.1:7070").is_err(),
+        "served on the host"
+    );
+    assert!(services
+        .ctr(&["task", "kill", "-s", "SIGKILL", "echo"])
+        .status
+        .success());
+    wait_for("the task's stop", || {
+        text(&services.ctr(&["task", "ls"]).stdout)
+            .lines()
+            .any(|l| l.starts_with("echo") && l.ends_with("STOPPED"))
     });
 }

@@ -412,6 +412,19 @@ impl NetNs {
         format!("/var/run/netns/{}", self.0)
     }
 
+    /// `ARGS` run inside the namespace: its stdout, or what failed.
+    pub fn exec(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(args)
+            .output()
+            .unwrap();
+        match out.status.success() {
+            true => Ok(text(&out.stdout)),
+            false => Err(format!("{args:?}: {:?} {}", out.status, text(&out.stderr))),
+        }
+    }
+
     /// `curl -s URL` run inside the namespace: the body, or what failed.
     pub fn get(&self, url: &str) -> Result<String, String> {
         let out = Command::new("ip")
