@@ -44,10 +44,10 @@ fn blobs_size<'a>(store: &Store, blobs: impl Iterator<Item = &'a Digest>) -> u64
         .sum()
 }
 
-/// Docker's report that `tag` went.
+/// Docker's report that `tag` went, named as users name it (moby's `FamiliarString`).
 fn untagged(tag: &str) -> api::ImageDeleteResponseItem {
     api::ImageDeleteResponseItem {
-        untagged: Some(tag.to_string()),
+        untagged: Some(familiar(tag)),
         deleted: None,
     }
 }

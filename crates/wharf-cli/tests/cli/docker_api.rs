@@ -450,3 +450,80 @@ fn the_socket_is_owner_only_and_tcp_is_loopback_unless_forced() {
     );
     assert!(!socket.exists(), "the stopped service left its socket");
 }
+
+#[test]
+fn memory_limits_restart_policies_publish_all_and_prune_through_the_docker_cli() {
+    let api = Api::start();
+    api.build("memhog:1", "memhog.wasm");
+    api.build("exit3:1", "exit3.wasm");
+    api.build("hello:1", "hello.wasm");
+    let ctx = api.env.tmp.path().join("ctx-exposed");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(guest("sleep.wasm"), ctx.join("sleep.wasm")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY sleep.wasm /\nEXPOSE 7000\nENTRYPOINT [\"/sleep.wasm\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        api.env
+            .wharf(&["build", "-q", "-t", "exposed:1", ctx.to_str().unwrap()])
+            .code,
+        0
+    );
+
+    // -m: the guest dies of the limit, 137, OOMKilled.
+    let hog = api.docker(&["run", "--name", "hog", "-m", "16m", "memhog:1", "64"]);
+    assert_eq!(hog.code, 137, "{hog:?}");
+    assert_eq!(
+        api.ok(&["inspect", "-f", "{{.State.OOMKilled}}", "hog"])
+            .trim(),
+        "true"
+    );
+
+    // --restart on-failure:2: two restarts, then it stays exited.
+    api.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "exit3:1",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = api.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "flaky",
+        ]);
+        if state.trim() == "2 exited" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "flaky is {state}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // -P: the image's EXPOSEd port gets a free host port.
+    api.ok(&["run", "-d", "--name", "pub", "-P", "exposed:1"]);
+    let port = api.ok(&["port", "pub", "7000"]);
+    assert!(port.trim().starts_with("0.0.0.0:"), "{port}");
+    api.ok(&["rm", "-f", "pub", "hog", "flaky"]);
+
+    // image prune -a: every image no container uses goes.
+    api.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keeper",
+        "--restart",
+        "no",
+        "exposed:1",
+    ]);
+    let pruned = api.ok(&["image", "prune", "-a", "-f"]);
+    assert!(pruned.contains("untagged: hello:1"), "{pruned}");
+    let left = api.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(left.trim(), "exposed:1", "{left}");
+}
