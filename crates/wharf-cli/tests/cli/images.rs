@@ -170,10 +170,7 @@ fn tag_and_rmi_free_what_no_tag_needs() {
         &root,
         &["rmi", "-f", &digest["sha256:".len().."sha256:".len() + 12]],
     );
-    assert!(
-        ran.stdout.contains("Untagged: app:3"),
-        "{ran:?}"
-    );
+    assert!(ran.stdout.contains("Untagged: app:3"), "{ran:?}");
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.stdout.contains(&format!("Deleted: {digest}")),
