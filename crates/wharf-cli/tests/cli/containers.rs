@@ -240,6 +240,13 @@ fn kill_9_of_a_monitor_or_the_cli_never_leaves_a_ghost() {
     let env = Env::new();
     let sleep = path("sleep.wasm");
     env.run_d(&["--name", "victim", &sleep]);
+    // Its line logged first (the guest runs a moment before its monitor writes it): then the
+    // kill must not lose it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while env.wharf(&["logs", "victim"]).stdout != "sleeping\n" {
+        assert!(std::time::Instant::now() < deadline, "victim never logged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let pid = env.inspect("victim")["State"]["Pid"].as_u64().unwrap();
     // SAFETY: killing a process this test started.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
