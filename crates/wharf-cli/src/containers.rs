@@ -656,3 +656,20 @@ pub fn prune(wharf: &Wharf, args: PruneArgs) -> i32 {
         Err(e) => fail(e, VERB_FAILED),
     }
 }
+
+/// `wharf rename CONTAINER NEW_NAME`.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container (name or ID).
+    container: String,
+    /// Its new name.
+    name: String,
+}
+
+/// Renames a container.
+pub fn rename(wharf: &Wharf, args: RenameArgs) -> i32 {
+    match wharf.rename_container(&args.container, &args.name) {
+        Ok(()) => 0,
+        Err(e) => fail(e, VERB_FAILED),
+    }
+}

@@ -86,6 +86,8 @@ enum Command {
     Port(containers::PortArgs),
     /// Show what happens to containers and images.
     Events(events::EventsArgs),
+    /// Rename a container.
+    Rename(containers::RenameArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -213,6 +215,7 @@ pub fn main() -> i32 {
         Command::Stats(args) => containers::stats(&wharf, args),
         Command::Port(args) => containers::port(&wharf, args),
         Command::Events(args) => events::events(&wharf, args),
+        Command::Rename(args) => containers::rename(&wharf, args),
         Command::System(SystemCommand::Service(args)) => service::service(&wharf, args),
         Command::Volume(command) => objects::volume(&wharf, command),
         Command::Network(command) => objects::network(&wharf, command),

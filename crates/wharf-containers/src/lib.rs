@@ -174,6 +174,30 @@ impl Containers {
         Ok(config)
     }
 
+    /// Renames container `id` to `name` (which must be free and valid); returns its old name.
+    /// The config is replaced atomically under the lock that orders names.
+    pub fn rename(&self, id: &str, name: &str) -> Result<String, Error> {
+        let _lock = self.lock()?;
+        if !names::valid(name) {
+            return Err(Error::BadName(name.to_string()));
+        }
+        let existing = self.list_unlocked()?;
+        if let Some(other) = existing.iter().find(|c| c.config.name == name) {
+            if other.config.id != id {
+                return Err(Error::NameInUse {
+                    name: name.to_string(),
+                    id: short_id(&other.config.id).to_string(),
+                });
+            }
+        }
+        let mut config = self.load(id)?.config;
+        let old = std::mem::replace(&mut config.name, name.to_string());
+        let json = serde_json::to_vec_pretty(&config).expect("config serializes");
+        wharf_root::write_atomic_durable(&self.dir_of(id).join("config.json"), &json)
+            .map_err(io_error(format!("renaming container {old}")))?;
+        Ok(old)
+    }
+
     /// Every container, oldest first. Does not reconcile; see [`Containers::reconcile`].
     pub fn list(&self) -> Result<Vec<Container>, Error> {
         self.list_unlocked()

@@ -459,6 +459,15 @@ impl Wharf {
         }
     }
 
+    /// Renames a container (`docker rename`, `POST /containers/{id}/rename`).
+    pub fn rename_container(&self, name_or_id: &str, name: &str) -> Result<(), Error> {
+        let (container, _) = self.container(name_or_id)?;
+        let old = self.containers()?.rename(&container.config.id, name)?;
+        let (renamed, _) = self.container(&container.config.id)?;
+        self.container_event("rename", &renamed.config, &[("oldName", old)]);
+        Ok(())
+    }
+
     /// Waits for a container (`docker wait`, `POST /containers/{id}/wait`): blocks until the container is exited; returns its exit code.
     pub fn wait_container(&self, name_or_id: &str) -> Result<i32, Error> {
         let id = match self.containers()?.resolve(name_or_id) {

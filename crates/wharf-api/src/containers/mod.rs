@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<State> {
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/exec", post(exec))
         .route("/containers/{id}/top", get(top))
+        .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}", delete(remove))
         .route("/containers/{id}/wait", post(output::wait))
         .route("/containers/{id}/logs", get(output::logs))
@@ -204,6 +205,23 @@ async fn restart(
             }
             wharf.start_container(&id).map(|_| ())
         })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rename(
+    Shared(state): Shared<State>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<StatusCode, ApiError> {
+    let name = params
+        .get("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("no new name: give name="))?
+        .trim_start_matches('/')
+        .to_string();
+    state
+        .call(move |wharf| wharf.rename_container(&id, &name))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

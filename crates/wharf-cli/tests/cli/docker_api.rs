@@ -222,6 +222,13 @@ fn the_docker_cli_runs_containers_through_the_service() {
     assert_eq!(api.ok(&["wait", "from-wharf"]).trim(), "137");
     api.ok(&["restart", "-t", "1", "from-wharf"]);
     assert!(api.ok(&["ps"]).contains("from-wharf"));
+    // rename: seen by wharf, a taken name refused.
+    api.ok(&["rename", "from-wharf", "renamed"]);
+    assert!(api.env.wharf(&["ps"]).stdout.contains("renamed"));
+    assert_eq!(api.env.wharf(&["rename", "renamed", "from-wharf"]).code, 0);
+    let taken = api.docker(&["rename", "from-wharf", "sleeper"]);
+    assert_eq!(taken.code, 1, "{taken:?}");
+    assert!(taken.stderr.contains("already in use"), "{taken:?}");
     api.ok(&["rm", "-f", "from-wharf"]);
     assert!(!api.env.wharf(&["ps", "-a"]).stdout.contains("from-wharf"));
     let pruned = api.ok(&["container", "prune", "-f"]);
