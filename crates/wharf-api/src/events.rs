@@ -2,8 +2,6 @@
 //! passes or the client leaves. Container events also carry the legacy fields `status`, `id`
 //! and `from` that docker-compose 1.29 reads.
 
-use std::time::{Duration, SystemTime};
-
 use axum::extract::State as Shared;
 use axum::response::Response;
 use axum::routing::get;
@@ -19,26 +17,11 @@ pub(crate) fn routes() -> Router<State> {
     Router::new().route("/events", get(events))
 }
 
-/// Docker's `since`/`until`: Unix seconds (with an optional fraction), or an RFC 3339 time.
-fn time_param(params: &Params, key: &str) -> Result<Option<SystemTime>, ApiError> {
-    let Some(text) = params.get(key).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Ok(Some(
-            SystemTime::UNIX_EPOCH + Duration::from_secs_f64(seconds.max(0.0)),
-        ));
-    }
-    humantime::parse_rfc3339_weak(text).map(Some).map_err(|_| {
-        ApiError::bad_request(format!("invalid {key} {text:?}: Unix seconds or RFC 3339"))
-    })
-}
-
 async fn events(Shared(state): Shared<State>, params: Params) -> Result<Response, ApiError> {
     let filter = EventFilter::new(params.filters()?)?;
     let query = EventQuery {
-        since: time_param(&params, "since")?,
-        until: time_param(&params, "until")?,
+        since: params.time("since")?,
+        until: params.time("until")?,
         filter,
         follow: true,
     };

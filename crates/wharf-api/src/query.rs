@@ -68,6 +68,21 @@ impl Params {
         }
     }
 
+    /// `key` as Docker's `since`/`until`: Unix seconds (with an optional fraction) or an RFC 3339
+    /// time; absent or empty is `None`.
+    pub(crate) fn time(&self, key: &str) -> Result<Option<std::time::SystemTime>, ApiError> {
+        let Some(text) = self.get(key).filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        if let Ok(seconds) = text.parse::<f64>() {
+            let since_epoch = std::time::Duration::from_secs_f64(seconds.max(0.0));
+            return Ok(Some(std::time::SystemTime::UNIX_EPOCH + since_epoch));
+        }
+        humantime::parse_rfc3339_weak(text).map(Some).map_err(|_| {
+            ApiError::bad_request(format!("invalid {key} {text:?}: Unix seconds or RFC 3339"))
+        })
+    }
+
     /// `filters`, in either encoding, as key to values.
     pub(crate) fn filters(&self) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
         match self.get("filters").filter(|f| !f.is_empty()) {

@@ -62,15 +62,7 @@ fn a_wasi_http_image_is_served_on_the_port_it_exposes() {
         pod.get("http://127.0.0.1:8080/").is_err(),
         "it also serves 8080"
     );
-    assert!(services
-        .ctr(&["task", "kill", "-s", "SIGKILL", "web"])
-        .status
-        .success());
-    wait_for("the task's stop", || {
-        text(&services.ctr(&["task", "ls"]).stdout)
-            .lines()
-            .any(|l| l.starts_with("web") && l.ends_with("STOPPED"))
-    });
+    services.kill_task("web");
 }
 
 /// Sends `hi` to 127.0.0.1:7070 and prints the answer.
@@ -108,13 +100,5 @@ fn a_socket_guest_listens_inside_its_network_namespace() {
         std::net::TcpStream::connect("127.0.0.1:7070").is_err(),
         "served on the host"
     );
-    assert!(services
-        .ctr(&["task", "kill", "-s", "SIGKILL", "echo"])
-        .status
-        .success());
-    wait_for("the task's stop", || {
-        text(&services.ctr(&["task", "ls"]).stdout)
-            .lines()
-            .any(|l| l.starts_with("echo") && l.ends_with("STOPPED"))
-    });
+    services.kill_task("echo");
 }

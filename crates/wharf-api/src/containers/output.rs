@@ -136,8 +136,8 @@ pub(super) async fn logs(
                     .max(0) as usize,
             ),
         },
-        since: time_param(&params, "since")?,
-        until: time_param(&params, "until")?,
+        since: log_time(&params, "since")?,
+        until: log_time(&params, "until")?,
         follow: params.flag("follow"),
         from_start: false,
     };
@@ -160,17 +160,10 @@ pub(super) async fn logs(
     }))
 }
 
-/// Docker's `since`/`until`: Unix seconds, with an optional fraction; 0 means unset.
-fn time_param(params: &Params, key: &str) -> Result<Option<SystemTime>, ApiError> {
-    match params.get(key).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(text) => {
-            let seconds: f64 = text.parse().map_err(|_| {
-                ApiError::bad_request(format!("invalid {key} {text:?}: Unix seconds"))
-            })?;
-            Ok((seconds > 0.0).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(seconds)))
-        }
-    }
+/// A log's `since`/`until`, where 0 means unset (Docker's rule for logs; events read 0 as
+/// the epoch).
+fn log_time(params: &Params, key: &str) -> Result<Option<SystemTime>, ApiError> {
+    Ok(params.time(key)?.filter(|t| *t > SystemTime::UNIX_EPOCH))
 }
 
 /// Which of a log's entries a client wants, and how they are sent.

@@ -380,6 +380,17 @@ impl Services {
         entries
     }
 
+    /// `ctr task kill -s SIGKILL ID`, then waits until `ctr task ls` shows it stopped.
+    pub fn kill_task(&self, id: &str) {
+        let killed = self.ctr(&["task", "kill", "-s", "SIGKILL", id]);
+        assert!(killed.status.success(), "{killed:?}");
+        wait_for("the task's stop", || {
+            text(&self.ctr(&["task", "ls"]).stdout)
+                .lines()
+                .any(|l| l.starts_with(id) && l.ends_with("STOPPED"))
+        });
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.tmp.path().join("containerd.log")).unwrap_or_default()
     }
