@@ -46,6 +46,7 @@ fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, Str
             .collect(),
         tty: false,
         open_stdin: false,
+        user_network: args.network_choice().1,
     })
 }
 

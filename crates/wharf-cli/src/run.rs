@@ -61,9 +61,19 @@ pub struct RunArgs {
     pub(crate) publish_all: bool,
 
     /// The guest's network: bridge (default: outgoing allowed, incoming only on published
-    /// ports), host (the host's network as it is), none (no network at all).
-    #[arg(long = "network", value_name = "MODE", default_value = "bridge")]
-    network: String,
+    /// ports), host (the host's network as it is), none (no network at all), or a network
+    /// made with `wharf network create`, whose members reach each other by name.
+    #[arg(
+        long = "network",
+        alias = "net",
+        value_name = "NETWORK",
+        default_value = "bridge"
+    )]
+    pub(crate) network: String,
+
+    /// Another name the container answers to on its user network.
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub(crate) network_aliases: Vec<String>,
 
     /// Run in the background as a container and print its ID.
     #[arg(short = 'd', long = "detach")]
@@ -109,6 +119,11 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// What `--network` names: a sandbox mode, or a user network to join.
+    pub(crate) fn network_choice(&self) -> (NetworkMode, Option<wharf_core::UserNetwork>) {
+        wharf_core::network_choice(&self.network, self.network_aliases.clone())
+    }
+
     /// The sandbox policy the flags ask for; `-v NAME:/path` creates volume NAME on first use.
     pub(crate) fn policy(&self, wharf: &wharf_core::Wharf) -> Result<SandboxPolicy, String> {
         let mut env = Vec::new();
@@ -154,7 +169,7 @@ impl RunArgs {
                 .iter()
                 .map(|p| args::parse_port(p))
                 .collect::<Result<_, _>>()?,
-            network: NetworkMode::parse(&self.network)?,
+            network: self.network_choice().0,
             ..Default::default()
         })
     }
@@ -212,7 +227,9 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     }
     let target = &args.command[0];
     let mut policy = policy;
-    if args.detach || args.name.is_some() || args.restart != "no" || !args.labels.is_empty() {
+    let container = args.detach || args.name.is_some() || args.restart != "no";
+    // Labels and a user network are a container's records: it is run as one.
+    if container || !args.labels.is_empty() || args.network_choice().1.is_some() {
         return crate::containers::run_as_container(wharf, &args, policy);
     }
     if !names_a_file(target) {

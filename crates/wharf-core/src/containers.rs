@@ -50,6 +50,38 @@ pub struct ContainerSpec {
     pub tty: bool,
     /// Docker's `OpenStdin` (`-i`): an attached client's input is the guest's stdin.
     pub open_stdin: bool,
+    /// The user network the container joins at create (`--network NAME`), in bridge mode.
+    pub user_network: Option<UserNetwork>,
+}
+
+/// A user network a container is on, and its names there besides its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserNetwork {
+    /// The network's name or ID.
+    pub name: String,
+    /// `--network-alias`, compose's service name.
+    pub aliases: Vec<String>,
+}
+
+/// What `--network` (`HostConfig.NetworkMode`) names: a sandbox mode (`bridge`, `default`,
+/// `host`, `none`), or a user network joined in bridge mode.
+pub fn network_choice(
+    text: &str,
+    aliases: Vec<String>,
+) -> (crate::NetworkMode, Option<UserNetwork>) {
+    match text {
+        "" => (crate::NetworkMode::Bridge, None),
+        text => match crate::NetworkMode::parse(text) {
+            Ok(mode) => (mode, None),
+            Err(_) => {
+                let network = UserNetwork {
+                    name: text.to_string(),
+                    aliases,
+                };
+                (crate::NetworkMode::Bridge, Some(network))
+            }
+        },
+    }
 }
 
 /// What a container runs, as its creator names it.
@@ -93,6 +125,9 @@ impl Wharf {
                  cannot have the restart policy {}",
                 spec.restart.name()
             )));
+        }
+        if let Some(network) = &spec.user_network {
+            self.network(&network.name)?;
         }
         let store = self.store()?;
         let mut rootfs_layers = None;
@@ -191,6 +226,12 @@ impl Wharf {
                     "image {} was removed while the container was being created",
                     spec.target
                 )));
+            }
+        }
+        if let Some(network) = &spec.user_network {
+            if let Err(e) = self.connect_network(&network.name, &created.id, &network.aliases) {
+                let _ = self.remove_container(&created.id, true);
+                return Err(e);
             }
         }
         self.container_event("create", &created, &[]);

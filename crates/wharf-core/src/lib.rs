@@ -17,6 +17,7 @@ mod list;
 mod log_reader;
 pub mod monitor;
 mod networks;
+mod peers;
 mod registry;
 mod rootfs;
 mod serve;
@@ -26,7 +27,7 @@ mod volumes;
 
 use std::path::Path;
 
-pub use containers::{ContainerSpec, ContainerStats, RunTarget};
+pub use containers::{network_choice, ContainerSpec, ContainerStats, RunTarget, UserNetwork};
 pub use error::{Error, ErrorKind};
 pub use foreign_image::{read_image_facts, BlobRef, ImageFacts};
 pub use images::ImageRun;

@@ -3,11 +3,12 @@
 //! the sandbox's network modes); user networks are records in `<root>/networks.json`, changed
 //! under `networks.lock` by whichever wharf process changes them.
 //!
-//! A guest's traffic is still the bridge mode's (its own port space, outgoing connections
-//! allowed); reaching another member by name is the design ARCHITECTURE.md describes, not
-//! built yet.
+//! Each user network has a subnet (`10.89.N.0/24`) and each member an address on it. There
+//! is no kernel bridge behind them: a guest's name lookups and connections to those addresses
+//! are answered by wharf ([`crate::peers`]), joined to the member's real listener.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
 
 use crate::docker::api;
 use crate::{Error, Wharf};
@@ -16,7 +17,7 @@ use crate::{Error, Wharf};
 const BUILTIN: &[&str] = &["bridge", "host", "none"];
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct NetworkRecord {
+pub(crate) struct NetworkRecord {
     id: String,
     name: String,
     driver: String,
@@ -26,12 +27,79 @@ struct NetworkRecord {
     /// Container ID to its aliases on this network.
     #[serde(default)]
     members: BTreeMap<String, Vec<String>>,
+    /// N of the network's subnet, `10.89.N.0/24` (none for records older than subnets).
+    #[serde(default)]
+    subnet: Option<u8>,
+    /// Container ID to the last byte of its address on the subnet.
+    #[serde(default)]
+    addresses: BTreeMap<String, u8>,
 }
 
+impl NetworkRecord {
+    /// Member `id`'s address on this network.
+    pub(crate) fn address_of(&self, id: &str) -> Option<Ipv4Addr> {
+        Some(Ipv4Addr::new(
+            10,
+            89,
+            self.subnet?,
+            *self.addresses.get(id)?,
+        ))
+    }
+
+    /// The member at `ip`, if `ip` is on this network's subnet and someone has it.
+    pub(crate) fn member_at(&self, ip: Ipv4Addr) -> Option<&str> {
+        let [a, b, n, host] = ip.octets();
+        if (a, b, Some(n)) != (10, 89, self.subnet) {
+            return None;
+        }
+        self.addresses
+            .iter()
+            .find(|(_, h)| **h == host)
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// Whether `ip` is on this network's subnet.
+    pub(crate) fn contains(&self, ip: Ipv4Addr) -> bool {
+        let [a, b, n, _] = ip.octets();
+        (a, b, Some(n)) == (10, 89, self.subnet)
+    }
+
+    /// Container `id`'s aliases, if it is a member.
+    pub(crate) fn aliases_of(&self, id: &str) -> Option<&[String]> {
+        self.members.get(id).map(Vec::as_slice)
+    }
+
+    /// The members' container IDs.
+    pub(crate) fn member_ids(&self) -> impl Iterator<Item = &str> {
+        self.members.keys().map(String::as_str)
+    }
+}
+
+/// Every user network (`<root>/networks.json`).
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct NetworkFile {
+pub(crate) struct NetworkFile {
     #[serde(default)]
-    networks: Vec<NetworkRecord>,
+    pub(crate) networks: Vec<NetworkRecord>,
+}
+
+/// All subnets wharf gives out are inside 10.89.0.0/16.
+pub(crate) fn is_wharf_subnet(ip: Ipv4Addr) -> bool {
+    ip.octets()[..2] == [10, 89]
+}
+
+/// Reads the network records at `path`; no file is no networks.
+pub(crate) fn read_network_file(path: &std::path::Path) -> Result<NetworkFile, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("{} is damaged: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NetworkFile::default()),
+        Err(e) => Err(Error::io(e)),
+    }
+}
+
+/// The lowest of `candidates` not in `taken`.
+fn lowest_free(candidates: std::ops::RangeInclusive<u8>, taken: &[u8]) -> Option<u8> {
+    candidates.into_iter().find(|n| !taken.contains(n))
 }
 
 /// A builtin network's fixed ID (64 hex digits derived from its name).
@@ -42,21 +110,12 @@ fn builtin_id(name: &str) -> String {
 }
 
 impl Wharf {
-    fn network_file(&self) -> std::path::PathBuf {
+    pub(crate) fn network_file(&self) -> std::path::PathBuf {
         self.root.path().join("networks.json")
     }
 
     fn read_networks(&self) -> Result<NetworkFile, Error> {
-        match std::fs::read(self.network_file()) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::Internal(anyhow::anyhow!(
-                    "{} is damaged: {e}",
-                    self.network_file().display()
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NetworkFile::default()),
-            Err(e) => Err(Error::io(e)),
-        }
+        read_network_file(&self.network_file())
     }
 
     /// Changes the network records under their lock.
@@ -96,6 +155,14 @@ impl Wharf {
                     "network with name {name} already exists"
                 )));
             }
+            let taken: Vec<u8> = file.networks.iter().filter_map(|n| n.subnet).collect();
+            let subnet = lowest_free(1..=254, &taken).ok_or_else(|| {
+                Error::Conflict(
+                    "all 254 network subnets (10.89.1.0/24 to 10.89.254.0/24) are in use: \
+                     remove a network first"
+                        .into(),
+                )
+            })?;
             let record = NetworkRecord {
                 id: wharf_containers::new_id(),
                 name: name.to_string(),
@@ -103,6 +170,8 @@ impl Wharf {
                 created: wharf_containers::now_rfc3339(),
                 labels,
                 members: BTreeMap::new(),
+                subnet: Some(subnet),
+                addresses: BTreeMap::new(),
             };
             file.networks.push(record.clone());
             Ok(record)
@@ -164,15 +233,23 @@ impl Wharf {
         container: &str,
         aliases: &[String],
     ) -> Result<(), Error> {
-        self.change_members(network, container, |members, id| {
-            members.insert(id.to_string(), aliases.to_vec());
+        self.change_members(network, container, |record, id| {
+            record.members.insert(id.to_string(), aliases.to_vec());
+            if !record.addresses.contains_key(id) {
+                let taken: Vec<u8> = record.addresses.values().copied().collect();
+                // .1 is the gateway Docker shows; a full /24 leaves the member without one.
+                if let Some(host) = lowest_free(2..=254, &taken) {
+                    record.addresses.insert(id.to_string(), host);
+                }
+            }
         })
     }
 
     /// Takes container `container` off network `network` (nothing to do when it is not on it).
     pub fn disconnect_network(&self, network: &str, container: &str) -> Result<(), Error> {
-        self.change_members(network, container, |members, id| {
-            members.remove(id);
+        self.change_members(network, container, |record, id| {
+            record.members.remove(id);
+            record.addresses.remove(id);
         })
     }
 
@@ -182,7 +259,7 @@ impl Wharf {
         &self,
         network: &str,
         container: &str,
-        change: impl FnOnce(&mut BTreeMap<String, Vec<String>>, &str),
+        change: impl FnOnce(&mut NetworkRecord, &str),
     ) -> Result<(), Error> {
         if BUILTIN.contains(&network) {
             return Ok(());
@@ -191,7 +268,7 @@ impl Wharf {
         self.update_networks(|file| {
             let name = find(file, network)?.name.clone();
             if let Some(record) = file.networks.iter_mut().find(|n| n.name == name) {
-                change(&mut record.members, &c.config.id);
+                change(record, &c.config.id);
             }
             Ok(())
         })
@@ -223,10 +300,14 @@ impl Wharf {
             .iter()
             .filter_map(|n| {
                 let aliases = n.members.get(id)?;
+                let address = n.address_of(id);
                 let endpoint = api::EndpointSettings {
                     network_id: Some(n.id.clone()),
                     endpoint_id: Some(id.to_string()),
                     aliases: Some(aliases.clone()),
+                    ip_address: address.map(|a| a.to_string()),
+                    ip_prefix_len: address.map(|_| 24),
+                    gateway: n.subnet.map(|s| Ipv4Addr::new(10, 89, s, 1).to_string()),
                     ..Default::default()
                 };
                 Some((n.name.clone(), endpoint))
@@ -275,6 +356,7 @@ impl Wharf {
                 let member = api::NetworkContainer {
                     name: Some(c.config.name.clone()),
                     endpoint_id: Some(c.config.id.clone()),
+                    ipv4_address: record.address_of(&c.config.id).map(|a| format!("{a}/24")),
                     ..Default::default()
                 };
                 (c.config.id.clone(), member)
@@ -292,6 +374,21 @@ impl Wharf {
             containers: Some(members),
             options: Some(HashMap::new()),
             labels: Some(record.labels.clone().into_iter().collect()),
+            ipam: Some(api::Ipam {
+                driver: Some("default".into()),
+                config: Some(
+                    record
+                        .subnet
+                        .map(|s| api::IpamConfig {
+                            subnet: Some(format!("10.89.{s}.0/24")),
+                            gateway: Some(format!("10.89.{s}.1")),
+                            ..Default::default()
+                        })
+                        .into_iter()
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
             ..Default::default()
         })
     }

@@ -62,8 +62,12 @@ impl Wharf {
             listen @ wharf_http::Error::Listen { .. } => Error::Conflict(listen.to_string()),
             other => Error::Internal(other.into()),
         })?;
-        for addr in &serving.addrs {
+        for (addr, port) in serving.addrs.iter().zip(&policy.ports) {
             tracing::info!("serving {} on http://{addr}", name.display());
+            // Peers on its networks reach the guest port at the published address.
+            if let Some(peers) = &policy.peers {
+                peers.listening(port.guest_port, *addr);
+            }
         }
         policy.on_start.notify();
         while !stop.is_requested() {

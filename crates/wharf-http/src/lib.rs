@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use std::future::Future;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -24,10 +23,11 @@ use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{
-    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
-};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use wharf_sandbox::SandboxPolicy;
+
+mod outgoing;
+use outgoing::OutgoingHooks;
 
 /// The interface a component exports when it is a `wasi:http` server.
 pub const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
@@ -97,33 +97,8 @@ struct RequestState {
     http: WasiHttpCtx,
     table: ResourceTable,
     limits: StoreLimits,
-    /// Whether the guest may send HTTP requests (not with `--network none`).
-    outgoing: bool,
-    deny_outgoing: DenyOutgoing,
-}
-
-/// wasi:http hooks that refuse every outgoing request (`--network none`).
-struct DenyOutgoing;
-
-impl WasiHttpHooks for DenyOutgoing {
-    fn send_request(
-        &mut self,
-        _request: hyper::Request<WasiBody>,
-        _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (
-                        hyper::Response<WasiBody>,
-                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                    ),
-                    wasmtime_wasi_http::Error,
-                >,
-            > + Send,
-    > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
-    }
+    /// Where the guest's HTTP requests go (none with `--network none`).
+    outgoing: OutgoingHooks,
 }
 
 impl WasiView for RequestState {
@@ -140,11 +115,7 @@ impl WasiHttpView for RequestState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: if self.outgoing {
-                Default::default()
-            } else {
-                &mut self.deny_outgoing
-            },
+            hooks: &mut self.outgoing,
         }
     }
 }
@@ -395,8 +366,10 @@ impl Handler {
                 .memory_size(self.options.memory_limit)
                 .instances(64)
                 .build(),
-            outgoing: self.options.policy.network.allows_outgoing(),
-            deny_outgoing: DenyOutgoing,
+            outgoing: OutgoingHooks {
+                allowed: self.options.policy.network.allows_outgoing(),
+                peers: self.options.policy.peers.clone(),
+            },
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);

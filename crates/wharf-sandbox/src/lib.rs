@@ -17,6 +17,7 @@ mod limits;
 mod network;
 mod output;
 mod p1_listeners;
+mod peers;
 mod policy;
 mod run;
 
@@ -24,6 +25,7 @@ pub use engine::{new_engine, new_pooled_engine};
 pub use guest::{Compiled, GuestKind, WasmBinary};
 pub use network::{assign_free_ports, ensure_ports_free, NetworkMode};
 pub use output::{GuestStream, Output, OutputSink};
+pub use peers::{Peers, Route, SharedPeers};
 pub use policy::{Mount, PortMapping, SandboxPolicy, StartHook, Stdin};
 pub use run::{run, wasi_builder, Outcome, RunError, StopHandle, StopReason};
 pub use wasmtime::Engine;

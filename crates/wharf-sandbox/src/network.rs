@@ -16,12 +16,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 
 use wasmtime::component::{Linker, Resource};
 use wasmtime::StoreContextMut;
-use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpSocketAddress};
+pub(crate) use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode;
+use wasmtime_wasi::p2::bindings::sockets::network::IpSocketAddress;
 use wasmtime_wasi::p2::bindings::sync::sockets::tcp::HostTcpSocket;
 use wasmtime_wasi::p2::{Network, SocketError, TcpSocket};
 use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsView};
 use wasmtime_wasi::WasiCtxBuilder;
 
+use crate::peers::{Route, SharedPeers};
 use crate::PortMapping;
 
 /// How much of the network a guest gets (`--network`).
@@ -149,6 +151,8 @@ pub fn assign_free_ports(published: &mut [PortMapping]) -> std::io::Result<()> {
 #[derive(Debug, Default)]
 pub(crate) struct PortSpace {
     published: Vec<PortMapping>,
+    /// The guest's networks' other members, when it is on user networks.
+    peers: Option<SharedPeers>,
     /// Real local address → the address the guest asked for.
     bound: HashMap<SocketAddr, SocketAddr>,
     /// Guest port → real local address.
@@ -156,11 +160,17 @@ pub(crate) struct PortSpace {
 }
 
 impl PortSpace {
-    pub(crate) fn new(published: &[PortMapping]) -> PortSpace {
+    pub(crate) fn new(published: &[PortMapping], peers: Option<SharedPeers>) -> PortSpace {
         PortSpace {
             published: published.to_vec(),
+            peers,
             ..Default::default()
         }
+    }
+
+    /// Who else is on the guest's networks.
+    pub(crate) fn peers(&self) -> Option<&SharedPeers> {
+        self.peers.as_ref()
     }
 
     /// Where a bind to `requested` really goes: the published host address for its port, an
@@ -185,6 +195,9 @@ impl PortSpace {
         if requested.port() != 0 {
             self.bound.insert(real, requested);
             self.by_guest_port.insert(requested.port(), real);
+            if let Some(peers) = &self.peers {
+                peers.listening(requested.port(), real);
+            }
         }
     }
 
@@ -193,16 +206,21 @@ impl PortSpace {
         self.bound.get(&real).copied().unwrap_or(real)
     }
 
-    /// Where a connection to `remote` goes: the guest's own socket for its loopback ports.
-    fn real_connect_addr(&self, remote: SocketAddr) -> SocketAddr {
+    /// Where a connection to `remote` goes: the guest's own socket for its loopback ports, a
+    /// peer's for a peer's address; refused for a peer address nothing listens on.
+    fn real_connect_addr(&self, remote: SocketAddr) -> Result<SocketAddr, ErrorCode> {
         if !remote.ip().is_loopback() {
-            return remote;
+            return match self.peers.as_ref().map(|p| p.route(remote)) {
+                None | Some(Route::Direct) => Ok(remote),
+                Some(Route::Peer(real)) => Ok(real),
+                Some(Route::Refused) => Err(ErrorCode::ConnectionRefused),
+            };
         }
-        match self.by_guest_port.get(&remote.port()) {
+        Ok(match self.by_guest_port.get(&remote.port()) {
             Some(real) if real.ip().is_unspecified() => SocketAddr::new(remote.ip(), real.port()),
             Some(real) => *real,
             None => remote,
-        }
+        })
     }
 }
 
@@ -263,7 +281,10 @@ pub(crate) fn add_port_space_to_linker<T: HasPortSpace>(
          (this, network, remote): (Resource<TcpSocket>, Resource<Network>, IpSocketAddress)|
          -> WitResult<()> {
             let data = store.data_mut();
-            let real = data.port_space().real_connect_addr(remote.into());
+            let real = match data.port_space().real_connect_addr(remote.into()) {
+                Ok(real) => real,
+                Err(refused) => return Ok((Err(refused),)),
+            };
             match HostTcpSocket::start_connect(&mut data.sockets(), this, network, real.into()) {
                 Ok(()) => Ok((Ok(()),)),
                 Err(e) => wit_error(e),
@@ -303,7 +324,7 @@ mod tests {
                 guest_port: *guest_port,
             })
             .collect();
-        PortSpace::new(&published)
+        PortSpace::new(&published, None)
     }
 
     fn addr(text: &str) -> SocketAddr {
@@ -347,17 +368,61 @@ mod tests {
         );
         assert_eq!(
             ports.real_connect_addr(addr("127.0.0.1:7000")),
-            addr("127.0.0.1:45000")
+            Ok(addr("127.0.0.1:45000"))
         );
         // Other addresses are untouched.
         assert_eq!(
             ports.real_connect_addr(addr("10.0.0.1:7000")),
-            addr("10.0.0.1:7000")
+            Ok(addr("10.0.0.1:7000"))
         );
         assert_eq!(
             ports.real_connect_addr(addr("127.0.0.1:7001")),
-            addr("127.0.0.1:7001")
+            Ok(addr("127.0.0.1:7001"))
         );
+    }
+
+    /// One peer at 10.89.1.2 listening on guest port 6379, and what the guest told it.
+    #[derive(Debug, Default)]
+    struct OnePeer {
+        told: std::sync::Mutex<Vec<(u16, SocketAddr)>>,
+    }
+
+    impl crate::Peers for OnePeer {
+        fn lookup(&self, name: &str) -> Option<IpAddr> {
+            (name == "db").then(|| "10.89.1.2".parse().unwrap())
+        }
+        fn route(&self, to: SocketAddr) -> Route {
+            match (to.ip().to_string().as_str(), to.port()) {
+                ("10.89.1.2", 6379) => Route::Peer(addr("127.0.0.1:41000")),
+                ("10.89.1.2", _) => Route::Refused,
+                _ => Route::Direct,
+            }
+        }
+        fn listening(&self, guest_port: u16, real: SocketAddr) {
+            self.told.lock().unwrap().push((guest_port, real));
+        }
+    }
+
+    #[test]
+    fn peers_route_connections_and_hear_of_listeners() {
+        let peer = std::sync::Arc::new(OnePeer::default());
+        let mut ports = PortSpace::new(&[], Some(peer.clone()));
+        assert_eq!(
+            ports.real_connect_addr(addr("10.89.1.2:6379")),
+            Ok(addr("127.0.0.1:41000"))
+        );
+        assert_eq!(
+            ports.real_connect_addr(addr("10.89.1.2:80")),
+            Err(ErrorCode::ConnectionRefused)
+        );
+        assert_eq!(
+            ports.real_connect_addr(addr("192.0.2.1:80")),
+            Ok(addr("192.0.2.1:80"))
+        );
+        // The peers hear of listeners, not of a client's port 0.
+        ports.record(addr("0.0.0.0:18080"), addr("0.0.0.0:8080"));
+        ports.record(addr("127.0.0.1:45000"), addr("0.0.0.0:0"));
+        assert_eq!(*peer.told.lock().unwrap(), [(8080, addr("0.0.0.0:18080"))]);
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct SandboxPolicy {
     pub ports: Vec<PortMapping>,
     /// How much of the network the guest gets (`--network`).
     pub network: crate::NetworkMode,
+    /// The other members of the user networks the guest is on (bridge mode): their names
+    /// resolve and their ports are reached through this.
+    pub peers: Option<crate::SharedPeers>,
     /// Called once the guest is instantiated and about to run its entry point: everything
     /// that can refuse to start it (decoding, linking, imports) has passed.
     pub on_start: StartHook,

@@ -361,6 +361,9 @@ impl GuestRun {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         if self.policy.network == NetworkMode::Bridge {
             add_port_space_to_linker(&mut linker)?;
+            if self.policy.peers.is_some() {
+                crate::peers::add_peer_lookup_to_linker(&mut linker)?;
+            }
         }
         let pre = linker.instantiate_pre(component).map_err(|e| {
             let ty = component.component_type();
@@ -385,7 +388,7 @@ impl GuestRun {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter,
-            ports: PortSpace::new(&self.policy.ports),
+            ports: PortSpace::new(&self.policy.ports, self.policy.peers.clone()),
         };
         let mut store = self.new_store(host, |host| &mut host.limiter);
         let result = pre

@@ -6,6 +6,7 @@
 //   /trap      traps          /spin   loops forever          /hog   allocates until it fails
 //   /fetch/PORT  GETs http://127.0.0.1:PORT/ (wasi:http/outgoing-handler) and answers with
 //              its status and body, or 502 "fetch failed: error-code N" when it is refused
+//   /fetch/HOST:PORT  the same for http://HOST:PORT/ (a peer's name on a user network)
 // Bindings in gen/ were generated with `wit-bindgen c wit --world hello-http` (0.63).
 #include <stdlib.h>
 #include <stdio.h>
@@ -84,15 +85,19 @@ static void echo(exports_wasi_http_incoming_handler_own_incoming_request_t reque
     wasi_http_types_static_outgoing_body_finish(body, NULL, &ferr);
 }
 
-// GET http://127.0.0.1:PORT/ from inside the guest; the answer goes into `text` (at most `cap`).
-static int fetch(const char *port, char *text, size_t cap) {
+// GET http://127.0.0.1:PORT/ (or http://HOST:PORT/ for a `target` of HOST:PORT) from inside the
+// guest; the answer goes into `text` (at most `cap`).
+static int fetch(const char *target, char *text, size_t cap) {
     wasi_http_types_own_outgoing_request_t req =
         wasi_http_types_constructor_outgoing_request(wasi_http_types_constructor_fields());
     wasi_http_types_borrow_outgoing_request_t borrowed = wasi_http_types_borrow_outgoing_request(req);
     wasi_http_types_scheme_t scheme = {.tag = WASI_HTTP_TYPES_SCHEME_HTTP};
     wasi_http_types_method_outgoing_request_set_scheme(borrowed, &scheme);
     char authority[64];
-    snprintf(authority, sizeof authority, "127.0.0.1:%s", port);
+    if (strchr(target, ':'))
+        snprintf(authority, sizeof authority, "%s", target);
+    else
+        snprintf(authority, sizeof authority, "127.0.0.1:%s", target);
     hello_http_string_t auth = {(uint8_t *)authority, strlen(authority)};
     wasi_http_types_method_outgoing_request_set_authority(borrowed, &auth);
     hello_http_string_t root = {(uint8_t *)"/", 1};

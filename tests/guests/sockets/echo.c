@@ -3,7 +3,9 @@
 //   echo serve PORT NAME [v6]   bind PORT on every address (IPv4, or IPv6 with `v6`), listen,
 //                               print "listening on PORT" (the port the guest sees), then for
 //                               each connection read one line and answer "NAME: LINE". A line
-//                               "quit" ends the server after its answer.
+//                               "quit" ends the server after its answer. A line that starts
+//                               "GET " is an HTTP request: its headers are read, and the
+//                               answer is an HTTP/1.0 response with the same text as body.
 //   echo connect HOST PORT LINE connect (HOST: an IPv4 address or a name to resolve), send
 //                               LINE, print the answer. Errors go to stderr, exit code 1.
 //
@@ -43,28 +45,40 @@ static void wait_for(socket_t sock) {
   wasi_io_poll_pollable_drop_own(p);
 }
 
+// A stream read line by line: what a read brings past a line's end is kept for the next.
+typedef struct {
+  wasi_io_streams_own_input_stream_t in;
+  uint8_t buf[4096];
+  size_t start, end;
+} reader_t;
+
 // Reads until a newline or the end of the stream; returns a malloc'd, NUL-terminated line
 // without its newline.
-static char *read_line(wasi_io_streams_own_input_stream_t in) {
+static char *read_line(reader_t *r) {
   size_t len = 0, cap = 256;
   char *line = malloc(cap);
   for (;;) {
-    echo_server_list_u8_t chunk;
-    wasi_io_streams_stream_error_t err;
-    if (!wasi_io_streams_method_input_stream_blocking_read(
-            wasi_io_streams_borrow_input_stream(in), 4096, &chunk, &err)) {
-      break;
+    if (r->start == r->end) {
+      echo_server_list_u8_t chunk;
+      wasi_io_streams_stream_error_t err;
+      if (!wasi_io_streams_method_input_stream_blocking_read(
+              wasi_io_streams_borrow_input_stream(r->in), sizeof r->buf, &chunk, &err)) {
+        break;
+      }
+      memcpy(r->buf, chunk.ptr, chunk.len);
+      r->start = 0;
+      r->end = chunk.len;
+      echo_server_list_u8_free(&chunk);
     }
-    for (size_t i = 0; i < chunk.len; i++) {
-      if (chunk.ptr[i] == '\n') {
-        echo_server_list_u8_free(&chunk);
+    while (r->start < r->end) {
+      uint8_t c = r->buf[r->start++];
+      if (c == '\n') {
         line[len] = 0;
         return line;
       }
       if (len + 1 >= cap) line = realloc(line, cap *= 2);
-      line[len++] = chunk.ptr[i];
+      line[len++] = c;
     }
-    echo_server_list_u8_free(&chunk);
   }
   line[len] = 0;
   return line;
@@ -139,8 +153,22 @@ static bool serve(uint16_t port, const char *name, bool v6) {
       wait_for(sock);
       continue;
     }
-    char *line = read_line(conn.f1);
-    char *answer = malloc(strlen(name) + strlen(line) + 4);
+    reader_t reader = {.in = conn.f1};
+    char *line = read_line(&reader);
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] == '\r') line[--len] = 0;
+    bool http = strncmp(line, "GET ", 4) == 0;
+    if (http) {
+      // The rest of the head, up to its empty line, so that closing loses nothing unread.
+      for (;;) {
+        char *header = read_line(&reader);
+        bool end = header[0] == 0 || strcmp(header, "\r") == 0;
+        free(header);
+        if (end) break;
+      }
+      write_all(conn.f2, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+    }
+    char *answer = malloc(strlen(name) + len + 4);
     sprintf(answer, "%s: %s\n", name, line);
     write_all(conn.f2, answer);
     bool quit = strcmp(line, "quit") == 0;
@@ -224,7 +252,8 @@ static bool connect_and_send(const char *host, uint16_t port, const char *line) 
   sprintf(request, "%s\n", line);
   write_all(io.f1, request);
   free(request);
-  char *answer = read_line(io.f0);
+  reader_t reader = {.in = io.f0};
+  char *answer = read_line(&reader);
   printf("%s\n", answer);
   free(answer);
   return true;

@@ -5,9 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bollard_stubs::models as api;
-use wharf_core::{
-    ContainerSpec, LogLimits, NetworkMode, PortMapping, RestartPolicy, RunTarget, SandboxPolicy,
-};
+use wharf_core::{ContainerSpec, LogLimits, PortMapping, RestartPolicy, RunTarget, SandboxPolicy};
 
 use crate::error::ApiError;
 
@@ -17,8 +15,6 @@ pub(crate) struct Created {
     /// `-v` and `--mount` as `SOURCE:/path[:ro]`, for the core to resolve
     /// ([`wharf_core::Wharf::bind_mount`]).
     pub binds: Vec<String>,
-    /// The user network to join, with the container's aliases on it.
-    pub network: Option<(String, Vec<String>)>,
     /// `HostConfig.PublishAllPorts`.
     pub publish_all: bool,
     pub warnings: Vec<String>,
@@ -88,25 +84,17 @@ pub(crate) fn spec(
         }
     }
 
-    // A user network (compose's project network) is joined after the create.
-    let mut user_network = None;
-    let network = match host.network_mode.as_deref() {
-        None | Some("") | Some("default") | Some("bridge") => NetworkMode::Bridge,
-        Some(mode) => match NetworkMode::parse(mode) {
-            Ok(mode) => mode,
-            Err(_) => {
-                let aliases = body
-                    .networking_config
-                    .as_ref()
-                    .and_then(|n| n.endpoints_config.as_ref())
-                    .and_then(|e| e.get(mode))
-                    .and_then(|e| e.aliases.clone())
-                    .unwrap_or_default();
-                user_network = Some((mode.to_string(), aliases));
-                NetworkMode::Bridge
-            }
-        },
-    };
+    // A user network (compose's project network) is joined with the aliases its endpoint
+    // config gives.
+    let mode = host.network_mode.as_deref().unwrap_or_default();
+    let aliases = body
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref())
+        .and_then(|e| e.get(mode))
+        .and_then(|e| e.aliases.clone())
+        .unwrap_or_default();
+    let (network, user_network) = wharf_core::network_choice(mode, aliases);
 
     let restart = match host.restart_policy.as_ref().and_then(|r| r.name) {
         None => RestartPolicy::No,
@@ -181,11 +169,11 @@ pub(crate) fn spec(
             .collect(),
         tty: body.tty == Some(true),
         open_stdin: body.open_stdin == Some(true),
+        user_network,
     };
     Ok(Created {
         spec,
         binds,
-        network: user_network,
         publish_all: host.publish_all_ports == Some(true),
         warnings,
     })

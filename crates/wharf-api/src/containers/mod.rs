@@ -74,14 +74,7 @@ async fn create(
             }
             let publish_all = created.publish_all;
             wharf.resolve_ports(Some(&image), publish_all, &mut created.spec.policy.ports)?;
-            if let Some((network, _)) = &created.network {
-                wharf.network(network)?;
-            }
-            let id = wharf.create_container(&created.spec)?.id;
-            if let Some((network, aliases)) = &created.network {
-                wharf.connect_network(network, &id, aliases)?;
-            }
-            Ok(id)
+            Ok(wharf.create_container(&created.spec)?.id)
         })
         .await?;
     let answer = api::ContainerCreateResponse { id, warnings };

@@ -380,3 +380,145 @@ fn a_preview1_server_with_several_ports_and_without_network() {
     let ran = wharf(&["run", listen, "x"]);
     assert_eq!(ran.code, 2, "{ran:?}");
 }
+
+/// GETs `path` from 127.0.0.1:`port`: the status line and body.
+fn http_get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn members_of_a_user_network_reach_each_other_by_name() {
+    let root = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str]| -> Ran { run_in(root.path(), args) };
+    let ok = |args: &[&str]| {
+        let ran = wharf(args);
+        assert_eq!(ran.code, 0, "wharf {args:?}: {ran:?}");
+        ran.stdout
+    };
+    let echo = echo();
+    ok(&["network", "create", "app"]);
+    ok(&["network", "create", "other"]);
+    let serve = |name: &str, port: &str, extra: &[&str]| {
+        let mut args = vec!["run", "-d", "--name", name, "--network", "app"];
+        args.extend(extra);
+        args.extend([echo.as_str(), "serve", port, name]);
+        ok(&args);
+        wait_for_log(root.path(), name, &format!("listening on {port}"));
+    };
+    serve("db", "6379", &[]);
+    serve("cache", "7000", &["--network-alias", "kv"]);
+
+    // By container name, by alias, by address; the answer comes from the right listener.
+    let connect = |network: &str, host: &str, port: &str| {
+        wharf(&[
+            "run",
+            "--network",
+            network,
+            &echo,
+            "connect",
+            host,
+            port,
+            "hi",
+        ])
+    };
+    let ran = connect("app", "db", "6379");
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "db: hi\n"), "{ran:?}");
+    let ran = connect("app", "kv", "7000");
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, "cache: hi\n"),
+        "{ran:?}"
+    );
+    let inspect = ok(&["network", "inspect", "app"]);
+    let networks: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let subnet = networks[0]["IPAM"]["Config"][0]["Subnet"].as_str().unwrap();
+    assert!(
+        subnet.starts_with("10.89.") && subnet.ends_with(".0/24"),
+        "{inspect}"
+    );
+    let db: serde_json::Value = serde_json::from_str(&ok(&["inspect", "db"])).unwrap();
+    let db_ip = db[0]["NetworkSettings"]["Networks"]["app"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let db_ip = db_ip.as_str();
+    assert!(
+        db_ip.starts_with(&subnet[..subnet.len() - 4]),
+        "{db_ip} in {subnet}"
+    );
+    let ran = connect("app", db_ip, "6379");
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "db: hi\n"), "{ran:?}");
+
+    // A port nobody listens on is refused; so is everything from off the network, and names
+    // do not resolve there (nor on the default bridge, as on Docker's).
+    let ran = connect("app", "db", "6380");
+    assert!(
+        ran.code == 1 && ran.stderr.contains("connection-refused"),
+        "{ran:?}"
+    );
+    let ran = connect("other", db_ip, "6379");
+    assert!(
+        ran.code == 1 && ran.stderr.contains("connection-refused"),
+        "{ran:?}"
+    );
+    for network in ["other", "bridge"] {
+        let ran = connect(network, "db", "6379");
+        assert!(
+            ran.code == 1 && ran.stderr.contains("error: resolve"),
+            "{ran:?}"
+        );
+    }
+
+    // A wasi:http server on the network reaches db with an outgoing request, and is reached
+    // by name on its guest port by another one.
+    let port = free_port().to_string();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let http = guest("http-server.wasm");
+    let http = http.to_str().unwrap();
+    let web = [
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "-p",
+        &publish,
+        http,
+    ];
+    ok(&web);
+    let port: u16 = port.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "web never listened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answer = http_get(port, "/fetch/db:6379");
+    assert!(
+        answer.contains("200") && answer.contains("db: GET / HTTP/1.1"),
+        "{answer}"
+    );
+    let answer = http_get(port, "/fetch/web:8080");
+    assert!(answer.contains("hello from wasi:http"), "{answer}");
+    let answer = http_get(port, "/fetch/nosuch.invalid:80");
+    assert!(answer.contains("502"), "{answer}");
+
+    // A stopped member listens nowhere; a user network that does not exist is refused.
+    ok(&["stop", "db"]);
+    let ran = connect("app", "db", "6379");
+    assert!(
+        ran.code == 1 && ran.stderr.contains("connection-refused"),
+        "{ran:?}"
+    );
+    let ran = connect("nosuch", "db", "6379");
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("network nosuch not found"), "{ran:?}");
+    ok(&["rm", "-f", "db", "cache", "web"]);
+}

@@ -198,7 +198,14 @@ fn supervise(
         ..container.state
     };
     // The same grant for every run; checked before anything says the container runs.
-    let policy = policy_for(&config, sink.clone(), gauge.clone(), hook.clone())?;
+    let mut policy = policy_for(&config, sink.clone(), gauge.clone(), hook.clone())?;
+    if policy.network == crate::NetworkMode::Bridge {
+        policy.peers = Some(Arc::new(crate::peers::NetworkPeers::new(
+            wharf.network_file(),
+            containers.clone(),
+            id,
+        )));
+    }
     let mut started_once = false;
     loop {
         // The guest's stdin is open before the container shows as running: an attached
@@ -215,7 +222,10 @@ fn supervise(
         write_state(containers, id, &state)?;
         wharf.container_event("start", &config, &[]);
 
+        // A run's listeners are its own: none are left from a run that was killed.
+        crate::peers::forget_listeners(&dir);
         let result = run_once(wharf, &config, &dir, &policy, &stop);
+        crate::peers::forget_listeners(&dir);
         sink.finish();
         let outcome = match result {
             Ok(outcome) => outcome,
@@ -433,6 +443,7 @@ fn policy_for(
         guest_thread: None,
         ports,
         network,
+        peers: None,
         on_start,
     })
 }
