@@ -98,13 +98,19 @@ async fn remove_volume(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `docker volume prune [-a]`: anonymous volumes, or with the `all` filter every unused one.
 async fn prune_volumes(
     Shared(state): Shared<State>,
+    params: Params,
 ) -> Result<Json<api::VolumePruneResponse>, ApiError> {
-    let deleted = state.call(|wharf| wharf.prune_volumes()).await?;
+    let filters = params.filters()?;
+    let all = filters
+        .get("all")
+        .is_some_and(|v| v.iter().any(|v| v == "true" || v == "1"));
+    let (deleted, freed) = state.call(move |wharf| wharf.prune_volumes(all)).await?;
     Ok(Json(api::VolumePruneResponse {
         volumes_deleted: Some(deleted),
-        space_reclaimed: Some(0),
+        space_reclaimed: Some(freed as i64),
     }))
 }
 

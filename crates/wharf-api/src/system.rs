@@ -162,54 +162,9 @@ async fn auth(
     }))
 }
 
-/// The bytes of the files under `dir`.
-fn size_of(dir: &std::path::Path) -> i64 {
-    let mut total = 0;
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => dirs.push(entry.path()),
-                Ok(m) => total += m.len() as i64,
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
 /// `docker system df`: images, containers and volumes with their sizes.
 async fn disk_usage(
     axum::extract::State(state): axum::extract::State<State>,
 ) -> Result<Json<api::SystemDataUsageResponse>, ApiError> {
-    let (images, containers, mut volumes) = state
-        .call(|wharf| {
-            let containers = wharf.list_containers(true)?.0;
-            Ok((wharf.images()?, containers, wharf.volumes()?))
-        })
-        .await?;
-    let layers = images.iter().map(|i| i.size).sum();
-    for volume in &mut volumes {
-        let data = volume.mountpoint.clone();
-        let users = containers
-            .iter()
-            .filter(|c| c.config.mounts.iter().any(|m| m.host == data))
-            .count();
-        volume.usage_data = Some(api::VolumeUsageData {
-            size: size_of(std::path::Path::new(&data)),
-            ref_count: users as i64,
-        });
-    }
-    Ok(Json(api::SystemDataUsageResponse {
-        layers_size: Some(layers),
-        images: Some(images),
-        containers: Some(
-            containers
-                .iter()
-                .map(wharf_core::docker::container_summary)
-                .collect(),
-        ),
-        volumes: Some(volumes),
-        build_cache: Some(Vec::new()),
-    }))
+    Ok(Json(state.call(|wharf| wharf.disk_usage()).await?))
 }

@@ -88,6 +88,9 @@ pub struct PruneArgs {
     /// Do not ask (wharf never asks; accepted for Docker's habit).
     #[arg(short, long)]
     force: bool,
+    /// Volumes: named ones too, not only anonymous ones (as Docker 23+).
+    #[arg(short, long)]
+    all: bool,
 }
 
 /// `connect [--alias A]... NETWORK CONTAINER`.
@@ -149,7 +152,7 @@ pub fn volume(wharf: &Wharf, command: VolumeCommand) -> i32 {
             }
             return code;
         }
-        VolumeCommand::Prune(_) => wharf.prune_volumes().map(|removed| {
+        VolumeCommand::Prune(args) => wharf.prune_volumes(args.all).map(|(removed, _)| {
             if !removed.is_empty() {
                 println!("Deleted Volumes:");
                 removed.iter().for_each(|n| println!("{n}"));

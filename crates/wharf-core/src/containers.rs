@@ -683,6 +683,9 @@ pub struct ContainerStats {
     pub online_cpus: u32,
     /// When the two samples were taken (RFC 3339).
     pub sampled_at: (String, String),
+    /// Threads of the monitor process, guest and engine (Docker's PIDs, the tasks of a
+    /// container's cgroup); 0 when it is not running.
+    pub pids: u64,
 }
 
 /// The host's CPU time, all CPUs and states together, from the first line of /proc/stat.
@@ -716,6 +719,18 @@ fn cpu_time_of(pid: u32) -> Option<Duration> {
 /// Resident set size of process `pid`, from /proc.
 fn rss_of(pid: u32) -> u64 {
     proc_bytes(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// Threads of process `pid`, from /proc.
+fn threads_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// A `KEY: N kB` line of a /proc file (`status`, `meminfo`) in bytes; 0 when missing.
@@ -782,6 +797,7 @@ impl Wharf {
                     system_time: (system_before, system_after),
                     online_cpus,
                     sampled_at: (preread.clone(), read.clone()),
+                    pids: c.state.pid.map_or(0, threads_of),
                 }
             })
             .collect())

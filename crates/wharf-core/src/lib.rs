@@ -23,6 +23,7 @@ mod rootfs;
 mod serve;
 mod signal;
 mod stdin;
+mod system;
 mod volumes;
 
 use std::path::Path;

@@ -143,16 +143,21 @@ impl Wharf {
         std::fs::remove_dir_all(&doomed).map_err(Error::io)
     }
 
-    /// Removes every volume no container uses; returns their names.
-    pub fn prune_volumes(&self) -> Result<Vec<String>, Error> {
+    /// Removes the anonymous volumes no container uses, and with `all` the named ones too
+    /// (Docker 23's `volume prune` and `prune -a`); returns their names and the bytes freed.
+    pub fn prune_volumes(&self, all: bool) -> Result<(Vec<String>, u64), Error> {
         let mut removed = Vec::new();
+        let mut freed = 0;
         for volume in self.volumes()? {
-            if self.volume_users(&volume.name)?.is_empty() {
+            let anonymous = volume.labels.contains_key(ANONYMOUS);
+            if (all || anonymous) && self.volume_users(&volume.name)?.is_empty() {
+                let size = size_of_tree(Path::new(&volume.mountpoint));
                 self.remove_volume(&volume.name, false)?;
+                freed += size;
                 removed.push(volume.name);
             }
         }
-        Ok(removed)
+        Ok((removed, freed))
     }
 
     /// `-v SOURCE:/path[:ro]` (`HostConfig.Binds`) as a mount: a host directory, or a named
@@ -207,6 +212,22 @@ impl Wharf {
 /// The label of a volume made for `-v /path` (Docker's own).
 const ANONYMOUS: &str = "com.docker.volume.anonymous";
 
+/// The bytes of the files under `dir` (symbolic links are not followed).
+pub(crate) fn size_of_tree(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => dirs.push(entry.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
 /// Whether `path` is the data directory of a volume under `root` (for `rm -v`).
 pub(crate) fn volume_of(root: &Path, path: &str) -> Option<String> {
     let rest = Path::new(path).strip_prefix(root.join("volumes")).ok()?;
@@ -241,7 +262,11 @@ mod tests {
             Some("data")
         );
         assert!(wharf.create_volume(Some("../x"), BTreeMap::new()).is_err());
-        assert_eq!(wharf.prune_volumes().unwrap(), ["data"]);
+        let anonymous = wharf.bind_mount("/scratch").unwrap();
+        std::fs::write(anonymous.host.join("f"), "12345").unwrap();
+        let (pruned, freed) = wharf.prune_volumes(false).unwrap();
+        assert_eq!((pruned.len(), freed), (1, 5), "only the anonymous one");
+        assert_eq!(wharf.prune_volumes(true).unwrap().0, ["data"]);
         assert_eq!(
             wharf.volume("data").unwrap_err().kind(),
             crate::ErrorKind::NotFound

@@ -1,6 +1,7 @@
 //! docker-compose (Debian's 1.29.2, on docker-py 5) driving the API service: a project of a
 //! wasi:http web service (a published port, environment, a bind mount, a restart policy) and
-//! a second service with a named volume, through up, ps, logs, up again, stop, down, down -v.
+//! a wasi:sockets server with a named volume that the web service reaches by its service
+//! name, through up, ps, logs, up again, stop, down, down -v.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +13,8 @@ const COMPOSE: &str = "\
 version: \"3.8\"
 services:
   db:
-    image: sleep:1
+    image: echo:1
+    command: [\"serve\", \"6379\", \"db\"]
     restart: always
     volumes:
       - dbdata:/data
@@ -47,11 +49,15 @@ impl Api {
 }
 
 fn get(port: u16) -> Option<String> {
+    get_path(port, "/")
+}
+
+fn get_path(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     stream
-        .write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
         .ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
@@ -61,7 +67,7 @@ fn get(port: u16) -> Option<String> {
 #[test]
 fn a_compose_project_goes_up_and_down() {
     let api = Api::start();
-    api.build("sleep:1", "sleep.wasm");
+    api.build("echo:1", "echo.wasm");
     api.build("http:1", "http-server.wasm");
     let dir = api.env.tmp.path().join("project");
     std::fs::create_dir_all(dir.join("data")).unwrap();
@@ -107,7 +113,22 @@ fn a_compose_project_goes_up_and_down() {
         "{env}"
     );
     let logs = ok(&["logs", "--tail=5", "db"]);
-    assert!(logs.stdout.contains("sleeping"), "{logs:?}");
+    assert!(logs.stdout.contains("listening on 6379"), "{logs:?}");
+    // The web service reaches db by its service name on the project network (an outgoing
+    // wasi:http request to http://db:6379/, answered by db's wasi:sockets listener).
+    let fetched = get_path(port, "/fetch/db:6379").unwrap_or_default();
+    assert!(fetched.contains("db: GET / HTTP/1.1"), "{fetched}");
+    let inspect = api.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}}={{.IPv4Address}} {{end}}",
+        "proj_default",
+    ]);
+    assert!(
+        inspect.contains("proj_db_1=10.89.") && inspect.contains("proj_web_1=10.89."),
+        "{inspect}"
+    );
 
     // Nothing changed: nothing is recreated.
     let again = ok(&["up", "-d"]);

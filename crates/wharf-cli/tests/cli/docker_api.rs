@@ -129,6 +129,15 @@ fn the_docker_cli_runs_containers_through_the_service() {
             .contains("hello from wasm\narg[0]=/hello.wasm\narg[1]=a1\narg[2]=a2\n"),
         "{ran:?}"
     );
+    // --platform: a WASI platform runs; a Linux one is refused with a sentence.
+    let ran = api.docker(&["run", "--rm", "--platform", "wasi/wasm", "hello:1"]);
+    assert!(
+        ran.code == 0 && ran.stdout.contains("hello from wasm"),
+        "{ran:?}"
+    );
+    let ran = api.docker(&["run", "--rm", "--platform", "linux/amd64", "hello:1"]);
+    assert_eq!(ran.code, 125, "{ran:?}");
+    assert!(ran.stderr.contains("is not WebAssembly"), "{ran:?}");
     // -i: what is piped in is the guest's stdin, its end the guest's end-of-file.
     api.build("stdin:1", "stdin.wasm");
     let mut piped = api
@@ -377,7 +386,15 @@ fn named_volumes_and_networks_are_shared_by_docker_and_wharf() {
         "rm -v removes only the anonymous volume"
     );
     api.ok(&["network", "rm", "backend"]);
-    api.ok(&["volume", "rm", "shared"]);
+    // prune takes anonymous volumes (Docker 23+), -a the unused named ones too.
+    api.ok(&["create", "-v", "/anon", "sleep:1"]);
+    api.ok(&["container", "prune", "-f"]);
+    assert_eq!(api.ok(&["volume", "ls", "-q"]).lines().count(), 2);
+    let pruned = api.ok(&["volume", "prune", "-f"]);
+    assert!(pruned.contains("Total reclaimed space"), "{pruned}");
+    assert_eq!(api.ok(&["volume", "ls", "-q"]).trim(), "shared");
+    let pruned = api.ok(&["volume", "prune", "-a", "-f"]);
+    assert!(pruned.contains("shared"), "{pruned}");
     assert!(api.ok(&["volume", "ls", "-q"]).trim().is_empty());
 }
 

@@ -104,6 +104,37 @@ fn save_load_login_port_top_stats_df_and_events_through_the_docker_cli() {
         "ported",
     ]);
     assert!(stats.starts_with("ported "), "{stats}");
+    // Streamed: a sample a second until the client goes.
+    let mut streamed = api
+        .docker_command(&["stats", "--format", "{{.Name}} {{.PIDs}}", "ported"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, got) = std::sync::mpsc::channel();
+    let stdout = streamed.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("ported") && lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    for sample in 0..2 {
+        let line = got
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("docker stats streamed {sample} samples, not 2"));
+        // Each sample redraws the screen: escapes around "NAME PIDS".
+        let mut words = line.split_whitespace();
+        let pids = words.find(|w| w.ends_with("ported")).and(words.next());
+        let pids = pids.unwrap_or_default();
+        assert!(pids.parse::<u32>().is_ok_and(|n| n > 0), "{line:?}");
+    }
+    streamed.kill().unwrap();
+    let _ = streamed.wait();
     let df = api.ok(&["system", "df"]);
     assert!(
         df.contains("Images") && df.contains("Containers") && df.contains("Local Volumes"),

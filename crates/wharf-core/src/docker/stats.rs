@@ -25,6 +25,10 @@ pub fn container_stats(s: &ContainerStats) -> api::ContainerStatsResponse {
         read: Some(s.sampled_at.1.clone()),
         preread: Some(s.sampled_at.0.clone()),
         num_procs: Some(0),
+        pids_stats: Some(api::ContainerPidsStats {
+            current: Some(s.pids),
+            limit: None,
+        }),
         cpu_stats: Some(cpu(s.cpu_time, s.system_time.1)),
         precpu_stats: Some(cpu(s.cpu_time_before, s.system_time.0)),
         memory_stats: Some(api::ContainerMemoryStats {
@@ -61,6 +65,7 @@ mod tests {
             system_time: (Duration::from_secs(100), Duration::from_secs(102)),
             online_cpus: 2,
             sampled_at: ("t0".into(), "t1".into()),
+            pids: 3,
         };
         let v = serde_json::to_value(container_stats(&sample)).unwrap();
         // docker CLI: (cpu delta / system delta) * online CPUs * 100.
