@@ -50,7 +50,7 @@ pub fn artifact_source(
 }
 
 /// Builds the CNCF Wasm artifact of the `.wasm` file `wasm_path` and returns its manifest
-/// digest. The same file and `SOURCE_DATE_EPOCH` give the same digest.
+/// digest. The same file and `SOURCE_DATE_EPOCH` (or modification time) give the same digest.
 pub fn build_artifact(
     store: &Store,
     wasm_path: &Path,
@@ -77,7 +77,13 @@ pub fn build_artifact(
             ))
         })?;
     let layer = store.put_blob(&bytes)?;
-    let created = rfc3339(options.source_date_epoch);
+    // The file's modification time when SOURCE_DATE_EPOCH is unset, as for a build.
+    let modified = std::fs::metadata(wasm_path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let created = rfc3339(options.source_date_epoch.unwrap_or(modified));
     let config = json!({
         "architecture": "wasm",
         "created": created,

@@ -24,8 +24,10 @@ pub struct BuildOptions {
     pub dockerfile: String,
     /// `--build-arg` values.
     pub build_args: BTreeMap<String, String>,
-    /// Seconds since the epoch for every timestamp (`SOURCE_DATE_EPOCH`); 0 when unset.
-    pub source_date_epoch: u64,
+    /// Seconds since the epoch for every timestamp (`SOURCE_DATE_EPOCH`); when unset, the
+    /// newest modification time of the files the build copies (so the same inputs still
+    /// give the same image, and `images` shows when they last changed).
+    pub source_date_epoch: Option<u64>,
     /// Tags to give the image.
     pub tags: Vec<Reference>,
 }
@@ -74,6 +76,10 @@ pub fn build(
 ) -> Result<Digest, BuildError> {
     let instructions = dockerfile::parse(&options.dockerfile, &options.build_args)?;
     let ignore = Ignore::load(context);
+    let epoch = match options.source_date_epoch {
+        Some(epoch) => epoch,
+        None => newest_input(context, &ignore, &instructions)?,
+    };
     let mut image = Image::default();
     let total = instructions.len();
     for (index, instruction) in instructions.into_iter().enumerate() {
@@ -86,7 +92,7 @@ pub fn build(
             Instruction::From(base) if base == "scratch" => {}
             Instruction::From(base) => image = base_image(store, &base)?,
             Instruction::Copy { sources, dest } => {
-                let tar = copy_layer(context, &ignore, &sources, &dest, options.source_date_epoch)?;
+                let tar = copy_layer(context, &ignore, &sources, &dest, epoch)?;
                 add_layer(store, &mut image, &tar)?;
             }
             Instruction::Entrypoint(argv) => {
@@ -128,7 +134,7 @@ pub fn build(
             }
         }
     }
-    let created = rfc3339(options.source_date_epoch);
+    let created = rfc3339(epoch);
     let config = json!({
         "architecture": "wasm",
         "os": "wasi",
@@ -238,6 +244,40 @@ enum Source {
 }
 
 /// One COPY as a tar layer: Docker's rules for where things land.
+/// The newest modification time of the files `instructions` copy from the context, in
+/// seconds since the epoch; now when they copy nothing.
+fn newest_input(
+    context: &Path,
+    ignore: &Ignore,
+    instructions: &[Instruction],
+) -> Result<u64, BuildError> {
+    let mut newest = None;
+    for instruction in instructions {
+        if let Instruction::Copy { sources, dest } = instruction {
+            let (files, _) = copy_plan(context, ignore, sources, dest)?;
+            for source in files.values() {
+                if let Source::File(path) = source {
+                    let modified = std::fs::metadata(path).and_then(|m| m.modified());
+                    let seconds = modified
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs());
+                    newest = newest.max(seconds);
+                }
+            }
+        }
+    }
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    Ok(newest.unwrap_or_else(now))
+}
+
+/// What one COPY puts where: image path to its source, and the directories it makes.
+type CopyPlan = (BTreeMap<String, Source>, BTreeMap<String, ()>);
+
 fn copy_layer(
     context: &Path,
     ignore: &Ignore,
@@ -245,6 +285,50 @@ fn copy_layer(
     dest: &str,
     epoch: u64,
 ) -> Result<Vec<u8>, BuildError> {
+    let (files, mut dirs) = copy_plan(context, ignore, sources, dest)?;
+    let mut builder = tar::Builder::new(Vec::new());
+    for target in files.keys() {
+        let mut parent = Path::new(target.trim_start_matches('/')).parent();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            dirs.insert(format!("/{}", p.display()), ());
+            parent = p.parent();
+        }
+    }
+    for dir in dirs.keys().filter(|d| !d.is_empty() && *d != "/") {
+        let mut header = header(tar::EntryType::Directory, 0o755, 0, epoch);
+        builder
+            .append_data(
+                &mut header,
+                format!("{}/", dir.trim_start_matches('/')),
+                std::io::empty(),
+            )
+            .map_err(|e| BuildError::Input(format!("COPY {dir}: {e}")))?;
+    }
+    for (target, source) in &files {
+        let name = target.trim_start_matches('/');
+        match source {
+            Source::File(source) => append_file(&mut builder, name, source, epoch)?,
+            Source::Link(link) => {
+                let mut header = header(tar::EntryType::Symlink, 0o777, 0, epoch);
+                builder
+                    .append_link(&mut header, name, link)
+                    .map_err(|e| BuildError::Input(format!("COPY {target}: {e}")))?;
+            }
+        }
+    }
+    builder
+        .into_inner()
+        .map_err(|e| BuildError::Input(format!("COPY: {e}")))
+}
+
+/// Where one COPY puts which context files (following `.dockerignore` and the context's
+/// bounds).
+fn copy_plan(
+    context: &Path,
+    ignore: &Ignore,
+    sources: &[String],
+    dest: &str,
+) -> Result<CopyPlan, BuildError> {
     let mut files: BTreeMap<String, Source> = BTreeMap::new();
     let mut dirs: BTreeMap<String, ()> = BTreeMap::new();
     let mut expanded = Vec::new();
@@ -280,39 +364,7 @@ fn copy_layer(
             files.insert(target, Source::File(full));
         }
     }
-    let mut builder = tar::Builder::new(Vec::new());
-    for target in files.keys() {
-        let mut parent = Path::new(target.trim_start_matches('/')).parent();
-        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
-            dirs.insert(format!("/{}", p.display()), ());
-            parent = p.parent();
-        }
-    }
-    for dir in dirs.keys().filter(|d| !d.is_empty() && *d != "/") {
-        let mut header = header(tar::EntryType::Directory, 0o755, 0, epoch);
-        builder
-            .append_data(
-                &mut header,
-                format!("{}/", dir.trim_start_matches('/')),
-                std::io::empty(),
-            )
-            .map_err(|e| BuildError::Input(format!("COPY {dir}: {e}")))?;
-    }
-    for (target, source) in &files {
-        let name = target.trim_start_matches('/');
-        match source {
-            Source::File(source) => append_file(&mut builder, name, source, epoch)?,
-            Source::Link(link) => {
-                let mut header = header(tar::EntryType::Symlink, 0o777, 0, epoch);
-                builder
-                    .append_link(&mut header, name, link)
-                    .map_err(|e| BuildError::Input(format!("COPY {target}: {e}")))?;
-            }
-        }
-    }
-    builder
-        .into_inner()
-        .map_err(|e| BuildError::Input(format!("COPY: {e}")))
+    Ok((files, dirs))
 }
 
 /// Checks that a `.wasm` is valid WebAssembly, saying in one line what is wrong if not

@@ -10,6 +10,7 @@ use wharf_core::{
     RunTarget, SandboxPolicy, Wharf,
 };
 
+use crate::format::{self, Column, Listing, Row};
 use crate::run::RunArgs;
 use crate::{fail, ENGINE_FAILED};
 
@@ -302,7 +303,7 @@ pub fn wait(wharf: &Wharf, args: WaitArgs) -> i32 {
     code
 }
 
-/// `wharf ps [-a] [-q] [--filter K=V] [--format table|json]`
+/// `wharf ps [-a] [-q] [-n N] [-l] [--filter K=V] [--format FORMAT] [--no-trunc]`
 #[derive(Debug, Args)]
 pub struct PsArgs {
     /// Show all containers, not only running ones.
@@ -311,111 +312,124 @@ pub struct PsArgs {
     /// Only IDs.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// Filters: status=, name=, id=, ancestor=.
+    /// Filters: status=, name=, id=, ancestor=, label=, network=, volume=...
     #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
     filters: Vec<String>,
-    /// `table` (default) or `json` (one object per line, as `docker ps --format json`).
-    #[arg(long = "format", default_value = "table")]
-    format: String,
-    /// Show full IDs.
+    /// A Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`, `{{json .}}`) or `json`.
+    #[arg(long = "format")]
+    format: Option<String>,
+    /// Show full IDs and commands.
     #[arg(long = "no-trunc")]
     no_trunc: bool,
+    /// The N most recently created containers (all states).
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    last: Option<usize>,
+    /// The most recently created container (all states).
+    #[arg(short = 'l', long = "latest")]
+    latest: bool,
 }
+
+/// `ps`'s fields, as Docker's `--format` names them.
+const PS: Listing = Listing {
+    columns: &[
+        Column { field: "ID", header: "CONTAINER ID" },
+        Column { field: "Image", header: "IMAGE" },
+        Column { field: "Command", header: "COMMAND" },
+        Column { field: "CreatedAt", header: "CREATED AT" },
+        Column { field: "RunningFor", header: "CREATED" },
+        Column { field: "Ports", header: "PORTS" },
+        Column { field: "State", header: "STATE" },
+        Column { field: "Status", header: "STATUS" },
+        Column { field: "Names", header: "NAMES" },
+        Column { field: "Labels", header: "LABELS" },
+        Column { field: "Mounts", header: "MOUNTS" },
+        Column { field: "Networks", header: "NETWORKS" },
+    ],
+    default: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+};
 
 /// Lists containers.
 pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
-    let query = match wharf_core::ContainerQuery::from_pairs(args.all, &args.filters) {
-        Ok(query) => query,
-        Err(e) => return fail(e, VERB_FAILED),
-    };
-    let (shown, notes) = match wharf.query_containers(&query) {
+    let query = wharf_core::ContainerQuery::from_pairs(args.all, &args.filters).map(|q| {
+        let last = if args.latest { Some(1) } else { args.last };
+        wharf_core::ContainerQuery { last, ..q }
+    });
+    let (shown, notes) = match query.and_then(|query| wharf.query_containers(&query)) {
         Ok(x) => x,
         Err(e) => return fail(e, VERB_FAILED),
     };
     notes.iter().for_each(|n| eprintln!("wharf: {n}"));
-    let id = |c: &Container| {
-        if args.no_trunc {
-            c.config.id.clone()
-        } else {
-            wharf_core::short_id(&c.config.id).to_string()
-        }
-    };
-    let mut out = std::io::stdout().lock();
     if args.quiet {
         for c in &shown {
-            let _ = writeln!(out, "{}", id(c));
+            println!("{}", ps_row(c, args.no_trunc)["ID"]);
         }
         return 0;
     }
-    if args.format == "json" {
-        for c in &shown {
-            let summary = docker::container_summary(c);
-            let line = PsLine {
-                id: id(c),
-                names: c.config.name.clone(),
-                image: summary.image.unwrap_or_default(),
-                command: summary.command.unwrap_or_default(),
-                created_at: c.config.created.clone(),
-                state: c.state.status.name(),
-                status: summary.status.unwrap_or_default(),
-                ports: ports_text(c),
-            };
-            let json = serde_json::to_string(&line).expect("a ps line serializes");
-            let _ = writeln!(out, "{json}");
-        }
-        return 0;
+    let rows: Vec<Row> = shown.iter().map(|c| ps_row(c, args.no_trunc)).collect();
+    match format::print_rows(&PS, args.format.as_deref(), &rows) {
+        Ok(()) => 0,
+        Err(e) => fail(e, VERB_FAILED),
     }
-    // PORTS is as wide as its longest entry, as Docker's tabwriter makes it.
-    let ports_width = shown
+}
+
+/// A container as `ps` shows it: Docker's fields, truncated as Docker's unless `no_trunc`.
+fn ps_row(c: &Container, no_trunc: bool) -> Row {
+    let summary = docker::container_summary(c);
+    let command = summary.command.unwrap_or_default();
+    let (id, image, command) = if no_trunc {
+        (
+            c.config.id.clone(),
+            c.config.target.display().to_string(),
+            command,
+        )
+    } else {
+        (
+            wharf_core::short_id(&c.config.id).to_string(),
+            keep_end(c.config.target.display(), 30),
+            truncate(&command, 20),
+        )
+    };
+    let labels: Vec<String> = c
+        .config
+        .labels
         .iter()
-        .map(|c| ports_text(c).chars().count() + 2)
-        .max()
-        .unwrap_or(0)
-        .max("PORTS".len() + 2);
-    let _ = writeln!(
-        out,
-        "{:<14}{:<28}{:<24}{:<26}{:<36}{:<ports_width$}NAMES",
-        "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS"
-    );
-    for c in &shown {
-        let summary = docker::container_summary(c);
-        let _ = writeln!(
-            out,
-            "{:<14}{:<28}{:<24}{:<26}{:<36}{:<ports_width$}{}",
-            id(c),
-            truncate(c.config.target.display(), 27),
-            truncate(&format!("\"{}\"", summary.command.unwrap_or_default()), 23),
-            docker::time_ago(&c.config.created),
-            summary.status.unwrap_or_default(),
-            ports_text(c),
-            c.config.name
-        );
-    }
-    0
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mounts: Vec<&str> = c.config.mounts.iter().map(|m| m.guest.as_str()).collect();
+    Row::from([
+        ("ID", id),
+        ("Image", image),
+        ("Command", format!("\"{command}\"")),
+        ("CreatedAt", c.config.created.clone()),
+        ("RunningFor", docker::time_ago(&c.config.created)),
+        ("Ports", ports_text(c)),
+        ("State", c.state.status.name().to_string()),
+        ("Status", summary.status.unwrap_or_default()),
+        ("Names", c.config.name.clone()),
+        ("Labels", labels.join(",")),
+        ("Mounts", mounts.join(",")),
+        ("Networks", c.config.network.clone()),
+    ])
 }
 
-/// A line of `ps --format json`: the docker CLI's own formatting of a list item (its fields
-/// are the CLI's, not the API's).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct PsLine {
-    #[serde(rename = "ID")]
-    id: String,
-    names: String,
-    image: String,
-    command: String,
-    created_at: String,
-    state: &'static str,
-    status: String,
-    ports: String,
-}
-
+/// `text` cut to `width` characters at its end (Docker's `…` where it was cut).
 fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }
     let cut: String = text.chars().take(width.saturating_sub(1)).collect();
     format!("{cut}…")
+}
+
+/// `text` cut to `width` characters at its front, keeping the end: a file's name is what
+/// tells two file containers apart.
+fn keep_end(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().skip(count - width.saturating_sub(1)).collect();
+    format!("…{kept}")
 }
 
 /// `wharf logs [-f] [--tail N] [-t] [--since TIME] CONTAINER`
@@ -527,6 +541,9 @@ fn print_entry(entry: &logs::Entry, timestamps: bool) {
 /// `wharf inspect CONTAINER...` (containers; `wharf image inspect` for images)
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// A Go template applied to each object (`{{.State.Status}}`, `{{json .Config}}`).
+    #[arg(short = 'f', long = "format")]
+    format: Option<String>,
     /// Containers (or images, when no container has the name).
     #[arg(required = true)]
     names: Vec<String>,
@@ -551,8 +568,10 @@ pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
             },
         }
     }
-    println!("{}", serde_json::to_string_pretty(&found).expect("JSON"));
-    code
+    match format::print_objects(args.format.as_deref(), &found) {
+        Ok(()) => code,
+        Err(e) => fail(e, VERB_FAILED),
+    }
 }
 
 /// Docker's PORTS text: `127.0.0.1:8080->80/tcp, ...`.
@@ -565,24 +584,52 @@ fn ports_text(c: &Container) -> String {
         .join(", ")
 }
 
-/// `wharf port CONTAINER`
+/// `wharf port CONTAINER [PRIVATE_PORT[/PROTO]]`
 #[derive(Debug, Args)]
 pub struct PortArgs {
     /// The container.
     container: String,
+    /// Only where this guest port is published (`80` or `80/tcp`).
+    private_port: Option<String>,
 }
 
-/// Prints a container's published ports as `docker port` does (`80/tcp -> 0.0.0.0:8080`).
+/// Prints a container's published ports as `docker port` does (`80/tcp -> 0.0.0.0:8080`;
+/// with a port, only its host addresses).
 pub fn port(wharf: &Wharf, args: PortArgs) -> i32 {
-    match wharf.container(&args.container) {
-        Ok((c, _)) => {
-            for p in &c.config.ports {
-                println!("{}/tcp -> {}:{}", p.guest_port, p.host_ip, p.host_port);
-            }
-            0
+    let (c, _) = match wharf.container(&args.container) {
+        Ok(found) => found,
+        Err(e) => return fail(e, VERB_FAILED),
+    };
+    let Some(asked) = &args.private_port else {
+        for p in &c.config.ports {
+            println!("{}/tcp -> {}:{}", p.guest_port, p.host_ip, p.host_port);
         }
-        Err(e) => fail(e, VERB_FAILED),
+        return 0;
+    };
+    let (number, proto) = asked.split_once('/').unwrap_or((asked, "tcp"));
+    let Ok(number) = number.parse::<u16>() else {
+        return fail(
+            format!("invalid port {asked:?}: PORT or PORT/tcp"),
+            VERB_FAILED,
+        );
+    };
+    let published: Vec<_> = c
+        .config
+        .ports
+        .iter()
+        .filter(|p| p.guest_port == number)
+        .collect();
+    if proto != "tcp" || published.is_empty() {
+        let name = &args.container;
+        return fail(
+            format!("no public port '{number}/{proto}' published for {name}"),
+            VERB_FAILED,
+        );
     }
+    for p in published {
+        println!("{}:{}", p.host_ip, p.host_port);
+    }
+    0
 }
 
 /// `wharf stats [--no-stream] [CONTAINER...]`
@@ -591,45 +638,84 @@ pub struct StatsArgs {
     /// Print one sample and exit.
     #[arg(long = "no-stream")]
     no_stream: bool,
+    /// A Go template (`table {{.Name}}\t{{.MemUsage}}`) or `json`.
+    #[arg(long = "format")]
+    format: Option<String>,
+    /// Show full container IDs.
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
     /// Containers (default: all running).
     containers: Vec<String>,
 }
+
+/// `stats`' fields: Docker's, and the monitor's CPU time and resident memory.
+const STATS: Listing = Listing {
+    columns: &[
+        Column { field: "ID", header: "CONTAINER ID" },
+        Column { field: "Container", header: "CONTAINER" },
+        Column { field: "Name", header: "NAME" },
+        Column { field: "CPUPerc", header: "CPU %" },
+        Column { field: "CPUTime", header: "CPU TIME" },
+        Column { field: "MemUsage", header: "MEM USAGE / LIMIT" },
+        Column { field: "MemPerc", header: "MEM %" },
+        Column { field: "NetIO", header: "NET I/O" },
+        Column { field: "BlockIO", header: "BLOCK I/O" },
+        Column { field: "PIDs", header: "PIDS" },
+        Column { field: "RSS", header: "RSS" },
+    ],
+    default: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.CPUTime}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.PIDs}}\t{{.RSS}}",
+};
 
 /// Prints CPU and memory per running container: the guest's linear memory from the engine,
 /// the monitor's RSS and CPU time from /proc.
 pub fn stats(wharf: &Wharf, args: StatsArgs) -> i32 {
     loop {
-        let rows = match wharf.container_stats(&args.containers, Duration::from_millis(500)) {
-            Ok(rows) => rows,
+        let samples = match wharf.container_stats(&args.containers, Duration::from_millis(500)) {
+            Ok(samples) => samples,
             Err(e) => return fail(e, VERB_FAILED),
         };
         if !args.no_stream {
             print!("\x1b[2J\x1b[H");
         }
-        println!(
-            "{:<14}{:<24}{:<9}{:<12}{:<24}{:<9}RSS",
-            "CONTAINER ID", "NAME", "CPU %", "CPU TIME", "MEM USAGE / LIMIT", "MEM %"
-        );
-        for r in rows {
-            let limit = r.memory_limit.map_or("-".to_string(), crate::units::binary);
-            let percent = r.memory_limit.map_or("-".to_string(), |l| {
-                format!("{:.2}%", r.memory as f64 * 100.0 / l as f64)
-            });
-            println!(
-                "{:<14}{:<24}{:<9}{:<12}{:<24}{:<9}{}",
-                wharf_core::short_id(&r.id),
-                r.name,
-                format!("{:.2}%", r.cpu_percent),
-                format!("{:.2}s", r.cpu_time.as_secs_f64()),
-                format!("{} / {limit}", crate::units::binary(r.memory)),
-                percent,
-                crate::units::binary(r.rss)
-            );
+        let rows: Vec<Row> = samples
+            .iter()
+            .map(|s| stats_row(s, args.no_trunc))
+            .collect();
+        if let Err(e) = format::print_rows(&STATS, args.format.as_deref(), &rows) {
+            return fail(e, VERB_FAILED);
         }
         if args.no_stream {
             return 0;
         }
     }
+}
+
+fn stats_row(r: &wharf_core::ContainerStats, no_trunc: bool) -> Row {
+    let limit = r.memory_limit.map_or("-".to_string(), crate::units::binary);
+    let percent = r.memory_limit.map_or("-".to_string(), |l| {
+        format!("{:.2}%", r.memory as f64 * 100.0 / l as f64)
+    });
+    let id = match no_trunc {
+        true => r.id.clone(),
+        false => wharf_core::short_id(&r.id).to_string(),
+    };
+    Row::from([
+        ("ID", id.clone()),
+        ("Container", id),
+        ("Name", r.name.clone()),
+        ("CPUPerc", format!("{:.2}%", r.cpu_percent)),
+        ("CPUTime", format!("{:.2}s", r.cpu_time.as_secs_f64())),
+        (
+            "MemUsage",
+            format!("{} / {limit}", crate::units::binary(r.memory)),
+        ),
+        ("MemPerc", percent),
+        // A guest has no network interface or block device of its own to count.
+        ("NetIO", "--".to_string()),
+        ("BlockIO", "--".to_string()),
+        ("PIDs", r.pids.to_string()),
+        ("RSS", crate::units::binary(r.rss)),
+    ])
 }
 
 /// `wharf container prune [-f]`

@@ -7,6 +7,7 @@ use clap::Args;
 use wharf_core::docker::{self, BuildMessage};
 use wharf_core::{BuildOptions, Reference, Wharf};
 
+use crate::format::{Column, Listing, Row};
 use crate::{fail, ENGINE_FAILED};
 
 /// `wharf build -t NAME[:TAG] [-f Dockerfile] [--build-arg K=V] CONTEXT`
@@ -69,10 +70,11 @@ fn try_build(wharf: &Wharf, args: BuildArgs) -> Result<(), String> {
         .map(|t| Reference::parse(t))
         .collect::<Result<Vec<_>, _>>()?;
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
-        Err(_) => 0,
+        Ok(v) => Some(
+            v.parse()
+                .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
+        ),
+        Err(_) => None,
     };
     let options = BuildOptions {
         dockerfile,
@@ -98,59 +100,135 @@ fn try_build(wharf: &Wharf, args: BuildArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `wharf images`
+/// `wharf images [REPOSITORY[:TAG]] [-q] [--filter K=V] [--format FORMAT] [--no-trunc]`
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
-    /// Print only image digests.
+    /// Print only image IDs.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
+    /// Filters: dangling=true|false, reference=PATTERN, label=K[=V], before=IMAGE,
+    /// since=IMAGE.
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+    /// A Go template (`{{.Repository}}:{{.Tag}}`, `table {{.ID}}\t{{.Size}}`) or `json`.
+    #[arg(long = "format")]
+    format: Option<String>,
+    /// Show full image IDs.
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Accepted for Docker's habit: wharf's images have no intermediate layers to show.
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Only this repository (a pattern: `app`, `app:1`, `team/*`).
+    repository: Option<String>,
 }
+
+/// `images`' fields, as Docker's `--format` names them.
+const IMAGES: Listing = Listing {
+    columns: &[
+        Column {
+            field: "Repository",
+            header: "REPOSITORY",
+        },
+        Column {
+            field: "Tag",
+            header: "TAG",
+        },
+        Column {
+            field: "Digest",
+            header: "DIGEST",
+        },
+        Column {
+            field: "ID",
+            header: "IMAGE ID",
+        },
+        Column {
+            field: "CreatedSince",
+            header: "CREATED",
+        },
+        Column {
+            field: "CreatedAt",
+            header: "CREATED AT",
+        },
+        Column {
+            field: "Size",
+            header: "SIZE",
+        },
+        Column {
+            field: "Containers",
+            header: "CONTAINERS",
+        },
+    ],
+    default: "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+};
 
 /// Lists the images and returns the exit code.
 pub fn images(wharf: &Wharf, args: ImagesArgs) -> i32 {
-    let images = match wharf.images() {
+    let images = wharf_core::ImageQuery::from_pairs(&args.filters, args.repository.as_deref())
+        .and_then(|query| wharf.query_images(&query));
+    let images = match images {
         Ok(images) => images,
         Err(e) => return fail(e, ENGINE_FAILED),
     };
-    let short = |image: &docker::api::ImageSummary| {
-        wharf_core::short_id(image.id.trim_start_matches("sha256:")).to_string()
-    };
+    // One row a tag, as `docker images` prints the API's list.
+    let rows: Vec<Row> = images
+        .iter()
+        .flat_map(|i| image_rows(i, args.no_trunc))
+        .collect();
     if args.quiet {
-        for image in &images {
-            println!("{}", short(image));
-        }
+        let mut ids: Vec<&String> = rows.iter().map(|r| &r["ID"]).collect();
+        ids.dedup();
+        ids.iter().for_each(|id| println!("{id}"));
         return 0;
     }
-    println!(
-        "{:<40} {:<16} {:<14} {:<22} SIZE",
-        "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
-    );
-    // One line a tag, as `docker images` prints the API's list.
-    for image in &images {
-        let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(image.created as u64);
-        let created = humantime::format_rfc3339(created).to_string();
-        let names: Vec<(String, String)> = match image.repo_tags.as_slice() {
-            [] => vec![("<none>".into(), "<none>".into())],
-            tags => tags
-                .iter()
-                .map(|t| match t.rsplit_once(':') {
-                    Some((name, tag)) if !tag.contains('/') => (name.into(), tag.into()),
-                    _ => (t.clone(), "<none>".into()),
-                })
-                .collect(),
-        };
-        for (name, tag) in names {
-            println!(
-                "{:<40} {:<16} {:<14} {:<22} {}",
-                name,
-                tag,
-                short(image),
-                created,
-                crate::units::decimal(image.size.max(0) as u64)
-            );
-        }
+    match crate::format::print_rows(&IMAGES, args.format.as_deref(), &rows) {
+        Ok(()) => 0,
+        Err(e) => fail(e, ENGINE_FAILED),
     }
-    0
+}
+
+/// An image's rows: one a tag (`<none>` for an untagged image).
+fn image_rows(image: &docker::api::ImageSummary, no_trunc: bool) -> Vec<Row> {
+    let id = match no_trunc {
+        true => image.id.clone(),
+        false => wharf_core::short_id(image.id.trim_start_matches("sha256:")).to_string(),
+    };
+    let created =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(image.created.max(0) as u64);
+    let since = created.elapsed().unwrap_or_default();
+    let names: Vec<(String, String)> = match image.repo_tags.as_slice() {
+        [] => vec![("<none>".into(), "<none>".into())],
+        tags => tags
+            .iter()
+            .map(|t| match t.rsplit_once(':') {
+                Some((name, tag)) if !tag.contains('/') => (name.into(), tag.into()),
+                _ => (t.clone(), "<none>".into()),
+            })
+            .collect(),
+    };
+    let digest = image
+        .repo_digests
+        .first()
+        .and_then(|d| d.split_once('@'))
+        .map_or("<none>".to_string(), |(_, d)| d.to_string());
+    names
+        .into_iter()
+        .map(|(repository, tag)| {
+            Row::from([
+                ("Repository", repository),
+                ("Tag", tag),
+                ("Digest", digest.clone()),
+                ("ID", id.clone()),
+                (
+                    "CreatedSince",
+                    format!("{} ago", docker::human_duration(since)),
+                ),
+                ("CreatedAt", humantime::format_rfc3339(created).to_string()),
+                ("Size", crate::units::decimal(image.size.max(0) as u64)),
+                ("Containers", image.containers.to_string()),
+            ])
+        })
+        .collect()
 }
 
 /// `wharf rmi [-f] IMAGE...`
@@ -207,6 +285,9 @@ pub fn tag(wharf: &Wharf, args: TagArgs) -> i32 {
 /// `wharf image inspect IMAGE...`
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// A Go template applied to each image (`{{.Id}}`, `{{json .Config}}`).
+    #[arg(short = 'f', long = "format")]
+    format: Option<String>,
     /// Tags, digests or ID prefixes.
     #[arg(required = true)]
     images: Vec<String>,
@@ -219,15 +300,14 @@ pub fn inspect(wharf: &Wharf, args: InspectArgs) -> i32 {
     let mut code = 0;
     for image in &args.images {
         match wharf.inspect_image(image) {
-            Ok(value) => found.push(value),
+            Ok(value) => found.push(serde_json::to_value(value).expect("an image serializes")),
             Err(e) => code = fail(e, 1),
         }
     }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&found).expect("JSON values serialize")
-    );
-    code
+    match crate::format::print_objects(args.format.as_deref(), &found) {
+        Ok(()) => code,
+        Err(e) => fail(e, 1),
+    }
 }
 
 /// `wharf image prune [-a] [-f]`

@@ -7,6 +7,7 @@
 mod args;
 mod containers;
 mod events;
+mod format;
 mod hints;
 mod images;
 mod objects;

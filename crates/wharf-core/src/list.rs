@@ -35,13 +35,20 @@ pub struct ContainerQuery {
     pub all: bool,
     /// Filter key to the values asked for.
     pub filters: BTreeMap<String, Vec<String>>,
+    /// Only the N most recently created (`ps -n N`, `-l`, `?limit=`, `?latest=`), in every
+    /// state.
+    pub last: Option<usize>,
 }
 
 impl ContainerQuery {
     /// A query from `KEY=VALUE` strings, as the CLI's `--filter` gives them.
     pub fn from_pairs(all: bool, pairs: &[String]) -> Result<ContainerQuery, Error> {
         let filters = filters_from_pairs(pairs)?;
-        let query = ContainerQuery { all, filters };
+        let query = ContainerQuery {
+            all,
+            filters,
+            last: None,
+        };
         query.validate()?;
         Ok(query)
     }
@@ -206,12 +213,17 @@ impl Wharf {
             since: created_of("since")?,
             query,
         };
-        let stopped_too = query.all || query.filters.contains_key("status");
-        let shown = all
+        let stopped_too = query.all || query.last.is_some() || query.filters.contains_key("status");
+        let mut shown: Vec<Container> = all
             .into_iter()
             .filter(|c| stopped_too || c.state.status.is_live())
             .filter(|c| context.matches(c))
             .collect();
+        // Docker lists the newest first.
+        shown.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+        if let Some(n) = query.last {
+            shown.truncate(n);
+        }
         Ok((shown, notes))
     }
 }

@@ -76,9 +76,13 @@ impl PortMapping {
             Some((ip, port)) => (ip.trim_start_matches('[').trim_end_matches(']'), port),
             None => ("0.0.0.0", rest),
         };
-        let host_port: u16 = host_port
-            .parse()
-            .map_err(|_| bad("the host port is not a number"))?;
+        // `-p IP::GUEST`: a free host port on that address.
+        let host_port: u16 = match host_port {
+            "" => 0,
+            port => port
+                .parse()
+                .map_err(|_| bad("the host port is not a number"))?,
+        };
         let ip: std::net::IpAddr = ip
             .parse()
             .map_err(|_| bad("the host address is not an IP address"))?;

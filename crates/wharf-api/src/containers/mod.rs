@@ -85,29 +85,20 @@ async fn list(
     Shared(state): Shared<State>,
     params: Params,
 ) -> Result<Json<Vec<api::ContainerSummary>>, ApiError> {
+    let limit = params.number::<i64>("limit")?.filter(|n| *n > 0);
     let query = ContainerQuery {
         all: params.flag("all"),
         filters: params.filters()?,
+        last: if params.flag("latest") {
+            Some(1)
+        } else {
+            limit.map(|n| n as usize)
+        },
     };
-    let limit = params.number::<i64>("limit")?.filter(|n| *n > 0);
-    let latest = params.flag("latest");
     let (containers, _) = state
         .call(move |wharf| wharf.query_containers(&query))
         .await?;
-    // Docker lists the newest first.
-    let mut summaries: Vec<_> = containers
-        .iter()
-        .rev()
-        .map(docker::container_summary)
-        .collect();
-    let keep = if latest {
-        Some(1)
-    } else {
-        limit.map(|n| n as usize)
-    };
-    if let Some(n) = keep {
-        summaries.truncate(n);
-    }
+    let summaries: Vec<_> = containers.iter().map(docker::container_summary).collect();
     Ok(Json(summaries))
 }
 

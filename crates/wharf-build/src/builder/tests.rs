@@ -81,7 +81,22 @@ fn builds_a_wasi_wasm_image_with_its_config() {
     assert_eq!(config["config"]["Env"], json!(["A=1"]));
     assert_eq!(config["config"]["WorkingDir"], json!("/www"));
     assert_eq!(config["config"]["ExposedPorts"], json!({"8080/tcp": {}}));
-    assert_eq!(config["created"], json!("1970-01-01T00:00:00Z"));
+    // Without SOURCE_DATE_EPOCH: when the newest copied file was last changed, never 1970.
+    let newest = ["app.wasm", "static/index.html", "static/css/site.css"]
+        .iter()
+        .map(|p| {
+            std::fs::metadata(f.context.join(p))
+                .unwrap()
+                .modified()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    let newest = newest
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(config["created"], json!(rfc3339(newest)));
 
     // The second layer holds the static tree under /www, without the ignored file.
     let layer = f.store.read_blob(&record.layers[1], 1 << 20).unwrap();
@@ -100,27 +115,34 @@ fn builds_a_wasi_wasm_image_with_its_config() {
 #[test]
 fn the_same_inputs_give_the_same_digest() {
     let f = fixture();
-    let first = build(
-        &f.store,
-        &f.context,
-        &options(DOCKERFILE, "app:1"),
-        &mut |_| {},
-    )
-    .unwrap();
-    // Touch every file: timestamps must not matter.
-    std::fs::write(f.context.join("static/index.html"), "<h1>hi</h1>").unwrap();
-    let second = build(
-        &f.store,
-        &f.context,
-        &options(DOCKERFILE, "app:2"),
-        &mut |_| {},
-    )
-    .unwrap();
+    let pinned = |tag| BuildOptions {
+        source_date_epoch: Some(1_600_000_000),
+        ..options(DOCKERFILE, tag)
+    };
+    let first = build(&f.store, &f.context, &pinned("app:1"), &mut |_| {}).unwrap();
+    // With SOURCE_DATE_EPOCH, the files' own times do not matter.
+    let touch = |secs: u64| {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(f.context.join("static/index.html"))
+            .unwrap();
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        file.set_modified(time).unwrap();
+    };
+    touch(1_650_000_000);
+    let second = build(&f.store, &f.context, &pinned("app:2"), &mut |_| {}).unwrap();
     assert_eq!(first, second);
     let mut later = options(DOCKERFILE, "app:3");
-    later.source_date_epoch = 1_700_000_000;
+    later.source_date_epoch = Some(1_700_000_000);
     let third = build(&f.store, &f.context, &later, &mut |_| {}).unwrap();
     assert_ne!(first, third);
+    // Without it, the same files with the same times give the same image; a newer file a
+    // newer one.
+    let unpinned = |tag| build(&f.store, &f.context, &options(DOCKERFILE, tag), &mut |_| {});
+    let (a, b) = (unpinned("app:4").unwrap(), unpinned("app:5").unwrap());
+    assert_eq!(a, b);
+    touch(4_000_000_000);
+    assert_ne!(unpinned("app:6").unwrap(), a);
     assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
 }
 

@@ -8,6 +8,7 @@ mod docker_api;
 mod docker_images;
 mod docker_py;
 mod exit_codes;
+mod formats;
 mod http;
 mod images;
 mod limits;

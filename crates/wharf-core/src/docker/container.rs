@@ -209,13 +209,28 @@ pub fn time_ago(time: &str) -> String {
     let Ok(then) = humantime::parse_rfc3339_weak(time) else {
         return time.to_string();
     };
-    let secs = then.elapsed().map(|d| d.as_secs()).unwrap_or(0);
-    match secs {
-        0..=1 => "Less than a second ago".into(),
-        2..=59 => format!("{secs} seconds ago"),
-        60..=3599 => format!("{} minutes ago", secs / 60),
-        3600..=86399 => format!("{} hours ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86400),
+    let elapsed = then.elapsed().unwrap_or_default();
+    format!("{} ago", human_duration(elapsed))
+}
+
+/// Docker's words for a duration (go-units' `HumanDuration`): "Less than a second",
+/// "About a minute", "3 hours", "2 weeks".
+pub fn human_duration(d: std::time::Duration) -> String {
+    let seconds = d.as_secs();
+    let minutes = seconds / 60;
+    let hours = (d.as_secs_f64() / 3600.0 + 0.5) as u64;
+    match () {
+        _ if seconds < 1 => "Less than a second".into(),
+        _ if seconds == 1 => "1 second".into(),
+        _ if seconds < 60 => format!("{seconds} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", seconds / 3600 / 24 / 365),
     }
 }
 
@@ -242,6 +257,24 @@ pub fn status_text(c: &Container) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_docker_s() {
+        let words = |secs| human_duration(std::time::Duration::from_secs(secs));
+        assert_eq!(words(0), "Less than a second");
+        assert_eq!(words(1), "1 second");
+        assert_eq!(words(59), "59 seconds");
+        assert_eq!(words(60), "About a minute");
+        assert_eq!(words(119), "About a minute");
+        assert_eq!(words(120), "2 minutes");
+        assert_eq!(words(3599), "59 minutes");
+        assert_eq!(words(3600), "About an hour");
+        assert_eq!(words(3 * 3600), "3 hours");
+        assert_eq!(words(3 * 86400), "3 days");
+        assert_eq!(words(20 * 86400), "2 weeks");
+        assert_eq!(words(90 * 86400), "3 months");
+        assert_eq!(words(800 * 86400), "2 years");
+    }
     use wharf_containers::{ContainerConfig, PortSpec, State};
 
     fn container(status: Status) -> Container {

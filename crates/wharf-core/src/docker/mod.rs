@@ -12,7 +12,7 @@ mod pull;
 mod stats;
 
 pub use bollard_stubs::models as api;
-pub use container::{container_inspect, container_summary, status_text, time_ago};
+pub use container::{container_inspect, container_summary, human_duration, status_text, time_ago};
 pub use image::{image_details, ImageDetails, ImageFacts, WasmLayout};
 pub use progress::{Aux, BuildMessage, ProgressLine, PushMessage};
 pub use pull::PullMessage;
