@@ -244,21 +244,9 @@ async fn pull(
     Ok(streams::streamed("application/json", rx))
 }
 
-/// `platform=`: a WASI platform (`wasi/wasm`, `wasip1/wasm`, `wasip2/wasm`), or nothing.
+/// `platform=`: the core's rule ([`wharf_core::check_platform`]).
 pub(crate) fn check_platform(platform: Option<&str>) -> Result<(), ApiError> {
-    match platform.filter(|p| !p.is_empty()) {
-        None => Ok(()),
-        Some(p) => {
-            let os = p.split('/').next().unwrap_or("");
-            if matches!(os, "wasi" | "wasip1" | "wasip2") {
-                Ok(())
-            } else {
-                Err(ApiError::bad_request(format!(
-                    "platform {p:?} is not WebAssembly: wharf runs wasi/wasm images"
-                )))
-            }
-        }
-    }
+    Ok(wharf_core::check_platform(platform.unwrap_or(""))?)
 }
 
 async fn remove(

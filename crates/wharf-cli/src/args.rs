@@ -23,6 +23,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses `--cpus`: a positive number of CPUs, e.g. 0.5.
+pub fn parse_cpus(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(cpus) if cpus > 0.0 && cpus.is_finite() => Ok(cpus),
+        _ => Err(format!(
+            "invalid --cpus {text:?}: use a positive number such as 0.5 or 2"
+        )),
+    }
+}
+
 /// Resolves `-e KEY=VALUE` and `-e KEY` (taken from wharf's own environment, skipped when unset,
 /// as Docker does).
 pub fn env_entry(entry: &str) -> Result<Option<(String, String)>, String> {

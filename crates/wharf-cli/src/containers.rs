@@ -48,6 +48,7 @@ fn spec_from(args: &RunArgs, policy: SandboxPolicy) -> Result<ContainerSpec, Str
         tty: false,
         open_stdin: false,
         user_network: args.network_choice().1,
+        stop_timeout: args.stop_timeout.map(Duration::from_secs),
     })
 }
 
@@ -204,9 +205,10 @@ pub fn start(wharf: &Wharf, args: StartArgs) -> i32 {
 /// `wharf stop [-t SECONDS] CONTAINER...` (also used by `restart`)
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait for the guest to stop before killing it.
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    time: u64,
+    /// Seconds to wait for the guest to stop before killing it (default: the container's
+    /// --stop-timeout, else 10).
+    #[arg(short = 't', long = "time")]
+    time: Option<u64>,
     /// Containers.
     #[arg(required = true)]
     containers: Vec<String>,
@@ -215,14 +217,14 @@ pub struct StopArgs {
 /// Stops containers.
 pub fn stop(wharf: &Wharf, args: StopArgs) -> i32 {
     each(&args.containers, |c| {
-        wharf.stop_container(c, Duration::from_secs(args.time))
+        wharf.stop_container(c, args.time.map(Duration::from_secs))
     })
 }
 
 /// Restarts containers.
 pub fn restart(wharf: &Wharf, args: StopArgs) -> i32 {
     each(&args.containers, |c| {
-        wharf.stop_container(c, Duration::from_secs(args.time))?;
+        wharf.stop_container(c, args.time.map(Duration::from_secs))?;
         wharf.start_container(c).map(drop)
     })
 }

@@ -34,6 +34,10 @@ pub struct BuildArgs {
     #[arg(long = "artifact")]
     artifact: bool,
 
+    /// The platform to build for: wasi/wasm, wasip1/wasm or wasip2/wasm (others are refused).
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    platform: Option<String>,
+
     /// The build context directory (with --artifact: or a .wasm file).
     context: PathBuf,
 }
@@ -47,6 +51,8 @@ pub fn build(wharf: &Wharf, args: BuildArgs) -> i32 {
 }
 
 fn try_build(wharf: &Wharf, args: BuildArgs) -> Result<(), String> {
+    wharf_core::check_platform(args.platform.as_deref().unwrap_or(""))
+        .map_err(|e| e.to_string())?;
     let dockerfile_path = args
         .file
         .clone()

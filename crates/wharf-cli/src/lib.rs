@@ -8,6 +8,7 @@ mod args;
 mod containers;
 mod events;
 mod format;
+mod habits;
 mod hints;
 mod images;
 mod objects;

@@ -17,6 +17,9 @@ pub struct PullArgs {
     /// Print only the image name at the end.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
+    /// The platform to pull: wasi/wasm, wasip1/wasm or wasip2/wasm (others are refused).
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    platform: Option<String>,
     /// The image to pull.
     image: String,
 }
@@ -115,6 +118,9 @@ impl Output {
 
 /// Pulls, printing what Docker prints.
 pub fn pull(wharf: &Wharf, args: PullArgs) -> i32 {
+    if let Err(e) = wharf_core::check_platform(args.platform.as_deref().unwrap_or("")) {
+        return fail(e, 1);
+    }
     match pull_image(wharf, &args.image, args.quiet, Output::Stdout) {
         Ok(()) => 0,
         Err(e) => fail(crate::hints::login(&e, &args.image), 1),

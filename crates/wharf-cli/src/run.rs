@@ -107,6 +107,31 @@ pub struct RunArgs {
     #[arg(long = "timeout", value_name = "DURATION", value_parser = args::parse_duration)]
     timeout: Option<Duration>,
 
+    /// The share of a CPU the guest may use, e.g. 0.5 (a guest runs on one thread).
+    #[arg(long = "cpus", value_name = "N", value_parser = args::parse_cpus)]
+    cpus: Option<f64>,
+
+    /// Mount the image's root filesystem read-only (volumes keep their own modes).
+    #[arg(long = "read-only")]
+    read_only: bool,
+
+    /// Seconds `stop` waits for the guest before it kills it (default 10).
+    #[arg(long = "stop-timeout", value_name = "SECONDS")]
+    pub(crate) stop_timeout: Option<u64>,
+
+    /// The image's platform: wasi/wasm, wasip1/wasm or wasip2/wasm (others are refused).
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub(crate) platform: Option<String>,
+
+    /// Accepted from Docker+Wasm command lines (io.containerd.wasmtime.v1 and the like):
+    /// wharf runs the guest itself.
+    #[arg(long = "runtime", value_name = "RUNTIME")]
+    runtime: Option<String>,
+
+    /// Linux-process flags that mean nothing to a Wasm guest: accepted with a warning.
+    #[command(flatten)]
+    linux: crate::habits::LinuxFlags,
+
     /// The .wasm or .wat file, or an image, then the arguments passed to it.
     #[arg(
         value_name = "FILE|IMAGE [ARG...]",
@@ -138,6 +163,11 @@ impl RunArgs {
             .iter()
             .map(|spec| wharf.bind_mount(spec).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
+        crate::habits::check(
+            self.platform.as_deref(),
+            self.runtime.as_deref(),
+            &self.linux,
+        )?;
         if self.command[0].starts_with('-') {
             return Err(format!(
                 "unknown flag: {} (see 'wharf run --help'; name a file that starts with '-' as ./{0})",
@@ -164,6 +194,8 @@ impl RunArgs {
             },
             memory_limit: self.memory,
             timeout: self.timeout,
+            cpus: self.cpus,
+            read_only_rootfs: self.read_only,
             ports: self
                 .publish
                 .iter()

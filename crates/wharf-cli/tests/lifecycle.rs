@@ -103,7 +103,7 @@ fn stop_and_kill_end_a_running_guest_with_docker_s_codes() {
     t.wharf.start_container("spin-b").unwrap();
     assert_eq!(t.status("spin-a").0, ContainerStatus::Running);
     t.wharf
-        .stop_container("spin-a", Duration::from_secs(5))
+        .stop_container("spin-a", Some(Duration::from_secs(5)))
         .unwrap();
     assert_eq!(t.wharf.wait_container("spin-a").unwrap(), 143);
     t.wharf.kill_container("spin-b", libc::SIGKILL).unwrap();

@@ -35,6 +35,15 @@ pub struct ContainerConfig {
     /// The longest a run may take, in milliseconds.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// The share of one CPU the guest may use (`--cpus`), in billionths (Docker's NanoCpus).
+    #[serde(default)]
+    pub nano_cpus: Option<u64>,
+    /// The root filesystem is read-only (`--read-only`).
+    #[serde(default)]
+    pub read_only: bool,
+    /// Seconds `stop` waits before killing (`--stop-timeout`); Docker's 10 when unset.
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
     /// When the monitor starts the guest again.
     #[serde(default)]
     pub restart: RestartPolicy,
@@ -84,6 +93,9 @@ impl ContainerConfig {
             workdir: None,
             memory: None,
             timeout_ms: None,
+            nano_cpus: None,
+            read_only: false,
+            stop_timeout: None,
             restart: RestartPolicy::No,
             auto_remove: false,
             log: LogLimits::default(),

@@ -21,6 +21,9 @@ use wharf_containers::{
 use crate::images::resolve;
 use crate::{Error, SandboxPolicy, Wharf};
 
+/// Docker's default for how long `stop` waits before it kills, in seconds.
+const DEFAULT_STOP_TIMEOUT: u64 = 10;
+
 /// The directory in a container's directory that holds its root filesystem.
 pub(crate) const ROOTFS_DIR: &str = "rootfs";
 
@@ -52,6 +55,9 @@ pub struct ContainerSpec {
     pub open_stdin: bool,
     /// The user network the container joins at create (`--network NAME`), in bridge mode.
     pub user_network: Option<UserNetwork>,
+    /// How long `stop` waits before killing, unless it is told (`--stop-timeout`,
+    /// `StopTimeout`); Docker's 10 seconds when `None`.
+    pub stop_timeout: Option<Duration>,
 }
 
 /// A user network a container is on, and its names there besides its own.
@@ -179,6 +185,9 @@ impl Wharf {
             workdir: spec.policy.workdir.clone(),
             memory: spec.policy.memory_limit,
             timeout_ms: spec.policy.timeout.map(|t| t.as_millis() as u64),
+            nano_cpus: spec.policy.cpus.map(|c| (c * 1e9) as u64),
+            read_only: spec.policy.read_only_rootfs,
+            stop_timeout: spec.stop_timeout.map(|t| t.as_secs()),
             restart: spec.restart,
             auto_remove: spec.auto_remove,
             log: spec.log,
@@ -393,11 +402,18 @@ impl Wharf {
     }
 
     /// Stops a container (`docker stop`, `POST /containers/{id}/stop`): asks the guest to stop (SIGTERM to the monitor, which interrupts it),
-    /// then kills the monitor if it has not ended within `timeout`. Stopping a stopped
+    /// then kills the monitor if it has not ended within `timeout` (`None`: the container's
+    /// `--stop-timeout`, else 10 seconds). Stopping a stopped
     /// container does nothing. A stopped container is not restarted by its policy.
-    pub fn stop_container(&self, name_or_id: &str, timeout: Duration) -> Result<(), Error> {
+    pub fn stop_container(&self, name_or_id: &str, timeout: Option<Duration>) -> Result<(), Error> {
         let (container, _) = self.container(name_or_id)?;
         let id = &container.config.id;
+        let timeout = timeout.unwrap_or(Duration::from_secs(
+            container
+                .config
+                .stop_timeout
+                .unwrap_or(DEFAULT_STOP_TIMEOUT),
+        ));
         if !container.state.status.is_live() {
             return Ok(());
         }

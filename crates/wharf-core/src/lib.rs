@@ -108,6 +108,21 @@ pub fn file_argv(file: &str, args: &[String]) -> Vec<String> {
     std::iter::once(argv0).chain(args.iter().cloned()).collect()
 }
 
+/// Checks a `--platform` (the API's `platform=`): a WASI platform (`wasi/wasm`, `wasip1/wasm`,
+/// `wasip2/wasm`, or the OS alone) is what wharf runs; anything else is refused with a sentence,
+/// since wharf cannot run a Linux or Windows image.
+pub fn check_platform(platform: &str) -> Result<(), Error> {
+    let mut parts = platform.split('/');
+    let os = parts.next().unwrap_or("");
+    let arch = parts.next().unwrap_or("wasm");
+    if platform.is_empty() || (matches!(os, "wasi" | "wasip1" | "wasip2") && arch == "wasm") {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "platform {platform:?} is not WebAssembly: wharf runs wasi/wasm images (wasi/wasm, wasip1/wasm or wasip2/wasm); run {os} images with Docker"
+    )))
+}
+
 /// Why a file that is neither a Wasm binary nor WAT text cannot run.
 const NOT_WASM: &str = "it is not a WebAssembly file (no \\0asm header, and not WAT text)";
 

@@ -46,7 +46,11 @@ impl Wharf {
         let program = &policy.args[0];
         let bytes = std::fs::read(&wasm_path).map_err(Error::io)?;
         let mut policy = policy.clone();
-        let rootfs_mounts = rootfs_mounts(&root, policy.workdir.as_deref())?;
+        if let Some(workdir) = &policy.workdir {
+            make_workdir(&root, workdir)?;
+        }
+        let rootfs_mounts =
+            rootfs_mounts(&root, policy.workdir.as_deref(), policy.read_only_rootfs)?;
         policy.mounts.splice(0..0, rootfs_mounts);
         self.run_bytes(Path::new(program), bytes, &policy, stop)
     }
@@ -206,11 +210,15 @@ fn unpack_layers(
 /// prefix and treats both `/` and the working directory's `.` as the empty prefix, so the two
 /// cannot be granted together: with a working directory other than `/`, each top-level
 /// directory of the root filesystem is granted at its own path instead of `/` as a whole.
-fn rootfs_mounts(root: &Path, workdir: Option<&str>) -> Result<Vec<crate::Mount>, Error> {
+fn rootfs_mounts(
+    root: &Path,
+    workdir: Option<&str>,
+    read_only: bool,
+) -> Result<Vec<crate::Mount>, Error> {
     let mount = |host: PathBuf, guest: String| crate::Mount {
         host,
         guest,
-        read_only: false,
+        read_only,
     };
     if workdir.is_none_or(|w| w.trim_end_matches('/').is_empty()) {
         return Ok(vec![mount(root.to_path_buf(), "/".into())]);
@@ -225,6 +233,35 @@ fn rootfs_mounts(root: &Path, workdir: Option<&str>) -> Result<Vec<crate::Mount>
     }
     mounts.sort_by(|a, b| a.guest.cmp(&b.guest));
     Ok(mounts)
+}
+
+/// Creates the working directory `workdir` inside the root filesystem `root` (canonical) when
+/// it is missing, as Docker does at create. Each existing step is checked to stay inside `root`,
+/// so a symlink in the image cannot make wharf create directories elsewhere.
+fn make_workdir(root: &Path, workdir: &str) -> Result<(), Error> {
+    let refuse = || {
+        Error::InvalidArgument(format!(
+            "working directory {workdir} leads out of the container's filesystem"
+        ))
+    };
+    let mut at = root.to_path_buf();
+    for part in workdir.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        if part == ".." {
+            return Err(refuse());
+        }
+        at.push(part);
+        match at.canonicalize() {
+            Ok(real) if real.starts_with(root) && real.is_dir() => at = real,
+            Ok(real) if real.starts_with(root) => return Err(Error::InvalidArgument(format!(
+                "working directory {workdir}: {} is not a directory in the container's filesystem",
+                real.strip_prefix(root).unwrap_or(&real).display()
+            ))),
+            Ok(_) => return Err(refuse()),
+            Err(_) if at.symlink_metadata().is_ok() => return Err(refuse()),
+            Err(_) => std::fs::create_dir(&at).map_err(Error::io)?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,6 +25,12 @@ pub struct SandboxPolicy {
     pub memory_limit: Option<u64>,
     /// The longest the guest may run before it is stopped.
     pub timeout: Option<Duration>,
+    /// The share of one CPU the guest may use (`--cpus`, e.g. 0.5); a guest runs on one thread,
+    /// so 1 or more leaves it unthrottled.
+    pub cpus: Option<f64>,
+    /// Whether the image's root filesystem is mounted read-only (`--read-only`); volumes keep
+    /// their own modes.
+    pub read_only_rootfs: bool,
     /// Where stdout and stderr go.
     pub output: Output,
     /// Updated with the bytes of linear memory the guest holds (for `wharf stats`).

@@ -138,6 +138,8 @@ const POLL: Duration = Duration::from_millis(5);
 const IDLE_POLL: Duration = Duration::from_millis(50);
 /// How long a guest gets to notice an interruption before it is reported stopped regardless.
 const GRACE: Duration = Duration::from_millis(100);
+/// How often a `--cpus` guest's share is checked: the epoch ticks this often while it runs.
+const CPU_TICK: Duration = Duration::from_millis(10);
 /// Wasm runs on the native stack of its thread; leave room above wasmtime's 512 KiB wasm stack.
 const GUEST_THREAD_STACK: usize = 8 << 20;
 
@@ -169,14 +171,20 @@ pub fn run(
         .map_err(|e| anyhow::anyhow!("cannot start the guest thread: {e}"))?;
 
     let mut interrupted_at = None;
+    let throttled = CpuShare::limit(policy.cpus).is_some();
     loop {
         let wait = if stop.is_requested() {
             POLL
         } else {
-            deadline.map_or(IDLE_POLL, |d| {
-                d.saturating_duration_since(Instant::now()).min(IDLE_POLL)
+            let idle = if throttled { CPU_TICK } else { IDLE_POLL };
+            deadline.map_or(idle, |d| {
+                d.saturating_duration_since(Instant::now()).min(idle)
             })
         };
+        if throttled {
+            // The guest's deadline callback weighs its CPU time at each tick.
+            engine.increment_epoch();
+        }
         match rx.recv_timeout(wait) {
             Ok(Ok(Interruptible::Finished(outcome))) => return Ok(outcome),
             Ok(Ok(Interruptible::Interrupted)) => {
@@ -202,6 +210,54 @@ pub fn run(
             }
         }
     }
+}
+
+/// `--cpus` below one: the guest thread sleeps whenever its CPU time runs ahead of its share
+/// of the time since it started (as the kernel's CFS quota would hold it back).
+struct CpuShare {
+    share: f64,
+    started: Instant,
+    cpu_at_start: Duration,
+}
+
+impl CpuShare {
+    /// The share to enforce: one CPU or more is all a single-threaded guest can use anyway.
+    fn limit(cpus: Option<f64>) -> Option<f64> {
+        cpus.filter(|c| *c > 0.0 && *c < 1.0)
+    }
+
+    fn new(share: f64) -> CpuShare {
+        CpuShare {
+            share,
+            started: Instant::now(),
+            cpu_at_start: thread_cpu_time(),
+        }
+    }
+
+    /// Sleeps (in short steps, so that a stop is not held up) until the guest is back within
+    /// its share.
+    fn hold_back(&mut self, stop: &StopHandle) {
+        loop {
+            let used = thread_cpu_time().saturating_sub(self.cpu_at_start);
+            let allowed = self.started.elapsed().mul_f64(self.share);
+            if used <= allowed || stop.is_requested() {
+                return;
+            }
+            let wait = (used - allowed).div_f64(self.share);
+            thread::sleep(wait.min(Duration::from_millis(20)));
+        }
+    }
+}
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A guest's own result, before the supervisor turns an interruption into a stop reason.
@@ -268,8 +324,12 @@ impl GuestRun {
         let mut store = Store::new(&self.engine, data);
         store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
         let stop = self.stop.clone();
+        let mut share = CpuShare::limit(self.policy.cpus).map(CpuShare::new);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
+            if let Some(share) = &mut share {
+                share.hold_back(&stop);
+            }
             if stop.is_requested() {
                 Ok(UpdateDeadline::Interrupt)
             } else {

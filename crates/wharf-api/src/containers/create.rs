@@ -148,6 +148,8 @@ pub(crate) fn spec(
         env,
         workdir: body.working_dir.clone().filter(|w| !w.is_empty()),
         memory_limit: host.memory.filter(|m| *m > 0).map(|m| m as u64),
+        cpus: host.nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9),
+        read_only_rootfs: host.readonly_rootfs == Some(true),
         ports,
         network,
         ..Default::default()
@@ -170,6 +172,10 @@ pub(crate) fn spec(
         tty: body.tty == Some(true),
         open_stdin: body.open_stdin == Some(true),
         user_network,
+        stop_timeout: body
+            .stop_timeout
+            .filter(|t| *t >= 0)
+            .map(|t| std::time::Duration::from_secs(t as u64)),
     };
     Ok(Created {
         spec,

@@ -129,13 +129,12 @@ async fn start(Shared(state): Shared<State>, Path(id): Path<String>) -> Result<R
     })
 }
 
-/// Docker's default grace period before SIGKILL.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn stop_timeout(params: &Params) -> Result<Duration, ApiError> {
+/// `t=`: the grace period before SIGKILL; `None` leaves the container's own (its
+/// `StopTimeout`, else Docker's 10 seconds).
+fn stop_timeout(params: &Params) -> Result<Option<Duration>, ApiError> {
     Ok(params
         .number::<i64>("t")?
-        .map_or(STOP_TIMEOUT, |t| Duration::from_secs(t.max(0) as u64)))
+        .map(|t| Duration::from_secs(t.max(0) as u64)))
 }
 
 async fn stop(

@@ -100,3 +100,38 @@ fn a_guest_that_finishes_in_time_is_not_stopped() {
     let ran = run_guest(&["--timeout", "60s"], "hello.wasm", &[]);
     assert_eq!(ran.code, 0, "{ran:?}");
 }
+
+/// The user CPU time of `wharf ARGS...`, read from the kernel's accounting of that child alone.
+fn cpu_time_of(args: &[&str]) -> (i32, Duration) {
+    let child = crate::support::wharf()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    let cpu = Duration::from_secs(usage.ru_utime.tv_sec as u64)
+        + Duration::from_micros(usage.ru_utime.tv_usec as u64);
+    (libc::WEXITSTATUS(status), cpu)
+}
+
+#[test]
+fn cpus_holds_a_spinning_guest_to_its_share_of_a_core() {
+    let spin = crate::support::guest("loop.wat");
+    let spin = spin.to_str().unwrap();
+    let (code, full) = cpu_time_of(&["run", "--timeout", "2s", spin]);
+    assert_eq!(code, 137);
+    let (code, quarter) = cpu_time_of(&["run", "--cpus", "0.25", "--timeout", "2s", spin]);
+    assert_eq!(code, 137);
+    // Unlimited, the guest spins for its whole 2 s; a quarter of a core is about 0.5 s.
+    assert!(full > Duration::from_millis(1500), "unlimited: {full:?}");
+    assert!(
+        quarter < Duration::from_millis(900) && quarter > Duration::from_millis(200),
+        "--cpus 0.25 for 2 s used {quarter:?} of CPU (unlimited: {full:?})"
+    );
+}

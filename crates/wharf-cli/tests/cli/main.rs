@@ -9,6 +9,7 @@ mod docker_images;
 mod docker_py;
 mod exit_codes;
 mod formats;
+mod habits;
 mod http;
 mod images;
 mod limits;

@@ -120,6 +120,8 @@ pub fn container_inspect(c: &Container, log_path: &Path) -> api::ContainerInspec
             port_bindings: Some(port_map(c)),
             network_mode: Some(c.config.network.clone()),
             memory: Some(c.config.memory.unwrap_or(0) as i64),
+            nano_cpus: Some(c.config.nano_cpus.unwrap_or(0) as i64),
+            readonly_rootfs: Some(c.config.read_only),
             binds: Some(
                 c.config
                     .mounts
@@ -157,7 +159,7 @@ pub fn container_inspect(c: &Container, log_path: &Path) -> api::ContainerInspec
             ),
             working_dir: Some(c.config.workdir.clone().unwrap_or_default()),
             labels: Some(labels(c)),
-            stop_timeout: c.config.timeout_ms.map(|ms| (ms / 1000) as i64),
+            stop_timeout: c.config.stop_timeout.map(|s| s as i64),
             ..Default::default()
         }),
         ..Default::default()

@@ -438,6 +438,8 @@ fn policy_for(
         stdin: Default::default(),
         memory_limit: config.memory,
         timeout: config.timeout_ms.map(Duration::from_millis),
+        cpus: config.nano_cpus.map(|n| n as f64 / 1e9),
+        read_only_rootfs: config.read_only,
         output: Output::Sink(sink),
         memory_gauge: Some(gauge),
         guest_thread: None,
