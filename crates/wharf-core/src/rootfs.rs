@@ -252,10 +252,13 @@ fn make_workdir(root: &Path, workdir: &str) -> Result<(), Error> {
         at.push(part);
         match at.canonicalize() {
             Ok(real) if real.starts_with(root) && real.is_dir() => at = real,
-            Ok(real) if real.starts_with(root) => return Err(Error::InvalidArgument(format!(
-                "working directory {workdir}: {} is not a directory in the container's filesystem",
-                real.strip_prefix(root).unwrap_or(&real).display()
-            ))),
+            Ok(real) if real.starts_with(root) => {
+                let inside = real.strip_prefix(root).unwrap_or(&real).display();
+                let why = format!("/{inside} is not a directory in the container's filesystem");
+                return Err(Error::InvalidArgument(format!(
+                    "working directory {workdir}: {why}"
+                )));
+            }
             Ok(_) => return Err(refuse()),
             Err(_) if at.symlink_metadata().is_ok() => return Err(refuse()),
             Err(_) => std::fs::create_dir(&at).map_err(Error::io)?,
