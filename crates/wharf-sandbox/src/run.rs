@@ -372,21 +372,31 @@ impl GuestRun {
                 missing.join(", ")
             )));
         }
-        let has_start = module
-            .exports()
-            .any(|e| e.name() == "_start" && e.ty().func().is_some());
-        if !has_start {
-            let reactor = module.exports().any(|e| e.name() == "_initialize");
+        let exports_func = |name: &str| {
+            module
+                .exports()
+                .any(|e| e.name() == name && e.ty().func().is_some())
+        };
+        // The wasmtime CLI's order: `_start`, else the command default export `""` (ITK-wasm's
+        // pipelines and other reactors-as-commands), after `_initialize` when there is one.
+        let entry = ["_start", ""].into_iter().find(|name| exports_func(name));
+        let Some(entry) = entry else {
+            let reactor = exports_func("_initialize");
             return Err(RunError::CannotStart(if reactor {
-                "it is a reactor (a library module with `_initialize`), not a command: it has no `_start` to run".into()
+                "it is a reactor (a library module with `_initialize`), not a command: it has no `_start` or default export \"\" to run".into()
             } else {
                 "it has no `_start` function to run: it is not a WASI command".into()
             }));
-        }
+        };
+        let initialize = entry.is_empty() && exports_func("_initialize");
 
         let result = linker.instantiate(&mut store, module).and_then(|instance| {
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            let start = instance.get_typed_func::<(), ()>(&mut store, entry)?;
             self.policy.on_start.notify();
+            if initialize {
+                let init = instance.get_typed_func::<(), ()>(&mut store, "_initialize")?;
+                init.call(&mut store, ())?;
+            }
             start.call(&mut store, ())
         });
         Ok(finish(

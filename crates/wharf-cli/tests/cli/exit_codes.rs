@@ -245,3 +245,10 @@ fn cpu_bound_work_matches_a_native_build() {
     assert_eq!(ran.stdout, String::from_utf8_lossy(&expected.stdout));
     assert!(ran.stdout.starts_with("checksum "));
 }
+
+#[test]
+fn a_module_with_initialize_and_a_default_export_runs_both_in_order() {
+    let ran = run(&["run", guest("default-export.wat").to_str().unwrap()]);
+    assert_eq!(ran.code, 42, "{ran:?}");
+    assert_eq!(ran.stdout, "default export ran\n");
+}
