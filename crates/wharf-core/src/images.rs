@@ -637,6 +637,10 @@ impl Wharf {
         }
         let bytes = store.read_blob(digest, u64::MAX)?;
         let wasm = wharf_sandbox::WasmBinary::parse(bytes).map_err(not_runnable)?;
+        if wasm.exports_http_handler() {
+            // A server run without `-p`: said before a compile that takes seconds.
+            return Err(not_runnable(crate::NEEDS_A_PORT.into()));
+        }
         self.cache
             .compile_and_store(&self.engine, &key, &wasm)
             .map_err(|wharf_aot_cache::CompileError::Invalid(e)| {

@@ -123,6 +123,9 @@ pub fn check_platform(platform: &str) -> Result<(), Error> {
     )))
 }
 
+/// Why a wasi:http server run without `-p` does not start.
+pub(crate) const NEEDS_A_PORT: &str = "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it (-p 8080:80, a port binding)";
+
 /// Why a file that is neither a Wasm binary nor WAT text cannot run.
 const NOT_WASM: &str = "it is not a WebAssembly file (no \\0asm header, and not WAT text)";
 
@@ -211,6 +214,9 @@ impl Wharf {
                 return self.serve_http(name, wasm, policy, stop);
             }
             wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Conflict)?;
+        } else if wasm.exports_http_handler() {
+            // Said before compiling: a cold compile of a server takes seconds.
+            return Err(Error::not_runnable(name, NEEDS_A_PORT));
         }
         let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(
             |CompileError::Invalid(e)| {

@@ -239,10 +239,16 @@ fn publishing_errors_are_clear() {
     let ran = wharf(&["run", "-p", &format!("127.0.0.1:{port}:80"), server]);
     assert_eq!(ran.code, 125, "{ran:?}");
     assert!(ran.stderr.contains("in use"), "{ran:?}");
-    // A server without -p says how to publish it.
-    let ran = wharf(&["run", server]);
+    // A server without -p says how to publish it, before compiling anything.
+    let fresh = tempfile::tempdir().unwrap();
+    let ran = run_in(fresh.path(), &["run", server]);
     assert_eq!(ran.code, 126, "{ran:?}");
+    assert!(ran.stderr.contains("publish a port"), "{ran:?}");
     assert!(ran.stderr.contains("-p"), "{ran:?}");
+    let compiled = std::fs::read_dir(fresh.path().join("cache/aot"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(compiled, 0, "a server run without -p was compiled");
     // A malformed mapping.
     let ran = wharf(&["run", "-p", "eighty", server]);
     assert_eq!(ran.code, 125, "{ran:?}");
