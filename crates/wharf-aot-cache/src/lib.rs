@@ -42,6 +42,8 @@ pub enum CompileError {
 #[derive(Debug, Clone)]
 pub struct AotCache {
     dir: PathBuf,
+    /// The most bytes of entries kept: past it, the least recently used go (see [`entries`]).
+    limit: Option<u64>,
 }
 
 /// Where a compiled binary came from, for logs and tests.
@@ -77,7 +79,19 @@ impl CacheKey {
 impl AotCache {
     /// A cache kept in `dir` (created on first store).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        AotCache { dir: dir.into() }
+        AotCache {
+            dir: dir.into(),
+            limit: None,
+        }
+    }
+
+    /// This cache holding at most `bytes` of compiled code: each store evicts the least
+    /// recently used entries past it.
+    pub fn with_limit(self, bytes: u64) -> Self {
+        AotCache {
+            limit: Some(bytes),
+            ..self
+        }
     }
 
     /// The directory the entries live in.
@@ -150,6 +164,9 @@ impl AotCache {
                 path.display()
             );
         }
+        if let Some(limit) = self.limit {
+            self.evict_to(limit, &path);
+        }
         Ok(compiled)
     }
 
@@ -173,6 +190,7 @@ impl AotCache {
             Err(e) => return Err(format!("cannot read its checksum: {e}")),
         };
         let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+        entries::mark_used(&file);
         let actual = checksum_of(&mut file).map_err(|e| format!("cannot read it: {e}"))?;
         if actual != expected {
             return Err("its checksum does not match (truncated or corrupt)".into());
@@ -249,6 +267,9 @@ impl Hasher for Sha256Hasher {
         self.0.update(bytes);
     }
 }
+
+mod entries;
+pub use entries::CacheEntry;
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
 use super::*;
+use std::time::SystemTime;
 
 const HELLO: &str = r#"(module (func (export "_start")) (memory (export "memory") 1))"#;
 
@@ -161,4 +162,54 @@ fn temporaries_abandoned_by_killed_writers_are_cleaned_up() {
         young.exists(),
         "a temporary that may still be written was removed"
     );
+}
+
+/// A distinct module per `n`, so each has its own entry.
+fn module(n: u32) -> WasmBinary {
+    let text = format!(
+        r#"(module (func (export "_start")) (func (export "f{n}")) (memory (export "memory") 1))"#
+    );
+    WasmBinary::parse(text.into_bytes()).unwrap()
+}
+
+#[test]
+fn a_bounded_cache_evicts_the_least_recently_used_first() {
+    let (tmp, _, engine, _) = setup();
+    let unbounded = AotCache::new(tmp.path().join("aot"));
+    let (a, b, c) = (module(1), module(2), module(3));
+    unbounded.load_or_compile(&engine, &a).unwrap();
+    let one_entry = unbounded.entries()[0].bytes;
+    unbounded.load_or_compile(&engine, &b).unwrap();
+    // Age both entries, then use `a`: `b` is now the least recently used.
+    let old = SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in unbounded.entries() {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&entry.path)
+            .unwrap();
+        file.set_modified(old).unwrap();
+    }
+    let (_, source) = unbounded.load_or_compile(&engine, &a).unwrap();
+    assert_eq!(source, Source::Cache);
+    let bounded = AotCache::new(tmp.path().join("aot")).with_limit(one_entry * 2 + one_entry / 2);
+    bounded.load_or_compile(&engine, &c).unwrap();
+    let left: Vec<String> = bounded
+        .entries()
+        .into_iter()
+        .map(|e| e.sha256_hex)
+        .collect();
+    let key = |w: &WasmBinary| CacheKey::of(w).sha256_hex;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.contains(&key(&a)) && left.contains(&key(&c)),
+        "{left:?}"
+    );
+    assert!(
+        !left.contains(&key(&b)),
+        "the least recently used stayed: {left:?}"
+    );
+
+    let (count, bytes) = bounded.remove_entries(|e| e.sha256_hex == key(&a));
+    assert_eq!((count, bytes > 0), (1, true));
+    assert_eq!(bounded.entries().len(), 1);
 }

@@ -30,31 +30,8 @@ async fn ping() -> impl IntoResponse {
     (headers, "OK")
 }
 
-/// The kernel's release and the machine's name, as `uname` gives them.
-fn uname() -> (String, String) {
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    (
-        read("/proc/sys/kernel/osrelease"),
-        read("/proc/sys/kernel/hostname"),
-    )
-}
-
-/// Go's name for this machine's architecture, as Docker reports it.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
-
 async fn version() -> Json<api::SystemVersion> {
-    let (kernel, _) = uname();
+    let kernel = wharf_core::docker::kernel_release();
     let engine = env!("CARGO_PKG_VERSION").to_string();
     Json(api::SystemVersion {
         platform: Some(api::SystemVersionPlatform {
@@ -69,7 +46,7 @@ async fn version() -> Json<api::SystemVersion> {
                     ("ApiVersion", API_VERSION.to_string()),
                     ("MinAPIVersion", MIN_API_VERSION.to_string()),
                     ("Os", "linux".to_string()),
-                    ("Arch", go_arch().to_string()),
+                    ("Arch", wharf_core::docker::go_arch().to_string()),
                     ("KernelVersion", kernel.clone()),
                     ("Experimental", "false".to_string()),
                 ]
@@ -84,7 +61,7 @@ async fn version() -> Json<api::SystemVersion> {
         git_commit: Some(String::new()),
         go_version: Some(String::new()),
         os: Some("linux".into()),
-        arch: Some(go_arch().into()),
+        arch: Some(wharf_core::docker::go_arch().into()),
         kernel_version: Some(kernel),
         experimental: Some(false),
         build_time: Some(String::new()),
@@ -94,51 +71,7 @@ async fn version() -> Json<api::SystemVersion> {
 async fn info(
     axum::extract::State(state): axum::extract::State<State>,
 ) -> Result<Json<api::SystemInfo>, ApiError> {
-    let root = state.wharf.root().path().to_string_lossy().into_owned();
-    let (containers, images) = state
-        .call(|wharf| Ok((wharf.list_containers(true)?.0, wharf.images()?)))
-        .await?;
-    let running = containers
-        .iter()
-        .filter(|c| c.state.status.is_live())
-        .count() as i64;
-    let (kernel, hostname) = uname();
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024);
-    Ok(Json(api::SystemInfo {
-        id: Some(format!("wharf:{root}")),
-        containers: Some(containers.len() as i64),
-        containers_running: Some(running),
-        containers_paused: Some(0),
-        containers_stopped: Some(containers.len() as i64 - running),
-        images: Some(images.len() as i64),
-        driver: Some("wharf".into()),
-        docker_root_dir: Some(root),
-        logging_driver: Some("json-file".into()),
-        cgroup_driver: Some(api::SystemInfoCgroupDriverEnum::NONE),
-        kernel_version: Some(kernel),
-        operating_system: Some("wharf (WebAssembly)".into()),
-        os_type: Some("linux".into()),
-        architecture: Some(std::env::consts::ARCH.into()),
-        ncpu: Some(std::thread::available_parallelism().map_or(1, |n| n.get() as i64)),
-        mem_total: Some(memory),
-        name: Some(hostname),
-        server_version: Some(env!("CARGO_PKG_VERSION").into()),
-        default_runtime: Some("wharf".into()),
-        runtimes: Some(
-            [("wharf".to_string(), api::Runtime::default())]
-                .into_iter()
-                .collect(),
-        ),
-        experimental_build: Some(false),
-        ..Default::default()
-    }))
+    Ok(Json(state.call(|wharf| wharf.system_info()).await?))
 }
 
 /// `docker login`: checks the credentials against the registry and keeps nothing (the client

@@ -263,7 +263,11 @@ pub fn rmi(wharf: &Wharf, args: RmiArgs) -> i32 {
 }
 
 /// One removal as Docker's CLI prints it (`rmi` says "Untagged: X", `image prune` "untagged: X").
-fn deletion(item: &docker::api::ImageDeleteResponseItem, untagged: &str, deleted: &str) -> String {
+pub(crate) fn deletion(
+    item: &docker::api::ImageDeleteResponseItem,
+    untagged: &str,
+    deleted: &str,
+) -> String {
     match (&item.untagged, &item.deleted) {
         (Some(tag), _) => format!("{untagged}: {tag}"),
         (None, Some(digest)) => format!("{deleted}: {digest}"),

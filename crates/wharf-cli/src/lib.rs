@@ -15,6 +15,7 @@ mod objects;
 mod registry;
 mod run;
 mod service;
+mod system;
 mod units;
 
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ use wharf_core::{Root, Wharf};
 
 /// wharf: a container engine for WebAssembly.
 #[derive(Debug, Parser)]
-#[command(name = "wharf", version, about, disable_help_subcommand = true)]
+#[command(name = "wharf", version, about)]
 struct Cli {
     /// Where wharf keeps its data (AOT cache, and later images and containers).
     /// Default: /var/lib/wharf for root, else $XDG_DATA_HOME/wharf or ~/.local/share/wharf.
@@ -93,7 +94,7 @@ enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
-    /// wharf itself: the Docker Engine API service.
+    /// wharf itself: the Docker Engine API service, disk usage, prune, info.
     #[command(subcommand)]
     System(SystemCommand),
     /// Manage named volumes.
@@ -102,6 +103,12 @@ enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(objects::NetworkCommand),
+    /// Show wharf's version and the wasmtime it runs guests on.
+    Version(system::VersionArgs),
+    /// Show what wharf holds and runs on (as `docker info`).
+    Info(system::InfoArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completion(system::CompletionArgs),
 }
 
 /// `wharf system ...`.
@@ -109,6 +116,12 @@ enum Command {
 enum SystemCommand {
     /// Serve the Docker Engine API on a unix socket (docker, docker-compose, the Docker SDK).
     Service(service::ServiceArgs),
+    /// Show disk usage: images, containers, volumes and compiled code.
+    Df(system::DfArgs),
+    /// Remove stopped containers, unused networks, dangling images and stale compiled code.
+    Prune(system::SystemPruneArgs),
+    /// Show what wharf holds and runs on (as `docker info`).
+    Info(system::InfoArgs),
 }
 
 /// `wharf container ...`: Docker's management-command spelling of the container verbs.
@@ -184,6 +197,14 @@ pub fn main() -> i32 {
         }
     };
     restore_sigpipe();
+    // These need no root: they work before wharf has ever stored anything.
+    let command = match cli.command {
+        Command::Version(args) => return system::version(args),
+        Command::Completion(args) => {
+            return system::completion(args, &mut <Cli as clap::CommandFactory>::command())
+        }
+        command => command,
+    };
     let root = cli.root.unwrap_or_else(Root::default_path);
     let wharf = match Root::open(root)
         .map_err(anyhow::Error::from)
@@ -192,7 +213,8 @@ pub fn main() -> i32 {
         Ok(wharf) => wharf,
         Err(e) => return fail(format!("{e:#}"), ENGINE_FAILED),
     };
-    match cli.command {
+    match command {
+        Command::Version(_) | Command::Completion(_) => unreachable!("handled before the root"),
         Command::Run(args) => run::run(&wharf, args),
         Command::Build(args) => images::build(&wharf, args),
         Command::Images(args) => images::images(&wharf, args),
@@ -219,6 +241,11 @@ pub fn main() -> i32 {
         Command::Events(args) => events::events(&wharf, args),
         Command::Rename(args) => containers::rename(&wharf, args),
         Command::System(SystemCommand::Service(args)) => service::service(&wharf, args),
+        Command::System(SystemCommand::Df(args)) => system::df(&wharf, args),
+        Command::System(SystemCommand::Prune(args)) => system::prune(&wharf, args),
+        Command::System(SystemCommand::Info(args)) | Command::Info(args) => {
+            system::info(&wharf, args)
+        }
         Command::Volume(command) => objects::volume(&wharf, command),
         Command::Network(command) => objects::network(&wharf, command),
         Command::Container(command) => match command {

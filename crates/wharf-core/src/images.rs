@@ -1,6 +1,6 @@
 //! Images: building, listing, and running them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use wharf_build::BuildOptions;
@@ -261,7 +261,9 @@ impl Wharf {
         let mut untags = Vec::new();
         let sizes =
             |index: &wharf_store::Index| blobs_size(&store, index.referenced_blobs().iter());
+        let mut unreferenced = BTreeSet::new();
         let mut freed = store.update(|index| {
+            let referenced = index.referenced_blobs();
             let users = self
                 .image_users()
                 .map_err(|e| wharf_store::Error::Conflict(e.to_string()))?;
@@ -285,8 +287,11 @@ impl Wharf {
                 index.images.remove(digest);
                 report.push(deleted(digest));
             }
+            let left = index.referenced_blobs();
+            unreferenced = referenced.difference(&left).cloned().collect();
             Ok(before - sizes(index))
         })?;
+        freed += self.forget_compiled(&unreferenced).1;
         for (digest, tag) in &untags {
             self.image_event("untag", digest.as_str(), Some(&familiar(tag)));
         }
@@ -443,7 +448,9 @@ impl Wharf {
         force: bool,
     ) -> Result<Vec<api::ImageDeleteResponseItem>, Error> {
         let store = self.store()?;
+        let mut unreferenced = BTreeSet::new();
         let (digest, removed) = store.update(|index| {
+            let referenced = index.referenced_blobs();
             let digest = resolve(index, reference)?;
             // Listed under the store's lock: a container created meanwhile checks its image
             // under the same lock after it exists (see `create_container`).
@@ -502,8 +509,11 @@ impl Wharf {
                 index.images.remove(&digest);
                 report.push(deleted(&digest));
             }
+            let left = index.referenced_blobs();
+            unreferenced = referenced.difference(&left).cloned().collect();
             Ok((digest, report))
         })?;
+        self.forget_compiled(&unreferenced);
         for item in &removed {
             match (&item.untagged, &item.deleted) {
                 (Some(tag), _) => self.image_event("untag", digest.as_str(), Some(&familiar(tag))),

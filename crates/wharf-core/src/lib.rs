@@ -42,6 +42,7 @@ pub use registry::{
 pub use rootfs::serves_http;
 pub use signal::Signal;
 pub use stdin::AttachedStdin;
+pub use system::SystemPrune;
 pub use volumes::names_a_volume;
 pub use wharf_build::BuildOptions;
 pub use wharf_containers::{
@@ -57,7 +58,7 @@ pub use wharf_root::{PendingFile, Root, ROOT_ENV};
 use wharf_sandbox::Compiled;
 pub use wharf_sandbox::{
     assign_free_ports, GuestStream, Mount, NetworkMode, Outcome, Output, OutputSink, PortMapping,
-    SandboxPolicy, StartHook, Stdin, StopHandle, StopReason,
+    SandboxPolicy, StartHook, Stdin, StopHandle, StopReason, WASMTIME_VERSION,
 };
 use wharf_sandbox::{Engine, RunError, WasmBinary};
 
@@ -147,7 +148,11 @@ impl Wharf {
     /// Opens wharf at `root`, creating the engine it runs guests with.
     pub fn open(root: Root) -> Result<Wharf, Error> {
         let engine = wharf_sandbox::new_engine()?;
-        let cache = AotCache::new(root.aot_cache_dir());
+        let limit = std::env::var("WHARF_AOT_CACHE_SIZE")
+            .ok()
+            .and_then(|size| parse_size(&size).ok())
+            .unwrap_or(system::DEFAULT_CACHE_LIMIT);
+        let cache = AotCache::new(root.aot_cache_dir()).with_limit(limit);
         Ok(Wharf {
             root,
             engine,

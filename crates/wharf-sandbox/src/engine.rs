@@ -49,3 +49,22 @@ fn base_config() -> Config {
         .wasm_component_model(true);
     config
 }
+
+/// The wasmtime release guests run on (the workspace pins it exactly; a test checks the two
+/// agree), for `wharf version`.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn wasmtime_version_is_the_locked_one() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .unwrap();
+        let locked = format!(
+            "name = \"wasmtime\"\nversion = \"{}\"",
+            super::WASMTIME_VERSION
+        );
+        assert!(lock.contains(&locked), "Cargo.lock has another wasmtime");
+    }
+}

@@ -21,7 +21,7 @@ mod peers;
 mod policy;
 mod run;
 
-pub use engine::{new_engine, new_pooled_engine};
+pub use engine::{new_engine, new_pooled_engine, WASMTIME_VERSION};
 pub use guest::{Compiled, GuestKind, WasmBinary};
 pub use network::{assign_free_ports, ensure_ports_free, NetworkMode};
 pub use output::{GuestStream, Output, OutputSink};

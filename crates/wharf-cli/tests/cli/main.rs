@@ -19,4 +19,5 @@ mod sandbox;
 mod services;
 mod signals;
 mod support;
+mod system;
 mod trust;

@@ -17,3 +17,20 @@ pub use image::{image_details, ImageDetails, ImageFacts, WasmLayout};
 pub use progress::{Aux, BuildMessage, ProgressLine, PushMessage};
 pub use pull::PullMessage;
 pub use stats::container_stats;
+
+/// The kernel's release, as `uname -r` gives it (Docker's `KernelVersion`).
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Go's name for this machine's architecture, as Docker reports it (`amd64`, `arm64`).
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
