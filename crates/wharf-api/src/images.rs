@@ -31,8 +31,21 @@ pub(crate) fn routes() -> Router<State> {
         )
 }
 
-async fn list(Shared(state): Shared<State>) -> Result<Json<Vec<api::ImageSummary>>, ApiError> {
-    Ok(Json(state.call(|wharf| wharf.images()).await?))
+/// `GET /images/json?filters=...` (and the legacy `filter=REPOSITORY` of old clients).
+async fn list(
+    Shared(state): Shared<State>,
+    params: Params,
+) -> Result<Json<Vec<api::ImageSummary>>, ApiError> {
+    let mut query = wharf_core::ImageQuery {
+        filters: params.filters()?,
+    };
+    if let Some(repository) = params.get("filter").filter(|f| !f.is_empty()) {
+        let references = query.filters.entry("reference".into()).or_default();
+        references.push(repository.to_string());
+    }
+    Ok(Json(
+        state.call(move |wharf| wharf.query_images(&query)).await?,
+    ))
 }
 
 /// `GET /images/get?names=A&names=B`: the images as one tar (an OCI layout with Docker's

@@ -97,6 +97,14 @@ impl Wharf {
                 if image.repo_tags.is_empty() {
                     continue;
                 }
+                // Clients show a digest of a repository without a tag as a `<none>` row: keep
+                // only the digests of the repositories still shown.
+                let repositories: Vec<&str> =
+                    image.repo_tags.iter().map(|t| split_tag(t).0).collect();
+                image.repo_digests.retain(|d| {
+                    let repository = d.split_once('@').map_or(d.as_str(), |(r, _)| r);
+                    repositories.contains(&repository)
+                });
             }
             if let Some(labels) = query.filters.get("label") {
                 let has = |label: &String| match label.split_once('=') {
