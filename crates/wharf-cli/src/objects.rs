@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
-use wharf_core::Wharf;
+use wharf_core::{Error, Wharf};
+
+use crate::format::{self, Column, Listing, Row};
 
 use crate::containers::VERB_FAILED;
 use crate::fail;
@@ -45,12 +47,94 @@ pub enum NetworkCommand {
     Prune(PruneArgs),
 }
 
-/// `ls [-q]`.
+/// `ls [-q] [--format T]`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Only names (volumes) or IDs (networks).
     #[arg(short, long)]
     quiet: bool,
+    /// A Go template for each row ('{{.Name}}'), table, or json.
+    #[arg(long = "format")]
+    format: Option<String>,
+}
+
+const VOLUMES: Listing = Listing {
+    columns: &[
+        Column {
+            field: "Driver",
+            header: "DRIVER",
+        },
+        Column {
+            field: "Name",
+            header: "VOLUME NAME",
+        },
+        Column {
+            field: "Mountpoint",
+            header: "MOUNTPOINT",
+        },
+        Column {
+            field: "Scope",
+            header: "SCOPE",
+        },
+        Column {
+            field: "Labels",
+            header: "LABELS",
+        },
+        Column {
+            field: "CreatedAt",
+            header: "CREATED",
+        },
+    ],
+    default: "table {{.Driver}}\t{{.Name}}",
+};
+
+const NETWORKS: Listing = Listing {
+    columns: &[
+        Column {
+            field: "ID",
+            header: "NETWORK ID",
+        },
+        Column {
+            field: "Name",
+            header: "NAME",
+        },
+        Column {
+            field: "Driver",
+            header: "DRIVER",
+        },
+        Column {
+            field: "Scope",
+            header: "SCOPE",
+        },
+        Column {
+            field: "Labels",
+            header: "LABELS",
+        },
+        Column {
+            field: "CreatedAt",
+            header: "CREATED AT",
+        },
+    ],
+    default: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+};
+
+/// `KEY=VALUE,...`, as Docker's listings show labels.
+fn label_text<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    let mut pairs: Vec<String> = labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
+/// Prints a listing's rows, or only each row's `key` with `-q`.
+fn print_listing(listing: &Listing, args: &LsArgs, key: &str, rows: &[Row]) -> Result<(), Error> {
+    if args.quiet {
+        rows.iter().for_each(|r| println!("{}", r[key]));
+        return Ok(());
+    }
+    format::print_rows(listing, args.format.as_deref(), rows).map_err(Error::InvalidArgument)
 }
 
 /// `create [--label K=V]... [NAME]`.
@@ -122,16 +206,21 @@ fn print_json(value: &impl serde::Serialize) {
 /// Runs a `wharf volume` command.
 pub fn volume(wharf: &Wharf, command: VolumeCommand) -> i32 {
     let done = match command {
-        VolumeCommand::Ls(args) => wharf.volumes().map(|volumes| {
-            if !args.quiet {
-                println!("{:<16}VOLUME NAME", "DRIVER");
-            }
-            for v in volumes {
-                match args.quiet {
-                    true => println!("{}", v.name),
-                    false => println!("{:<16}{}", v.driver, v.name),
-                }
-            }
+        VolumeCommand::Ls(args) => wharf.volumes().and_then(|volumes| {
+            let rows: Vec<Row> = volumes
+                .iter()
+                .map(|v| {
+                    Row::from([
+                        ("Driver", v.driver.clone()),
+                        ("Name", v.name.clone()),
+                        ("Mountpoint", v.mountpoint.clone()),
+                        ("Scope", "local".to_string()),
+                        ("Labels", label_text(&v.labels)),
+                        ("CreatedAt", v.created_at.clone().unwrap_or_default()),
+                    ])
+                })
+                .collect();
+            print_listing(&VOLUMES, &args, "Name", &rows)
         }),
         VolumeCommand::Create(args) => wharf
             .create_volume(args.name.as_deref(), labels(&args.labels))
@@ -152,12 +241,12 @@ pub fn volume(wharf: &Wharf, command: VolumeCommand) -> i32 {
             }
             return code;
         }
-        VolumeCommand::Prune(args) => wharf.prune_volumes(args.all).map(|(removed, _)| {
+        VolumeCommand::Prune(args) => wharf.prune_volumes(args.all).map(|(removed, freed)| {
             if !removed.is_empty() {
                 println!("Deleted Volumes:");
                 removed.iter().for_each(|n| println!("{n}"));
             }
-            println!("\nTotal reclaimed space: 0B");
+            println!("\nTotal reclaimed space: {}", crate::units::decimal(freed));
         }),
     };
     match done {
@@ -169,22 +258,22 @@ pub fn volume(wharf: &Wharf, command: VolumeCommand) -> i32 {
 /// Runs a `wharf network` command.
 pub fn network(wharf: &Wharf, command: NetworkCommand) -> i32 {
     let done = match command {
-        NetworkCommand::Ls(args) => wharf.networks().map(|networks| {
-            if !args.quiet {
-                println!("{:<14}{:<20}{:<10}SCOPE", "NETWORK ID", "NAME", "DRIVER");
-            }
-            for n in networks {
-                let id = n.id.clone().unwrap_or_default();
-                let short = wharf_core::short_id(&id);
-                match args.quiet {
-                    true => println!("{short}"),
-                    false => println!(
-                        "{short:<14}{:<20}{:<10}local",
-                        n.name.unwrap_or_default(),
-                        n.driver.unwrap_or_default()
-                    ),
-                }
-            }
+        NetworkCommand::Ls(args) => wharf.networks().and_then(|networks| {
+            let rows: Vec<Row> = networks
+                .iter()
+                .map(|n| {
+                    let id = n.id.clone().unwrap_or_default();
+                    Row::from([
+                        ("ID", wharf_core::short_id(&id).to_string()),
+                        ("Name", n.name.clone().unwrap_or_default()),
+                        ("Driver", n.driver.clone().unwrap_or_default()),
+                        ("Scope", "local".to_string()),
+                        ("Labels", label_text(n.labels.iter().flatten())),
+                        ("CreatedAt", n.created.clone().unwrap_or_default()),
+                    ])
+                })
+                .collect();
+            print_listing(&NETWORKS, &args, "ID", &rows)
         }),
         NetworkCommand::Create(args) => match &args.name {
             None => return fail("network create needs a name", VERB_FAILED),

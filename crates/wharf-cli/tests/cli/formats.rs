@@ -174,3 +174,24 @@ fn images_are_listed_by_repository_filter_and_template() {
     let id = ok(env.wharf(&["image", "inspect", "-f", "{{.Id}}", "tool:1"]));
     assert!(id.starts_with("sha256:"), "{id}");
 }
+
+#[test]
+fn volume_and_network_listings_take_formats() {
+    let env = Env::new();
+    ok(env.wharf(&["volume", "create", "--label", "tier=db", "data1"]));
+    ok(env.wharf(&["network", "create", "--label", "tier=web", "front"]));
+    let volumes = ok(env.wharf(&["volume", "ls", "--format", "{{.Name}} {{.Labels}}"]));
+    assert_eq!(volumes, "data1 tier=db\n");
+    let table = ok(env.wharf(&["volume", "ls"]));
+    assert!(table.starts_with("DRIVER    VOLUME NAME\n"), "{table}");
+    let networks = ok(env.wharf(&["network", "ls", "--format", "{{.Name}}:{{.Driver}}"]));
+    assert!(networks.lines().any(|l| l == "front:bridge"), "{networks}");
+    let json = ok(env.wharf(&["network", "ls", "--format", "json"]));
+    let front = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|n| n["Name"] == "front")
+        .unwrap();
+    assert_eq!(front["Labels"], "tier=web");
+    assert_eq!(front["ID"].as_str().unwrap().len(), 12);
+}
