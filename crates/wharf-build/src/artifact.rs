@@ -28,7 +28,12 @@ pub fn artifact_source(
     }
     let mut wasm = Vec::new();
     for instruction in dockerfile::parse(&options.dockerfile, &options.build_args)? {
-        if let Instruction::Copy { sources, .. } = instruction {
+        if let Instruction::Copy {
+            sources,
+            from: None,
+            ..
+        } = instruction
+        {
             wasm.extend(sources.into_iter().filter(|s| s.ends_with(".wasm")));
         }
     }

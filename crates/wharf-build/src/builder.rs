@@ -47,12 +47,22 @@ pub enum BuildError {
 }
 
 /// The image being assembled.
-#[derive(Default)]
-struct Image {
-    layers: Vec<Value>,
+#[derive(Default, Clone)]
+pub(crate) struct Image {
+    pub(crate) layers: Vec<Value>,
     layer_digests: Vec<Digest>,
     diff_ids: Vec<String>,
     config: serde_json::Map<String, Value>,
+}
+
+/// The finished stage `name` names: its `AS` name, or its index (`COPY --from=0`).
+fn stage_named<'a>(stages: &'a [(Option<String>, Image)], name: &str) -> Option<&'a Image> {
+    let lower = name.to_ascii_lowercase();
+    stages
+        .iter()
+        .find(|(stage, _)| stage.as_deref() == Some(lower.as_str()))
+        .or_else(|| name.parse::<usize>().ok().and_then(|i| stages.get(i)))
+        .map(|(_, image)| image)
 }
 
 /// One instruction a build is about to carry out: what `Step N/M : ...` reports.
@@ -81,6 +91,9 @@ pub fn build(
         None => newest_input(context, &ignore, &instructions)?,
     };
     let mut image = Image::default();
+    // Finished stages, for `FROM stage` and `COPY --from=stage` (by name or index).
+    let mut stages: Vec<(Option<String>, Image)> = Vec::new();
+    let mut current_stage: Option<Option<String>> = None;
     let total = instructions.len();
     for (index, instruction) in instructions.into_iter().enumerate() {
         on_step(BuildStep {
@@ -89,10 +102,41 @@ pub fn build(
             instruction: &instruction,
         });
         match instruction {
-            Instruction::From(base) if base == "scratch" => {}
-            Instruction::From(base) => image = base_image(store, &base)?,
-            Instruction::Copy { sources, dest } => {
+            Instruction::From { image: base, stage } => {
+                if let Some(name) = current_stage.replace(stage) {
+                    stages.push((name, std::mem::take(&mut image)));
+                }
+                image = match stage_named(&stages, &base) {
+                    Some(earlier) => earlier.clone(),
+                    None if base == "scratch" => Image::default(),
+                    None => base_image(store, &base)?,
+                };
+            }
+            Instruction::Copy {
+                sources,
+                dest,
+                from: None,
+            } => {
                 let tar = copy_layer(context, &ignore, &sources, &dest, epoch)?;
+                add_layer(store, &mut image, &tar)?;
+            }
+            Instruction::Copy {
+                sources,
+                dest,
+                from: Some(from),
+            } => {
+                let source = match stage_named(&stages, &from) {
+                    Some(stage) => stage.clone(),
+                    None => base_image(store, &from)?,
+                };
+                let root = crate::stages::unpack(store, &source, &from)?;
+                let tar = copy_layer(root.path(), &Ignore::default(), &sources, &dest, epoch)
+                    .map_err(|e| match e {
+                        BuildError::Input(why) => {
+                            BuildError::Input(format!("COPY --from={from}: {why}"))
+                        }
+                        other => other,
+                    })?;
                 add_layer(store, &mut image, &tar)?;
             }
             Instruction::Entrypoint(argv) => {
@@ -253,7 +297,12 @@ fn newest_input(
 ) -> Result<u64, BuildError> {
     let mut newest = None;
     for instruction in instructions {
-        if let Instruction::Copy { sources, dest } = instruction {
+        if let Instruction::Copy {
+            sources,
+            dest,
+            from: None,
+        } = instruction
+        {
             let (files, _) = copy_plan(context, ignore, sources, dest)?;
             for source in files.values() {
                 if let Source::File(path) = source {

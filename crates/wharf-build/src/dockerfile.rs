@@ -9,14 +9,22 @@ use std::collections::BTreeMap;
 /// One instruction, after variable substitution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Instruction {
-    /// `FROM scratch` or another Wasm image.
-    From(String),
-    /// `COPY`/`ADD` of local files (globs allowed in sources) to `dest`.
+    /// `FROM scratch`, another Wasm image or an earlier stage, `AS name` starting a stage.
+    From {
+        /// `scratch`, an image of the store, or an earlier stage's name.
+        image: String,
+        /// The stage's name (`AS name`), for `COPY --from=name`.
+        stage: Option<String>,
+    },
+    /// `COPY`/`ADD` of files (globs allowed in sources) to `dest`.
     Copy {
-        /// Paths or globs relative to the build context.
+        /// Paths or globs relative to the build context, or to the root of `from`.
         sources: Vec<String>,
         /// Destination in the image.
         dest: String,
+        /// `--from=`: an earlier stage (by name or index) or an image of the store; `None`
+        /// copies from the build context.
+        from: Option<String>,
     },
     /// `ENTRYPOINT` (exec form).
     Entrypoint(Vec<String>),
@@ -41,8 +49,22 @@ impl std::fmt::Display for Instruction {
             pairs.join(" ")
         };
         match self {
-            Instruction::From(image) => write!(f, "FROM {image}"),
-            Instruction::Copy { sources, dest } => write!(f, "COPY {} {dest}", sources.join(" ")),
+            Instruction::From { image, stage: None } => write!(f, "FROM {image}"),
+            Instruction::From {
+                image,
+                stage: Some(stage),
+            } => write!(f, "FROM {image} AS {stage}"),
+            Instruction::Copy {
+                sources,
+                dest,
+                from,
+            } => {
+                let from = from
+                    .as_ref()
+                    .map(|f| format!("--from={f} "))
+                    .unwrap_or_default();
+                write!(f, "COPY {from}{} {dest}", sources.join(" "))
+            }
             Instruction::Entrypoint(argv) => write!(f, "ENTRYPOINT {}", json(argv)),
             Instruction::Cmd(argv) => write!(f, "CMD {}", json(argv)),
             Instruction::Env(env) => write!(f, "ENV {}", pairs(env)),
@@ -85,15 +107,28 @@ pub fn parse(
         let subst = |s: &str| substitute(s, &vars).map_err(err);
         match keyword.as_str() {
             "FROM" => {
-                let words: Vec<&str> = rest.split_whitespace().collect();
-                match words.as_slice() {
-                    [image] => out.push(Instruction::From(subst(image)?)),
-                    [image, as_, _] if as_.eq_ignore_ascii_case("as") => out.push(Instruction::From(subst(image)?)),
-                    _ => return Err(err("FROM takes one image, e.g. FROM scratch".into())),
+                let mut words: Vec<&str> = rest.split_whitespace().collect();
+                if let Some(platform) = words.first().and_then(|w| w.strip_prefix("--platform=")) {
+                    let os = platform.split('/').next().unwrap_or("");
+                    if !matches!(os, "wasi" | "wasip1" | "wasip2") && !platform.starts_with('$') {
+                        return Err(err(format!("FROM --platform={platform}: a Wasm image's platform is wasi/wasm")));
+                    }
+                    words.remove(0);
                 }
-                if out.iter().filter(|i| matches!(i, Instruction::From(_))).count() > 1 {
-                    return Err(err("multi-stage builds are not supported yet: build the .wasm outside and COPY it into one FROM scratch stage".into()));
+                let (image, stage) = match words.as_slice() {
+                    [image] => (subst(image)?, None),
+                    [image, as_, name] if as_.eq_ignore_ascii_case("as") => {
+                        (subst(image)?, Some(name.to_ascii_lowercase()))
+                    }
+                    _ => return Err(err("FROM takes one image and an optional AS name, e.g. FROM scratch AS app".into())),
+                };
+                let taken = out.iter().any(|i| matches!(i, Instruction::From { stage: Some(s), .. } if Some(s) == stage.as_ref()));
+                if taken {
+                    return Err(err(format!("stage name {:?} is used twice", stage.unwrap_or_default())));
                 }
+                // Each stage starts in `/` again, as a fresh image.
+                workdir = String::from("/");
+                out.push(Instruction::From { image, stage });
             }
             "ARG" => {
                 let (name, default) = match rest.split_once('=') {
@@ -109,13 +144,18 @@ pub fn parse(
             }
             "COPY" | "ADD" => {
                 let mut words: Vec<String> = split_words(rest).map_err(err)?;
+                let from = words.iter().find_map(|w| w.strip_prefix("--from=")).map(str::to_string);
+                if from.is_some() && keyword == "ADD" {
+                    return Err(err("ADD --from is not a Dockerfile form: use COPY --from".into()));
+                }
+                words.retain(|w| !w.starts_with("--from="));
                 words.retain(|w| {
                     // --chown and --chmod are accepted: WASI has no file owners, and modes do not
                     // reach the guest.
                     !(w.starts_with("--chown=") || w.starts_with("--chmod=") || w == "--link")
                 });
                 if let Some(flag) = words.iter().find(|w| w.starts_with("--")) {
-                    return Err(err(format!("{keyword} {flag} is not supported (only --chown and --chmod are)")));
+                    return Err(err(format!("{keyword} {flag} is not supported (only --from, --chown and --chmod are)")));
                 }
                 if words.iter().any(|w| w.contains("://")) {
                     return Err(err(format!("{keyword} from a URL is not supported: download the file into the build context")));
@@ -125,7 +165,8 @@ pub fn parse(
                 }
                 let words = words.iter().map(|w| subst(w)).collect::<Result<Vec<_>, _>>()?;
                 let (dest, sources) = words.split_last().expect("two or more");
-                out.push(Instruction::Copy { sources: sources.to_vec(), dest: resolve(&workdir, dest) });
+                let from = from.map(|f| subst(&f)).transpose()?;
+                out.push(Instruction::Copy { sources: sources.to_vec(), dest: resolve(&workdir, dest), from });
             }
             "ENTRYPOINT" | "CMD" => {
                 let argv = exec_form(rest).map_err(|why| {

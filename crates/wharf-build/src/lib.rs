@@ -2,7 +2,7 @@
 //! `COPY app.wasm /`, `ENTRYPOINT ["/app.wasm"]`.
 //!
 //! [`dockerfile::parse`] reads the Dockerfile; [`build`] turns it and a build context into an OCI
-//! image (platform `wasi/wasm`) in the store, one gzip layer per COPY; [`build_artifact`] packs one `.wasm` as the CNCF Wasm artifact.
+//! image (platform `wasi/wasm`) in the store, one gzip layer per COPY (multi-stage: `FROM ... AS name`, `COPY --from=name|image`); [`build_artifact`] packs one `.wasm` as the CNCF Wasm artifact.
 
 #![warn(missing_docs)]
 
@@ -10,6 +10,7 @@ mod artifact;
 mod builder;
 mod context;
 pub mod dockerfile;
+mod stages;
 
 pub use artifact::{artifact_source, build_artifact};
 pub use builder::{build, BuildError, BuildOptions, BuildStep};

@@ -367,3 +367,58 @@ fn an_invalid_wasm_file_is_one_clear_sentence() {
     assert!(err.contains("\\0asm header"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_later_stage_copies_from_an_earlier_one_and_from_a_stored_image() {
+    let f = fixture();
+    build(
+        &f.store,
+        &f.context,
+        &options(DOCKERFILE, "base:1"),
+        &mut |_| {},
+    )
+    .unwrap();
+    let dockerfile = "FROM scratch AS assets\nCOPY static /site/\n\
+        FROM scratch\nCOPY --from=base:1 /app.wasm /bin/app.wasm\n\
+        COPY --from=assets /site/css /www/css\nCOPY --from=0 /site/index.html /www/\n\
+        ENTRYPOINT [\"/bin/app.wasm\"]\n";
+    let digest = build(
+        &f.store,
+        &f.context,
+        &options(dockerfile, "multi:1"),
+        &mut |_| {},
+    )
+    .unwrap();
+    // Only the last stage's layers are the image's.
+    assert_eq!(f.store.index().unwrap().images[&digest].layers.len(), 3);
+    let names = |n| -> Vec<String> {
+        layer_entries(&f.store, &digest, n)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    };
+    assert_eq!(names(0), ["bin/", "bin/app.wasm"]);
+    assert_eq!(names(1), ["www/", "www/css/", "www/css/site.css"]);
+    assert_eq!(names(2), ["www/", "www/index.html"]);
+
+    for (dockerfile, why) in [
+        (
+            "FROM scratch\nCOPY --from=nosuch /a /\n",
+            "not in the local store",
+        ),
+        (
+            "FROM scratch AS a\nFROM scratch\nCOPY --from=a /missing /\n",
+            "COPY --from=a",
+        ),
+    ] {
+        let err = build(
+            &f.store,
+            &f.context,
+            &options(dockerfile, "bad:1"),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(why), "{dockerfile}: {err}");
+    }
+}

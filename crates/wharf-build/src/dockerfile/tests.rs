@@ -20,10 +20,14 @@ CMD ["--port", "8080"]
     assert_eq!(
         got,
         vec![
-            Instruction::From("scratch".into()),
+            Instruction::From {
+                image: "scratch".into(),
+                stage: None
+            },
             Instruction::Copy {
                 sources: vec!["app.wasm".into()],
-                dest: "/".into()
+                dest: "/".into(),
+                from: None
             },
             Instruction::Entrypoint(vec!["/app.wasm".into()]),
             Instruction::Cmd(vec!["--port".into(), "8080".into()]),
@@ -52,7 +56,13 @@ EXPOSE 8080 9000/udp
         &args,
     )
     .unwrap();
-    assert_eq!(got[0], Instruction::From("scratch".into()));
+    assert_eq!(
+        got[0],
+        Instruction::From {
+            image: "scratch".into(),
+            stage: None
+        }
+    );
     assert_eq!(
         got[1],
         Instruction::Env(vec![
@@ -71,7 +81,8 @@ EXPOSE 8080 9000/udp
         got[5],
         Instruction::Copy {
             sources: vec!["*.wasm".into(), "data/".into()],
-            dest: "/srv/app/".into()
+            dest: "/srv/app/".into(),
+            from: None
         }
     );
     assert_eq!(
@@ -114,15 +125,18 @@ fn what_a_wasm_image_cannot_do_is_refused_with_the_line_and_the_way_out() {
     assert!(fails("FROM scratch\nFROBNICATE\n")
         .message
         .contains("unknown instruction"));
-    assert!(fails("FROM scratch\nCOPY --from=build /a /\n")
+    assert!(fails("FROM scratch\nADD --from=build /a /\n")
         .message
-        .contains("--from"));
+        .contains("COPY --from"));
     assert!(fails("FROM scratch\nADD https://x/y.wasm /\n")
         .message
         .contains("URL"));
-    assert!(fails("FROM a AS b\nFROM scratch\n")
+    assert!(fails("FROM a AS b\nFROM scratch AS B\n")
         .message
-        .contains("multi-stage"));
+        .contains("used twice"));
+    assert!(fails("FROM --platform=linux/amd64 scratch\n")
+        .message
+        .contains("wasi/wasm"));
     assert!(fails("FROM scratch\nEXPOSE http\n")
         .message
         .contains("EXPOSE"));
@@ -140,4 +154,28 @@ fn substitution_rules() {
     assert!(substitute("${A", &vars).is_err());
     assert_eq!(resolve("/srv", "../etc/./x"), "/etc/x");
     assert_eq!(resolve("/srv", "."), "/srv/");
+}
+
+#[test]
+fn stages_and_copy_from() {
+    let got = ok("FROM --platform=wasi/wasm scratch AS Build\nCOPY app.wasm /out/\nFROM scratch\nWORKDIR /srv\nCOPY --from=build /out/app.wasm app.wasm\n");
+    assert_eq!(
+        got[0],
+        Instruction::From {
+            image: "scratch".into(),
+            stage: Some("build".into())
+        }
+    );
+    assert_eq!(
+        got[4],
+        Instruction::Copy {
+            sources: vec!["/out/app.wasm".into()],
+            dest: "/srv/app.wasm".into(),
+            from: Some("build".into())
+        }
+    );
+    assert_eq!(
+        got[4].to_string(),
+        "COPY --from=build /out/app.wasm /srv/app.wasm"
+    );
 }

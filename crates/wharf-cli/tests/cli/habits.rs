@@ -103,3 +103,28 @@ fn workdir_is_made_in_the_container_and_read_only_keeps_the_image_intact() {
         "{inspected}"
     );
 }
+
+#[test]
+fn a_multi_stage_dockerfile_builds_and_runs() {
+    let env = Env::new();
+    let ctx = env.root().join("ctx-multi");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(guest("hello.wasm"), ctx.join("hello.wasm")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch AS build\nCOPY hello.wasm /out/\n\
+         FROM scratch\nCOPY --from=build /out/hello.wasm /bin/hello.wasm\n\
+         ENTRYPOINT [\"/bin/hello.wasm\"]\n",
+    )
+    .unwrap();
+    ok(env.wharf(&["build", "-q", "-t", "multi:1", ctx.to_str().unwrap()]));
+    let ran = ok(env.wharf(&["run", "multi:1", "x"]));
+    assert!(ran.stdout.contains("hello from wasm"), "{ran:?}");
+    assert!(ran.stdout.contains("arg[1]=x"), "{ran:?}");
+    // Only the last stage is in the image: the build stage's /out is not.
+    let layers = env.inspect("multi:1")["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(layers, 1);
+}
