@@ -570,6 +570,7 @@ impl Wharf {
             WasmImage::WasmLayer { layer } => {
                 let digest = Digest::parse(layer.digest().as_ref()).map_err(Error::Image)?;
                 let mut policy = policy.clone();
+                let _grants = self.grant_file_mounts(&mut policy)?;
                 let argv0 = run
                     .entrypoint
                     .clone()

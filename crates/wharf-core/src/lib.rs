@@ -11,6 +11,7 @@ mod containers;
 pub mod docker;
 mod error;
 pub mod events;
+mod file_mounts;
 mod foreign_image;
 mod image_list;
 mod images;
@@ -214,6 +215,9 @@ impl Wharf {
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
         let wasm = WasmBinary::parse(bytes).map_err(|reason| Error::not_runnable(name, reason))?;
+        let mut policy = policy.clone();
+        let _grants = self.grant_file_mounts(&mut policy)?;
+        let policy = &policy;
         if !policy.ports.is_empty() {
             if wasm.exports_http_handler() {
                 return self.serve_http(name, wasm, policy, stop);
@@ -230,6 +234,14 @@ impl Wharf {
         )?;
         tracing::debug!(?source, kind = wasm.kind.name(), "compiled code ready");
         self.run_compiled(name, &compiled, policy, stop)
+    }
+
+    /// Turns the single-file mounts of `policy` into directory grants for this run.
+    pub(crate) fn grant_file_mounts(
+        &self,
+        policy: &mut SandboxPolicy,
+    ) -> Result<file_mounts::FileGrants, Error> {
+        file_mounts::grant_directories(&self.root.path().join("run"), &mut policy.mounts)
     }
 
     /// Runs compiled code; `name` is the file or image named in messages.

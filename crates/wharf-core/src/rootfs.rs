@@ -49,6 +49,7 @@ impl Wharf {
         if let Some(workdir) = &policy.workdir {
             make_workdir(&root, workdir)?;
         }
+        crate::file_mounts::place_in_rootfs(&root, &mut policy.mounts)?;
         let rootfs_mounts =
             rootfs_mounts(&root, policy.workdir.as_deref(), policy.read_only_rootfs)?;
         policy.mounts.splice(0..0, rootfs_mounts);

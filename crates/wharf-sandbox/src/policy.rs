@@ -127,7 +127,9 @@ impl std::fmt::Debug for StartHook {
     }
 }
 
-/// A host directory granted to the guest at a guest path.
+/// A host directory granted to the guest at a guest path. A regular file (`-v ./app.toml:/etc/app.toml`)
+/// is accepted here too; wharf-core turns it into a directory grant before the guest runs,
+/// since WASI grants only directories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     /// The directory on the host.
@@ -139,7 +141,7 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// Parses `HOST_DIR:GUEST_DIR[:ro|rw]` (`-v`, `HostConfig.Binds`). The host directory must
+    /// Parses `HOST:GUEST[:ro|rw]` (`-v`, `HostConfig.Binds`). The host directory or file must
     /// exist (Docker's bind-mount rule) and the guest path must be absolute.
     pub fn parse(spec: &str) -> Result<Mount, String> {
         let parts: Vec<&str> = spec.split(':').collect();
@@ -173,9 +175,9 @@ impl Mount {
         let meta = std::fs::metadata(&host_path).map_err(|e| {
             format!("invalid volume {spec:?}: the host path {host} cannot be used: {e}")
         })?;
-        if !meta.is_dir() {
+        if !meta.is_dir() && !meta.is_file() {
             return Err(format!(
-                "invalid volume {spec:?}: {host} is not a directory (WASI can only grant directories)"
+                "invalid volume {spec:?}: {host} is neither a directory nor a regular file"
             ));
         }
         let host = std::fs::canonicalize(&host_path)

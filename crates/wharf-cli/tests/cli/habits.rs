@@ -128,3 +128,71 @@ fn a_multi_stage_dockerfile_builds_and_runs() {
         .len();
     assert_eq!(layers, 1);
 }
+
+#[test]
+fn single_files_are_bind_mounted_read_only_or_read_write() {
+    let env = Env::new();
+    let host = env.root().join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("config.toml"), "port = 80").unwrap();
+    std::fs::write(host.join("secret"), "not granted").unwrap();
+    std::fs::write(host.join("journal.txt"), "a").unwrap();
+    let config = format!("{}:/etc/app.toml:ro", host.join("config.toml").display());
+    let journal = format!("{}:/var/journal.txt", host.join("journal.txt").display());
+    let files = guest("files.wasm");
+    let files = files.to_str().unwrap();
+
+    // A file run: the file is there, alone in its directory, and :ro holds.
+    let ran = ok(env.wharf(&["run", "-v", &config, files, "read", "/etc/app.toml"]));
+    assert_eq!(ran.stdout, "port = 80");
+    let ran = ok(env.wharf(&["run", "-v", &config, files, "ls", "/etc"]));
+    assert_eq!(
+        ran.stdout, "app.toml\n",
+        "siblings of the host file stay hidden"
+    );
+    let ran = env.wharf(&["run", "-v", &config, files, "write", "/etc/app.toml", "x"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(
+        std::fs::read_to_string(host.join("config.toml")).unwrap(),
+        "port = 80"
+    );
+    // Read-write: the guest's writes reach the host file.
+    let ran = ok(env.wharf(&[
+        "run",
+        "-v",
+        &journal,
+        files,
+        "append",
+        "/var/journal.txt",
+        "b",
+    ]));
+    assert_eq!(ran.stdout, "ab\n");
+    assert_eq!(
+        std::fs::read_to_string(host.join("journal.txt")).unwrap(),
+        "ab"
+    );
+
+    // In an image's root filesystem, beside the image's own files.
+    let ctx = env.root().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(guest("files.wasm"), ctx.join("files.wasm")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY files.wasm /bin/\nENTRYPOINT [\"/bin/files.wasm\"]\n",
+    )
+    .unwrap();
+    ok(env.wharf(&["build", "-q", "-t", "files:1", ctx.to_str().unwrap()]));
+    let mounts = ["-v", &config, "-v", &journal];
+    let mut args = vec!["run"];
+    args.extend(mounts);
+    args.extend(["files:1", "read", "/etc/app.toml"]);
+    assert_eq!(ok(env.wharf(&args)).stdout, "port = 80");
+    let id = env.run_d(&[&mounts[..], &["files:1", "append", "/var/journal.txt", "c"]].concat());
+    assert_eq!(env.wait(&id), 0);
+    assert_eq!(
+        std::fs::read_to_string(host.join("journal.txt")).unwrap(),
+        "abc"
+    );
+    let ran = ok(env.wharf(&["run", "-v", &config, "files:1", "ls", "/bin"]));
+    assert_eq!(ran.stdout, "files.wasm\n");
+}
