@@ -107,7 +107,7 @@ pub fn run_as_container(wharf: &Wharf, args: &RunArgs, policy: SandboxPolicy) ->
 /// Prints `log` (a following stream of the container `id`) to stdout/stderr until the container
 /// ends; returns its exit code. SIGINT and SIGTERM are passed on to the container (Docker's
 /// sig-proxy).
-fn attach(wharf: &Wharf, id: &str, log: LogStream<'_>) -> i32 {
+pub(crate) fn attach(wharf: &Wharf, id: &str, log: LogStream<'_>) -> i32 {
     let signal = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register_usize(s, signal.clone(), s as usize);
@@ -128,7 +128,10 @@ fn attach(wharf: &Wharf, id: &str, log: LogStream<'_>) -> i32 {
 }
 
 /// A following stream of everything container `id` writes from now on.
-fn new_output<'a>(wharf: &'a Wharf, id: &str) -> Result<LogStream<'a>, wharf_core::Error> {
+pub(crate) fn new_output<'a>(
+    wharf: &'a Wharf,
+    id: &str,
+) -> Result<LogStream<'a>, wharf_core::Error> {
     wharf.logs(
         id,
         LogQuery {

@@ -11,6 +11,7 @@ mod format;
 mod habits;
 mod hints;
 mod images;
+mod inside;
 mod objects;
 mod registry;
 mod run;
@@ -91,6 +92,12 @@ enum Command {
     Events(events::EventsArgs),
     /// Rename a container.
     Rename(containers::RenameArgs),
+    /// Copy files between a container's filesystem and the host.
+    Cp(inside::CpArgs),
+    /// Show a container's process.
+    Top(inside::TopArgs),
+    /// Follow a running container's output (and give it input when created with -i).
+    Attach(inside::AttachArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -240,6 +247,9 @@ pub fn main() -> i32 {
         Command::Port(args) => containers::port(&wharf, args),
         Command::Events(args) => events::events(&wharf, args),
         Command::Rename(args) => containers::rename(&wharf, args),
+        Command::Cp(args) => inside::cp(&wharf, args),
+        Command::Top(args) => inside::top(&wharf, args),
+        Command::Attach(args) => inside::attach(&wharf, args),
         Command::System(SystemCommand::Service(args)) => service::service(&wharf, args),
         Command::System(SystemCommand::Df(args)) => system::df(&wharf, args),
         Command::System(SystemCommand::Prune(args)) => system::prune(&wharf, args),

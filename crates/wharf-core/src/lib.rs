@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod container_fs;
 mod containers;
 pub mod docker;
 mod error;

@@ -236,45 +236,9 @@ async fn top(
     Shared(state): Shared<State>,
     Path(id): Path<String>,
 ) -> Result<Json<api::ContainerTopResponse>, ApiError> {
-    let (container, image) = state
-        .call(move |wharf| {
-            let (container, _) = wharf.container(&id)?;
-            let image = match &container.config.target {
-                wharf_core::ContainerTarget::Image { digest, .. } => wharf
-                    .inspect_image(digest)
-                    .ok()
-                    .and_then(|i| i.inspect.config),
-                wharf_core::ContainerTarget::File { .. } => None,
-            };
-            Ok((container, image))
-        })
-        .await?;
-    let live = container.state.status.is_live();
-    let Some(pid) = container.state.pid.filter(|_| live) else {
-        return Err(ApiError::from(wharf_core::Error::Conflict(format!(
-            "container {} is not running",
-            container.config.id
-        ))));
-    };
-    // What runs: the container's own entrypoint and args, else the image's.
-    let config = &container.config;
-    let image = image.unwrap_or_default();
-    let mut command: Vec<String> = match &config.entrypoint {
-        Some(program) => vec![program.clone()],
-        None => image.entrypoint.clone().unwrap_or_default(),
-    };
-    match (config.args.is_empty(), config.entrypoint.is_none()) {
-        (true, true) => command.extend(image.cmd.clone().unwrap_or_default()),
-        _ => command.extend(config.args.iter().cloned()),
-    }
-    Ok(Json(api::ContainerTopResponse {
-        titles: Some(vec!["PID".into(), "STARTED".into(), "CMD".into()]),
-        processes: Some(vec![vec![
-            pid.to_string(),
-            container.state.started_at.clone().unwrap_or_default(),
-            command.join(" "),
-        ]]),
-    }))
+    Ok(Json(
+        state.call(move |wharf| wharf.container_top(&id)).await?,
+    ))
 }
 
 async fn remove(

@@ -12,6 +12,7 @@ mod formats;
 mod habits;
 mod http;
 mod images;
+mod inside;
 mod limits;
 mod network;
 mod registry;
