@@ -4,6 +4,7 @@
 //   files write PATH TEXT    create/overwrite PATH with TEXT
 //   files ls DIR             list a directory
 //   files cwd                print getcwd()
+//   files chdir DIR          chdir(DIR), then print getcwd()
 //   files append PATH TEXT [N]  append TEXT to PATH, then print the whole file; exit 1 while
 //                            it is shorter than N bytes
 //   files readloop PATH N MS read PATH N times, MS milliseconds apart; print each failure, then
@@ -51,6 +52,12 @@ int main(int argc, char **argv) {
         char buf[1024];
         if (!getcwd(buf, sizeof buf)) { printf("getcwd failed: %s\n", strerror(errno)); return 1; }
         printf("%s\n", buf);
+        return 0;
+    }
+    if (!strcmp(cmd, "chdir") && argc == 3) {
+        if (chdir(argv[2])) { printf("chdir %s failed: %s\n", argv[2], strerror(errno)); return 1; }
+        char buf[1024];
+        printf("%s\n", getcwd(buf, sizeof buf) ? buf : "?");
         return 0;
     }
     if (!strcmp(cmd, "append") && (argc == 4 || argc == 5)) {

@@ -242,7 +242,9 @@ fn compile(engine: &Engine, wasm: &WasmBinary) -> Result<(Compiled, Vec<u8>), Co
     let invalid = |e: wasmtime::Error| CompileError::Invalid(format!("{e:#}"));
     match wasm.kind {
         GuestKind::Module => {
-            let module = Module::from_binary(engine, &wasm.bytes).map_err(invalid)?;
+            // wasi-libc's chdir exported, for `-w` (see `wharf_sandbox::export_chdir`).
+            let bytes = wharf_sandbox::export_chdir(&wasm.bytes);
+            let module = Module::from_binary(engine, &bytes).map_err(invalid)?;
             let artifact = module.serialize().map_err(invalid)?;
             Ok((Compiled::Module(module), artifact))
         }

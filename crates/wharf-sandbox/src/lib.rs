@@ -20,6 +20,7 @@ mod p1_listeners;
 mod peers;
 mod policy;
 mod run;
+mod workdir;
 
 pub use engine::{new_engine, new_pooled_engine, WASMTIME_VERSION};
 pub use guest::{Compiled, GuestKind, WasmBinary};
@@ -29,3 +30,4 @@ pub use peers::{Peers, Route, SharedPeers};
 pub use policy::{Mount, PortMapping, SandboxPolicy, StartHook, Stdin};
 pub use run::{run, wasi_builder, Outcome, RunError, StopHandle, StopReason};
 pub use wasmtime::Engine;
+pub use workdir::{export_chdir, CHDIR_EXPORT};

@@ -348,6 +348,15 @@ impl GuestRun {
         let mut wasi = build_wasi(&self.policy, listeners.len())?;
         let mut linker: Linker<ModuleHost> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host| &mut host.wasi)?;
+        let moves = self
+            .policy
+            .workdir
+            .as_deref()
+            .filter(|w| w.trim_matches('/') != "");
+        let has_chdir = module.exports().any(|e| e.name() == crate::CHDIR_EXPORT);
+        if let Some(workdir) = moves.filter(|_| has_chdir) {
+            crate::workdir::add_to_linker(&mut linker, self.policy.args.clone(), workdir.into())?;
+        }
         let host = ModuleHost {
             wasi: wasi.build_p1(),
             limiter,

@@ -62,6 +62,15 @@ fn workdir_is_made_in_the_container_and_read_only_keeps_the_image_intact() {
     assert_eq!(root["Config"]["WorkingDir"], "/work/deep", "{root}");
     let ran = ok(env.wharf(&["run", "-w", "/srv/x", "files:1", "ls", "/srv"]));
     assert_eq!(ran.stdout, "x\n");
+    // getcwd() reports the working directory (wasi-libc keeps it in the guest; wharf calls
+    // the guest's chdir before main).
+    let ran = ok(env.wharf(&["run", "-w", "/work/deep", "files:1", "cwd"]));
+    assert_eq!(ran.stdout, "/work/deep\n");
+    let ran = ok(env.wharf(&["run", "files:1", "cwd"]));
+    assert_eq!(ran.stdout, "/\n");
+    // The guest's own chdir then works from there.
+    let ran = ok(env.wharf(&["run", "-w", "/work/deep", "files:1", "chdir", "/bin"]));
+    assert_eq!(ran.stdout, "/bin\n");
 
     // --read-only: the image's files cannot be written; a volume still can.
     let ran = env.wharf(&["run", "--read-only", "files:1", "write", "/bin/new", "x"]);
@@ -82,6 +91,13 @@ fn workdir_is_made_in_the_container_and_read_only_keeps_the_image_intact() {
     ]));
     assert_eq!(ran.stdout, "wrote /data/out\n");
     assert_eq!(std::fs::read_to_string(data.join("out")).unwrap(), "x");
+    // A file's run too: getcwd() and relative paths agree.
+    let files = guest("files.wasm");
+    let files = files.to_str().unwrap();
+    let ran = ok(env.wharf(&["run", "-v", &volume, "-w", "/data", files, "cwd"]));
+    assert_eq!(ran.stdout, "/data\n");
+    let ran = ok(env.wharf(&["run", "-v", &volume, "-w", "/data", files, "read", "out"]));
+    assert_eq!(ran.stdout, "x");
 
     let id = env.run_d(&[
         "--stop-timeout",
