@@ -352,7 +352,7 @@ impl GuestRun {
             .policy
             .workdir
             .as_deref()
-            .filter(|w| w.trim_matches('/') != "");
+            .filter(|w| !w.trim_matches('/').is_empty());
         let has_chdir = module.exports().any(|e| e.name() == crate::CHDIR_EXPORT);
         if let Some(workdir) = moves.filter(|_| has_chdir) {
             crate::workdir::add_to_linker(&mut linker, self.policy.args.clone(), workdir.into())?;
