@@ -21,6 +21,14 @@ fn platform_runtime_and_linux_flags_are_never_silent() {
     assert_eq!(linux.code, 125, "{linux:?}");
     assert!(linux.stderr.contains("not WebAssembly"), "{linux:?}");
     assert!(linux.stdout.is_empty(), "{linux:?}");
+    let ctx = env.root().join("ctx-platform");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let build = env.wharf(&["build", "--platform", "linux/amd64", ctx.to_str().unwrap()]);
+    assert_eq!(build.code, 125, "{build:?}");
+    assert!(build.stderr.contains("not WebAssembly"), "{build:?}");
+    let create = env.wharf(&["create", "--platform", "windows/amd64", hello]);
+    assert_eq!(create.code, 125, "{create:?}");
     let pull = env.wharf(&["pull", "--platform", "linux/arm64", "localhost:1/x"]);
     assert_ne!(pull.code, 0);
     assert!(pull.stderr.contains("not WebAssembly"), "{pull:?}");
