@@ -102,6 +102,104 @@ impl Wharf {
         }
     }
 
+    /// What Docker's `X-Docker-Container-Path-Stat` says of guest path `path` (`HEAD
+    /// /containers/{id}/archive`): name, size, Go's file mode bits, mtime, link target.
+    pub fn stat_container_path(
+        &self,
+        name_or_id: &str,
+        path: &str,
+    ) -> Result<serde_json::Value, Error> {
+        let (base, rest) = self.guest_path(name_or_id, path)?;
+        let at = base.join(&rest);
+        let meta = std::fs::symlink_metadata(&at).map_err(|_| {
+            Error::NotFound(format!(
+                "Could not find the file {path} in container {name_or_id}"
+            ))
+        })?;
+        let link = match meta.file_type().is_symlink() {
+            true => {
+                std::fs::read_link(&at).map_or_else(|_| String::new(), |l| l.display().to_string())
+            }
+            false => String::new(),
+        };
+        // Go's os.FileMode: the permission bits, ModeDir (1<<31) and ModeSymlink (1<<27).
+        let mut mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        if meta.is_dir() {
+            mode |= 1 << 31;
+        }
+        if meta.file_type().is_symlink() {
+            mode |= 1 << 27;
+        }
+        let mtime = meta
+            .modified()
+            .map(|t| humantime::format_rfc3339(t).to_string())
+            .unwrap_or_default();
+        let name = rest
+            .file_name()
+            .map_or_else(|| "/".to_string(), |n| n.to_string_lossy().into_owned());
+        Ok(serde_json::json!({
+            "name": name,
+            "size": meta.len(),
+            "mode": mode,
+            "mtime": mtime,
+            "linkTarget": link,
+        }))
+    }
+
+    /// Writes guest path `path` as a tar (`GET /containers/{id}/archive`): one entry named
+    /// after it, and below it a directory's contents; links are kept as links.
+    pub fn archive_container_path(
+        &self,
+        name_or_id: &str,
+        path: &str,
+        out: impl std::io::Write,
+    ) -> Result<(), Error> {
+        let (base, rest) = self.guest_path(name_or_id, path)?;
+        let at = base.join(&rest);
+        if at.symlink_metadata().is_err() {
+            return Err(Error::NotFound(format!(
+                "Could not find the file {path} in container {name_or_id}"
+            )));
+        }
+        // Only the last component may be a link; everything above it stays inside.
+        inside(&base, at.parent().unwrap_or(&base), path)?;
+        let name = rest
+            .file_name()
+            .map_or_else(|| ".".into(), |n| n.to_os_string());
+        let mut tar = tar::Builder::new(out);
+        tar.follow_symlinks(false);
+        let added = match at.is_dir() && !at.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+            true => tar.append_dir_all(&name, &at),
+            false => tar.append_path_with_name(&at, &name),
+        };
+        added.and_then(|()| tar.finish()).map_err(Error::io)
+    }
+
+    /// Unpacks the tar `archive` into guest directory `path` (`PUT /containers/{id}/archive`),
+    /// with the unpacker's rules: nothing lands outside it, no devices, bounded sizes.
+    pub fn extract_into_container(
+        &self,
+        name_or_id: &str,
+        path: &str,
+        archive: impl std::io::Read,
+    ) -> Result<(), Error> {
+        let (base, rest) = self.guest_path(name_or_id, path)?;
+        let dir = inside(&base, &base.join(&rest), path)?;
+        if !dir.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{path} is not a directory in container {name_or_id}"
+            )));
+        }
+        wharf_unpack::unpack_layer(
+            std::io::BufReader::new(archive),
+            wharf_unpack::Compression::None,
+            &dir,
+            wharf_unpack::Limits::default(),
+        )
+        .map(drop)
+        .map_err(|e| Error::InvalidArgument(format!("cannot unpack into {path}: {e}")))
+    }
+
     /// `wharf top` (`GET /containers/{id}/top`): the one process a container has, its
     /// monitor, with the guest's command.
     pub fn container_top(&self, name_or_id: &str) -> Result<api::ContainerTopResponse, Error> {

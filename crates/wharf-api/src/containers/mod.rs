@@ -1,6 +1,7 @@
 //! `/containers/...`: each handler one core call (or two: `restart` is stop then start).
 //! The streaming verbs (logs, attach, wait, stats) are in `output`.
 
+mod archive;
 mod create;
 mod output;
 
@@ -31,6 +32,10 @@ pub(crate) fn routes() -> Router<State> {
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/exec", post(exec))
         .route("/containers/{id}/top", get(top))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}", delete(remove))
         .route("/containers/{id}/wait", post(output::wait))

@@ -296,3 +296,41 @@ fn docker_build_uses_the_legacy_builder_endpoint() {
     assert_eq!(failed.code, 1, "{failed:?}");
     assert!(failed.stderr.contains("nosuch"), "{failed:?}");
 }
+
+#[test]
+fn docker_cp_copies_in_and_out_through_the_archive_endpoints() {
+    let api = Api::start();
+    api.build("files:1", "files.wasm");
+    let created = api.ok(&["create", "--name", "box", "files:1", "read", "/in/note.txt"]);
+    assert_eq!(created.trim().len(), 64, "{created}");
+    let host = api.env.tmp.path().join("host");
+    std::fs::create_dir_all(host.join("in")).unwrap();
+    std::fs::write(host.join("in/note.txt"), "copied in").unwrap();
+    // A directory in, then the guest reads it; a file and a directory back out.
+    api.ok(&["cp", host.join("in").to_str().unwrap(), "box:/"]);
+    let ran = api.docker(&["start", "-a", "box"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.stdout, "copied in");
+    let out = api.env.tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    api.ok(&[
+        "cp",
+        "box:/in/note.txt",
+        out.join("back.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("back.txt")).unwrap(),
+        "copied in"
+    );
+    api.ok(&["cp", "box:/in", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("in/note.txt")).unwrap(),
+        "copied in"
+    );
+    let missing = api.docker(&["cp", "box:/nope", out.to_str().unwrap()]);
+    assert_ne!(missing.code, 0, "{missing:?}");
+    assert!(
+        missing.stderr.contains("Could not find the file /nope"),
+        "{missing:?}"
+    );
+}
