@@ -85,19 +85,19 @@ fn cp_copies_in_and_out_and_never_leaves_the_container() {
 fn top_and_attach_show_a_running_container() {
     let env = Env::new();
     let files = guest("files.wasm");
-    let id = env.run_d(&[files.to_str().unwrap(), "readloop", "/missing", "4", "400"]);
+    let id = env.run_d(&[files.to_str().unwrap(), "readloop", "/missing", "10", "300"]);
     let top = ok(env.wharf(&["top", &id]));
     let lines: Vec<&str> = top.stdout.lines().collect();
     assert!(
         lines[0].starts_with("PID") && lines[0].ends_with("CMD"),
         "{top:?}"
     );
-    assert!(lines[1].contains("readloop /missing 4 400"), "{top:?}");
+    assert!(lines[1].contains("readloop /missing 10 300"), "{top:?}");
     // Attached while it runs: its output from then on, then its exit code.
     let attached = env.wharf(&["attach", &id]);
     assert_eq!(attached.code, 1, "{attached:?}");
     assert!(
-        attached.stdout.ends_with("4 reads, 4 failed\n"),
+        attached.stdout.ends_with("10 reads, 10 failed\n"),
         "{attached:?}"
     );
     let stopped = env.wharf(&["attach", &id]);

@@ -130,10 +130,14 @@ fn cpus_holds_a_spinning_guest_to_its_share_of_a_core() {
     assert_eq!(code, 137);
     let (code, quarter) = cpu_time_of(&["run", "--cpus", "0.25", "--timeout", "2s", spin]);
     assert_eq!(code, 137);
-    // Unlimited, the guest spins for its whole 2 s; a quarter of a core is about 0.5 s.
-    assert!(full > Duration::from_millis(1500), "unlimited: {full:?}");
+    // A quarter of a core for 2 s is 0.5 s of CPU; unlimited, the guest spins as much as the
+    // machine lets it (all of its 2 s when the machine is quiet, less beside other tests).
     assert!(
-        quarter < Duration::from_millis(900) && quarter > Duration::from_millis(200),
+        quarter < Duration::from_millis(800) && quarter > Duration::from_millis(50),
         "--cpus 0.25 for 2 s used {quarter:?} of CPU (unlimited: {full:?})"
+    );
+    assert!(
+        full > quarter,
+        "unlimited: {full:?}, --cpus 0.25: {quarter:?}"
     );
 }
