@@ -505,6 +505,26 @@ fn memory_limits_restart_policies_publish_all_and_prune_through_the_docker_cli()
         "true"
     );
 
+    // --cpus, --read-only and --stop-timeout reach the core through HostConfig and Config.
+    api.ok(&[
+        "create",
+        "--name",
+        "limited",
+        "--cpus",
+        "0.5",
+        "--read-only",
+        "--stop-timeout",
+        "4",
+        "memhog:1",
+    ]);
+    let shown = api.ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.NanoCpus}} {{.HostConfig.ReadonlyRootfs}} {{.Config.StopTimeout}}",
+        "limited",
+    ]);
+    assert_eq!(shown.trim(), "500000000 true 4");
+
     // --restart on-failure:2: two restarts, then it stays exited.
     api.ok(&[
         "run",
@@ -534,7 +554,7 @@ fn memory_limits_restart_policies_publish_all_and_prune_through_the_docker_cli()
     api.ok(&["run", "-d", "--name", "pub", "-P", "exposed:1"]);
     let port = api.ok(&["port", "pub", "7000"]);
     assert!(port.trim().starts_with("0.0.0.0:"), "{port}");
-    api.ok(&["rm", "-f", "pub", "hog", "flaky"]);
+    api.ok(&["rm", "-f", "pub", "hog", "flaky", "limited"]);
 
     // image prune -a: every image no container uses goes.
     api.ok(&[
