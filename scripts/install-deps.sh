@@ -6,17 +6,8 @@
 # the Python and JavaScript wasi:http test guests. Skips what is already installed.
 set -euo pipefail
 
-packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 docker-registry skopeo apache2-utils openssl containerd containernetworking-plugins iproute2 curl protobuf-compiler docker-compose)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source "$(dirname "$0")/lib/apt.sh"
+apt_install clang lld wasi-libc libclang-rt-14-dev-wasm32 docker-registry skopeo apache2-utils openssl containerd containernetworking-plugins iproute2 curl protobuf-compiler docker-compose
 
 if ! componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
   pip install -q --disable-pip-version-check --root-user-action=ignore componentize-py==0.25.1

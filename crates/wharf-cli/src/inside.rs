@@ -7,6 +7,7 @@ use wharf_core::Wharf;
 
 use crate::containers::VERB_FAILED;
 use crate::fail;
+use crate::format::{self, Column, Listing, Row};
 
 /// `wharf cp CONTAINER:PATH DEST` or `wharf cp SRC CONTAINER:PATH`
 #[derive(Debug, Args)]
@@ -65,28 +66,37 @@ pub fn top(wharf: &Wharf, args: TopArgs) -> i32 {
         Ok(top) => top,
         Err(e) => return fail(e, VERB_FAILED),
     };
-    let titles = top.titles.unwrap_or_default();
-    let rows = top.processes.unwrap_or_default();
-    let widths: Vec<usize> = (0..titles.len())
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .chain(titles.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+    // The core's rows are PID, STARTED, CMD, as its titles say.
+    let rows: Vec<Row> = top
+        .processes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|cells| TOP.columns.iter().map(|c| c.field).zip(cells).collect())
         .collect();
-    for row in std::iter::once(&titles).chain(rows.iter()) {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
-            .collect();
-        println!("{}", cells.join("   ").trim_end());
+    match format::print_rows(&TOP, None, &rows) {
+        Ok(()) => 0,
+        Err(e) => fail(e, VERB_FAILED),
     }
-    0
 }
+
+/// `top`'s table: the titles `container_top` gives.
+const TOP: Listing = Listing {
+    columns: &[
+        Column {
+            field: "PID",
+            header: "PID",
+        },
+        Column {
+            field: "STARTED",
+            header: "STARTED",
+        },
+        Column {
+            field: "CMD",
+            header: "CMD",
+        },
+    ],
+    default: "table {{.PID}}\t{{.STARTED}}\t{{.CMD}}",
+};
 
 /// `wharf attach [--no-stdin] CONTAINER`
 #[derive(Debug, Args)]

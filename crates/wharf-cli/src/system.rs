@@ -72,12 +72,7 @@ pub fn info(wharf: &Wharf, args: InfoArgs) -> i32 {
         return print_object(args.format.as_deref(), value);
     }
     let n = |v: Option<i64>| v.unwrap_or(0);
-    let cache = wharf
-        .disk_usage()
-        .ok()
-        .and_then(|d| d.build_cache)
-        .unwrap_or_default();
-    let cache_bytes = cache.iter().filter_map(|c| c.size).sum::<i64>().max(0) as u64;
+    let (entries, cache_bytes) = wharf.compiled_code_usage();
     println!("Containers: {}", n(info.containers));
     println!(" Running: {}", n(info.containers_running));
     println!(" Paused: {}", n(info.containers_paused));
@@ -95,7 +90,7 @@ pub fn info(wharf: &Wharf, args: InfoArgs) -> i32 {
     );
     println!(
         "Compiled Code: {} entries, {} (AOT cache, least recently used evicted past WHARF_AOT_CACHE_SIZE)",
-        cache.len(),
+        entries,
         decimal(cache_bytes)
     );
     println!(

@@ -156,11 +156,11 @@ impl Wharf {
     ) -> Result<(), Error> {
         let (base, rest) = self.guest_path(name_or_id, path)?;
         let at = base.join(&rest);
-        if at.symlink_metadata().is_err() {
+        let Ok(meta) = at.symlink_metadata() else {
             return Err(Error::NotFound(format!(
                 "Could not find the file {path} in container {name_or_id}"
             )));
-        }
+        };
         // Only the last component may be a link; everything above it stays inside.
         inside(&base, at.parent().unwrap_or(&base), path)?;
         let name = rest
@@ -168,7 +168,7 @@ impl Wharf {
             .map_or_else(|| ".".into(), |n| n.to_os_string());
         let mut tar = tar::Builder::new(out);
         tar.follow_symlinks(false);
-        let added = match at.is_dir() && !at.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+        let added = match meta.is_dir() {
             true => tar.append_dir_all(&name, &at),
             false => tar.append_path_with_name(&at, &name),
         };

@@ -19,6 +19,11 @@ fn is_file(mount: &Mount) -> bool {
     mount.host.is_file()
 }
 
+/// Whether any of `mounts` grants a single file.
+pub(crate) fn any(mounts: &[Mount]) -> bool {
+    mounts.iter().any(is_file)
+}
+
 /// Puts `source` at `target`: a copy for a read-only mount, else a hard link (refused with a
 /// sentence across filesystems).
 fn place(source: &Path, target: &Path, read_only: bool, guest: &str) -> Result<(), Error> {
@@ -38,7 +43,8 @@ fn place(source: &Path, target: &Path, read_only: bool, guest: &str) -> Result<(
 }
 
 /// Places each file mount inside the root filesystem `root` (canonical) and drops it from
-/// `mounts`. A guest path that leads out of `root` through a symlink is refused.
+/// `mounts`. Its directory is made the way a working directory is, so a guest path that leads
+/// out of `root` through a symlink is refused before anything is created.
 pub(crate) fn place_in_rootfs(root: &Path, mounts: &mut Vec<Mount>) -> Result<(), Error> {
     let (files, dirs): (Vec<Mount>, Vec<Mount>) = mounts.drain(..).partition(is_file);
     *mounts = dirs;
@@ -51,17 +57,9 @@ pub(crate) fn place_in_rootfs(root: &Path, mounts: &mut Vec<Mount>) -> Result<()
                 file.guest
             )));
         }
-        let target = root.join(relative);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(Error::io)?;
-            let real = parent.canonicalize().map_err(Error::io)?;
-            if !real.starts_with(root) {
-                return Err(Error::InvalidArgument(format!(
-                    "cannot mount the file at {}: it leads out of the container's filesystem",
-                    file.guest
-                )));
-            }
-        }
+        let (dir, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+        let what = "the directory of a file mount";
+        let target = crate::rootfs::make_dir_inside(root, &format!("/{dir}"), what)?.join(name);
         if target.is_dir() {
             return Err(Error::InvalidArgument(format!(
                 "cannot mount the file {} at {}: that is a directory in the image",
@@ -84,7 +82,7 @@ pub(crate) struct FileGrants {
 /// the file's guest directory. Two files of one guest directory share it; a file whose guest
 /// directory another mount grants is refused, since the two cannot be merged.
 pub(crate) fn grant_directories(base: &Path, mounts: &mut Vec<Mount>) -> Result<FileGrants, Error> {
-    if !mounts.iter().any(is_file) {
+    if !any(mounts) {
         return Ok(FileGrants { _work: None });
     }
     std::fs::create_dir_all(base).map_err(Error::io)?;

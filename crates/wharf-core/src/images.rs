@@ -650,7 +650,7 @@ impl Wharf {
         let wasm = wharf_sandbox::WasmBinary::parse(bytes).map_err(not_runnable)?;
         if wasm.exports_http_handler() {
             // A server run without `-p`: said before a compile that takes seconds.
-            return Err(not_runnable(crate::NEEDS_A_PORT.into()));
+            return Err(not_runnable(wharf_sandbox::NEEDS_A_PORT.into()));
         }
         self.cache
             .compile_and_store(&self.engine, &key, &wasm)

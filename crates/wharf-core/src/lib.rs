@@ -126,9 +126,6 @@ pub fn check_platform(platform: &str) -> Result<(), Error> {
     )))
 }
 
-/// Why a wasi:http server run without `-p` does not start.
-pub(crate) const NEEDS_A_PORT: &str = "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it (-p 8080:80, a port binding)";
-
 /// Why a file that is neither a Wasm binary nor WAT text cannot run.
 const NOT_WASM: &str = "it is not a WebAssembly file (no \\0asm header, and not WAT text)";
 
@@ -216,9 +213,16 @@ impl Wharf {
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
         let wasm = WasmBinary::parse(bytes).map_err(|reason| Error::not_runnable(name, reason))?;
-        let mut policy = policy.clone();
-        let _grants = self.grant_file_mounts(&mut policy)?;
-        let policy = &policy;
+        // Copied only to turn single-file mounts into directory grants.
+        let mut with_grants;
+        let (policy, _grants) = match file_mounts::any(&policy.mounts) {
+            true => {
+                with_grants = policy.clone();
+                let grants = self.grant_file_mounts(&mut with_grants)?;
+                (&with_grants, Some(grants))
+            }
+            false => (policy, None),
+        };
         if !policy.ports.is_empty() {
             if wasm.exports_http_handler() {
                 return self.serve_http(name, wasm, policy, stop);
@@ -226,7 +230,7 @@ impl Wharf {
             wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Conflict)?;
         } else if wasm.exports_http_handler() {
             // Said before compiling: a cold compile of a server takes seconds.
-            return Err(Error::not_runnable(name, NEEDS_A_PORT));
+            return Err(Error::not_runnable(name, wharf_sandbox::NEEDS_A_PORT));
         }
         let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(
             |CompileError::Invalid(e)| {

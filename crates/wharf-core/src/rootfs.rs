@@ -47,7 +47,7 @@ impl Wharf {
         let bytes = std::fs::read(&wasm_path).map_err(Error::io)?;
         let mut policy = policy.clone();
         if let Some(workdir) = &policy.workdir {
-            make_workdir(&root, workdir)?;
+            make_dir_inside(&root, workdir, "working directory")?;
         }
         crate::file_mounts::place_in_rootfs(&root, &mut policy.mounts)?;
         let rootfs_mounts =
@@ -236,17 +236,18 @@ fn rootfs_mounts(
     Ok(mounts)
 }
 
-/// Creates the working directory `workdir` inside the root filesystem `root` (canonical) when
-/// it is missing, as Docker does at create. Each existing step is checked to stay inside `root`,
-/// so a symlink in the image cannot make wharf create directories elsewhere.
-fn make_workdir(root: &Path, workdir: &str) -> Result<(), Error> {
+/// Creates the directory `dir` (a guest path) inside the root filesystem `root` (canonical)
+/// when it is missing, as Docker does for a working directory at create; returns where it is.
+/// Each existing step is checked to stay inside `root`, so a symlink in the image cannot make
+/// wharf create directories elsewhere. `what` names the directory in errors.
+pub(crate) fn make_dir_inside(root: &Path, dir: &str, what: &str) -> Result<PathBuf, Error> {
     let refuse = || {
         Error::InvalidArgument(format!(
-            "working directory {workdir} leads out of the container's filesystem"
+            "{what} {dir} leads out of the container's filesystem"
         ))
     };
     let mut at = root.to_path_buf();
-    for part in workdir.split('/').filter(|p| !p.is_empty() && *p != ".") {
+    for part in dir.split('/').filter(|p| !p.is_empty() && *p != ".") {
         if part == ".." {
             return Err(refuse());
         }
@@ -256,16 +257,14 @@ fn make_workdir(root: &Path, workdir: &str) -> Result<(), Error> {
             Ok(real) if real.starts_with(root) => {
                 let inside = real.strip_prefix(root).unwrap_or(&real).display();
                 let why = format!("/{inside} is not a directory in the container's filesystem");
-                return Err(Error::InvalidArgument(format!(
-                    "working directory {workdir}: {why}"
-                )));
+                return Err(Error::InvalidArgument(format!("{what} {dir}: {why}")));
             }
             Ok(_) => return Err(refuse()),
             Err(_) if at.symlink_metadata().is_ok() => return Err(refuse()),
             Err(_) => std::fs::create_dir(&at).map_err(Error::io)?,
         }
     }
-    Ok(())
+    Ok(at)
 }
 
 #[cfg(test)]

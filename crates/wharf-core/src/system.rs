@@ -61,7 +61,7 @@ impl Wharf {
     /// The AOT cache's entries as Docker's build cache records: in use while a stored image
     /// has the layer it was compiled from.
     fn compiled_code(&self) -> Result<Vec<api::BuildCache>, Error> {
-        let layers = self.stored_blobs()?;
+        let layers = self.stored_blob_hexes()?;
         let time = |t: std::time::SystemTime| humantime::format_rfc3339(t).to_string();
         Ok(self
             .cache
@@ -69,7 +69,7 @@ impl Wharf {
             .into_iter()
             .map(|entry| {
                 let layer = format!("sha256:{}", entry.sha256_hex);
-                let in_use = Digest::parse(&layer).is_ok_and(|d| layers.contains(&d));
+                let in_use = layers.contains(&entry.sha256_hex);
                 api::BuildCache {
                     id: Some(entry.sha256_hex.clone()),
                     typ: Some(api::BuildCacheTypeEnum::REGULAR),
@@ -132,9 +132,17 @@ impl Wharf {
         })
     }
 
-    /// Every blob a stored image refers to.
-    fn stored_blobs(&self) -> Result<BTreeSet<Digest>, Error> {
-        Ok(self.store()?.index()?.referenced_blobs())
+    /// The compiled code the AOT cache holds: entries and bytes (`wharf info`), without the
+    /// tree walks of [`Wharf::disk_usage`].
+    pub fn compiled_code_usage(&self) -> (usize, u64) {
+        let entries = self.cache.entries();
+        (entries.len(), entries.iter().map(|e| e.bytes).sum())
+    }
+
+    /// The hex digest of every blob a stored image refers to: what compiled code is keyed by.
+    fn stored_blob_hexes(&self) -> Result<BTreeSet<String>, Error> {
+        let blobs = self.store()?.index()?.referenced_blobs();
+        Ok(blobs.iter().map(|d| d.hex().to_string()).collect())
     }
 
     /// Removes the compiled code of `layers` (blobs no stored image refers to any more);
@@ -143,8 +151,9 @@ impl Wharf {
         if layers.is_empty() {
             return (0, 0);
         }
+        let hexes: BTreeSet<&str> = layers.iter().map(|d| d.hex()).collect();
         self.cache
-            .remove_entries(|e| layers.iter().any(|d| d.hex() == e.sha256_hex))
+            .remove_entries(|e| hexes.contains(e.sha256_hex.as_str()))
     }
 
     /// `wharf system prune [-a] [--volumes]`: stopped containers, unused networks, dangling
@@ -158,10 +167,10 @@ impl Wharf {
             false => (Vec::new(), 0),
         };
         let images = self.prune_images(all)?;
-        let layers = self.stored_blobs()?;
+        let layers = self.stored_blob_hexes()?;
         let (compiled, code_bytes) = self
             .cache
-            .remove_entries(|e| !layers.iter().any(|d| d.hex() == e.sha256_hex));
+            .remove_entries(|e| !layers.contains(&e.sha256_hex));
         let reclaimed =
             images.space_reclaimed.unwrap_or(0).max(0) as u64 + volume_bytes + code_bytes;
         Ok(SystemPrune {

@@ -81,6 +81,10 @@ impl WasmBinary {
     }
 }
 
+/// Why a wasi:http server run without a published port does not start: said before compiling
+/// by wharf-core, and by [`crate::run`] for code that arrives compiled.
+pub const NEEDS_A_PORT: &str = "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it (-p 8080:80, a port binding)";
+
 impl WasmBinary {
     /// Whether this is a component that exports `wasi:http/incoming-handler` (a `wasi:http`
     /// server), read from its top-level export section without compiling it.

@@ -23,7 +23,7 @@ mod run;
 mod workdir;
 
 pub use engine::{new_engine, new_pooled_engine, WASMTIME_VERSION};
-pub use guest::{Compiled, GuestKind, WasmBinary};
+pub use guest::{Compiled, GuestKind, WasmBinary, NEEDS_A_PORT};
 pub use network::{assign_free_ports, ensure_ports_free, NetworkMode};
 pub use output::{GuestStream, Output, OutputSink};
 pub use peers::{Peers, Route, SharedPeers};

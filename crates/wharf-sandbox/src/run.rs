@@ -432,9 +432,7 @@ impl GuestRun {
             .iter()
             .any(|e| e.starts_with("wasi:http/incoming-handler"))
         {
-            return Err(RunError::CannotStart(
-                "it is a wasi:http server (it exports wasi:http/incoming-handler): publish a port to serve it (-p 8080:80, a port binding)".into(),
-            ));
+            return Err(RunError::CannotStart(crate::NEEDS_A_PORT.into()));
         }
         let mut linker = wasmtime::component::Linker::<ComponentHost>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;

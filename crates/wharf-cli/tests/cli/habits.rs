@@ -8,6 +8,19 @@ fn ok(ran: Ran) -> Ran {
     ran
 }
 
+/// Builds `files:1`: the files guest at /bin/files.wasm, in a root filesystem of its own.
+fn build_files_image(env: &Env) {
+    let ctx = env.root().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(guest("files.wasm"), ctx.join("files.wasm")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY files.wasm /bin/\nENTRYPOINT [\"/bin/files.wasm\"]\n",
+    )
+    .unwrap();
+    ok(env.wharf(&["build", "-q", "-t", "files:1", ctx.to_str().unwrap()]));
+}
+
 #[test]
 fn platform_runtime_and_linux_flags_are_never_silent() {
     let env = Env::new();
@@ -51,15 +64,7 @@ fn platform_runtime_and_linux_flags_are_never_silent() {
 #[test]
 fn workdir_is_made_in_the_container_and_read_only_keeps_the_image_intact() {
     let env = Env::new();
-    let ctx = env.root().join("ctx");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::copy(guest("files.wasm"), ctx.join("files.wasm")).unwrap();
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY files.wasm /bin/\nENTRYPOINT [\"/bin/files.wasm\"]\n",
-    )
-    .unwrap();
-    ok(env.wharf(&["build", "-q", "-t", "files:1", ctx.to_str().unwrap()]));
+    build_files_image(&env);
 
     // A working directory the image lacks is created, and relative paths land in it.
     let id = env.run_d(&["-w", "/work/deep", "files:1", "write", "note.txt", "hi"]);
@@ -197,15 +202,7 @@ fn single_files_are_bind_mounted_read_only_or_read_write() {
     );
 
     // In an image's root filesystem, beside the image's own files.
-    let ctx = env.root().join("ctx");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::copy(guest("files.wasm"), ctx.join("files.wasm")).unwrap();
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY files.wasm /bin/\nENTRYPOINT [\"/bin/files.wasm\"]\n",
-    )
-    .unwrap();
-    ok(env.wharf(&["build", "-q", "-t", "files:1", ctx.to_str().unwrap()]));
+    build_files_image(&env);
     let mounts = ["-v", &config, "-v", &journal];
     let mut args = vec!["run"];
     args.extend(mounts);
