@@ -5,6 +5,7 @@
 //   files ls DIR             list a directory
 //   files cwd                print getcwd()
 //   files chdir DIR          chdir(DIR), then print getcwd()
+//   files env NAME           print getenv(NAME), or "unset"
 //   files append PATH TEXT [N]  append TEXT to PATH, then print the whole file; exit 1 while
 //                            it is shorter than N bytes
 //   files readloop PATH N MS read PATH N times, MS milliseconds apart; print each failure, then
@@ -52,6 +53,11 @@ int main(int argc, char **argv) {
         char buf[1024];
         if (!getcwd(buf, sizeof buf)) { printf("getcwd failed: %s\n", strerror(errno)); return 1; }
         printf("%s\n", buf);
+        return 0;
+    }
+    if (!strcmp(cmd, "env") && argc == 3) {
+        const char *value = getenv(argv[2]);
+        printf("%s\n", value ? value : "unset");
         return 0;
     }
     if (!strcmp(cmd, "chdir") && argc == 3) {

@@ -103,6 +103,7 @@ impl AotCache {
     pub fn entry_path(&self, engine: &Engine, key: &CacheKey) -> PathBuf {
         let mut engine_hash = Sha256Hasher(Sha256::new());
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+        engine_hash.write(TRANSFORMS.as_bytes());
         let engine_hash = hex::encode(&engine_hash.0.finalize()[..8]);
         self.dir.join(format!(
             "sha256-{}-{}-{engine_hash}.cwasm",
@@ -249,12 +250,18 @@ fn compile(engine: &Engine, wasm: &WasmBinary) -> Result<(Compiled, Vec<u8>), Co
             Ok((Compiled::Module(module), artifact))
         }
         GuestKind::Component => {
-            let component = Component::from_binary(engine, &wasm.bytes).map_err(invalid)?;
+            // wasi-libc's getcwd made to honour `-w` (see `wharf_sandbox::hook_component_getcwd`).
+            let bytes = wharf_sandbox::hook_component_getcwd(&wasm.bytes);
+            let component = Component::from_binary(engine, &bytes).map_err(invalid)?;
             let artifact = component.serialize().map_err(invalid)?;
             Ok((Compiled::Component(component), artifact))
         }
     }
 }
+
+/// The rewrites `compile` makes before wasmtime sees a binary; a new one changes this name,
+/// so code compiled without it is not loaded again (it ages out of the cache).
+const TRANSFORMS: &str = "export_chdir, hook_component_getcwd";
 
 /// Feeds `Hash` output into SHA-256, so the engine's compatibility hash gives a stable key.
 struct Sha256Hasher(Sha256);

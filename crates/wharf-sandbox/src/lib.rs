@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+mod component_cwd;
 mod engine;
 mod guest;
 mod imports;
@@ -22,6 +23,7 @@ mod policy;
 mod run;
 mod workdir;
 
+pub use component_cwd::{hook_component_getcwd, WORKDIR_ENV};
 pub use engine::{new_engine, new_pooled_engine, WASMTIME_VERSION};
 pub use guest::{Compiled, GuestKind, WasmBinary, NEEDS_A_PORT};
 pub use network::{assign_free_ports, ensure_ports_free, NetworkMode};

@@ -345,7 +345,7 @@ impl GuestRun {
         limiter: MemoryLimiter,
     ) -> Result<Interruptible, RunError> {
         let listeners = p1_listeners::bind(&self.policy)?;
-        let mut wasi = build_wasi(&self.policy, listeners.len())?;
+        let mut wasi = build_wasi(&self.policy, listeners.len(), None)?;
         let mut linker: Linker<ModuleHost> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host| &mut host.wasi)?;
         let moves = self
@@ -547,12 +547,19 @@ fn plural(n: usize, word: &str) -> String {
 /// Turns the policy into a WASI context: exactly the grants, nothing of the host besides.
 /// Servers (`wharf-http`) build each request's context with it too.
 pub fn wasi_builder(policy: &SandboxPolicy) -> Result<WasiCtxBuilder, RunError> {
-    build_wasi(policy, 0)
+    // Components learn their working directory from PWD (see `component_cwd`).
+    build_wasi(policy, 0, policy.workdir.as_deref())
 }
 
 /// [`wasi_builder`] for a preview1 guest handed `listeners` pre-opened listeners: descriptors
 /// 3.. are held for them (see `p1_listeners`) and `LISTEN_FDS` says how many there are.
-fn build_wasi(policy: &SandboxPolicy, listeners: usize) -> Result<WasiCtxBuilder, RunError> {
+/// `pwd`, when given, is the guest's `PWD`: it names the directory the guest is in, so it
+/// replaces one given with `-e`.
+fn build_wasi(
+    policy: &SandboxPolicy,
+    listeners: usize,
+    pwd: Option<&str>,
+) -> Result<WasiCtxBuilder, RunError> {
     let mut wasi = WasiCtxBuilder::new();
     if listeners > 0 {
         p1_listeners::hold_descriptors(&mut wasi, listeners)?;
@@ -560,9 +567,15 @@ fn build_wasi(policy: &SandboxPolicy, listeners: usize) -> Result<WasiCtxBuilder
             wasi.env("LISTEN_FDS", listeners.to_string());
         }
     }
-    wasi.allow_blocking_current_thread(true)
-        .args(&policy.args)
-        .envs(&policy.env);
+    wasi.allow_blocking_current_thread(true).args(&policy.args);
+    for (key, value) in &policy.env {
+        if pwd.is_none() || key != crate::WORKDIR_ENV {
+            wasi.env(key, value);
+        }
+    }
+    if let Some(pwd) = pwd {
+        wasi.env(crate::WORKDIR_ENV, pwd);
+    }
     match &policy.output {
         Output::Inherit => {
             wasi.inherit_stdout().inherit_stderr();

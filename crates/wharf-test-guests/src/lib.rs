@@ -132,20 +132,28 @@ fn build_reactor_component(out: &Path, dir: &str, files: &[&str], adapter: &[u8]
     std::fs::write(out.join(name), component).unwrap();
 }
 
-/// A wasi:http guest written in a language with its own componentizer, built on first use
-/// (they take tens of seconds each, so only the tests that serve them pay): `"python"`
-/// (`tests/guests/python/app.py`, componentize-py) or `"js"` (`tests/guests/js/app.js`,
-/// componentize-js). Both answer `/` and `/echo`. `scripts/install-deps.sh` installs the tools.
+/// A guest written in a language with its own componentizer, built on first use (they take
+/// tens of seconds each, so only the tests that run them pay). wasi:http servers that answer
+/// `/` and `/echo`: `"python"` (`tests/guests/python/app.py`, componentize-py) and `"js"`
+/// (`tests/guests/js/app.js`, componentize-js). A wasi:cli command: `"python-cli"`
+/// (`tests/guests/python-cli/app.py`), which prints its working directory and what is in it.
+/// `scripts/install-deps.sh` installs the tools.
 pub fn script_guest(lang: &str) -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    static PYTHON_CLI: OnceLock<PathBuf> = OnceLock::new();
     static JS: OnceLock<PathBuf> = OnceLock::new();
     let (cell, build): (_, fn(&Path) -> Command) = match lang {
-        "python" => (&PYTHON, python_componentize),
+        "python" => (&PYTHON, |out| {
+            python_componentize("wasi:http/proxy@0.2.12", "python", out)
+        }),
+        "python-cli" => (&PYTHON_CLI, |out| {
+            python_componentize("wharf:tests/py-cli", "python-cli", out)
+        }),
         "js" => (&JS, js_componentize),
         _ => panic!("no {lang} guest"),
     };
     cell.get_or_init(|| {
-        let out = built().dir.path().join(format!("{lang}-http.wasm"));
+        let out = built().dir.path().join(format!("{lang}.wasm"));
         let ran = build(&out).output().unwrap_or_else(|e| {
             panic!("cannot run the {lang} componentizer ({e}): run scripts/install-deps.sh")
         });
@@ -160,14 +168,15 @@ pub fn script_guest(lang: &str) -> PathBuf {
     .clone()
 }
 
-fn python_componentize(out: &Path) -> Command {
+/// componentize-py building `world` (of `tests/guests/http/wit`) from the app in `dir`.
+fn python_componentize(world: &str, dir: &str, out: &Path) -> Command {
     let mut command = Command::new("componentize-py");
     command
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .arg("-d")
         .arg(sources().join("http/wit"))
-        .args(["-w", "wasi:http/proxy@0.2.12", "componentize", "-p"])
-        .arg(sources().join("python"))
+        .args(["-w", world, "componentize", "-p"])
+        .arg(sources().join(dir))
         .args(["app", "-o"])
         .arg(out);
     command

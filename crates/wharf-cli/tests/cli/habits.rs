@@ -1,7 +1,7 @@
 //! Docker habits on `run`: `--platform`, `--runtime`, Linux-only flags, `-w` made inside the
 //! container's filesystem, `--read-only`, `--stop-timeout`.
 
-use crate::support::{guest, Ran, TestRoot as Env};
+use crate::support::{guest, script_guest, Ran, TestRoot as Env};
 
 fn ok(ran: Ran) -> Ran {
     assert_eq!(ran.code, 0, "{ran:?}");
@@ -111,6 +111,39 @@ fn workdir_is_made_in_the_container_and_read_only_keeps_the_image_intact() {
     assert_eq!(ran.stdout, "/data\n");
     let ran = ok(env.wharf(&["run", "-v", &volume, "-w", "/data", files, "read", "out"]));
     assert_eq!(ran.stdout, "x");
+    // And a component's: its libc's getcwd is hooked at compile time, and moves to PWD (this
+    // C guest links getenv, which the hook calls: one that never reads its environment
+    // starts in /).
+    let component = guest("files.component.wasm");
+    let component = component.to_str().unwrap();
+    let ran = ok(env.wharf(&["run", "-v", &volume, "-w", "/data", component, "cwd"]));
+    assert_eq!(ran.stdout, "/data\n");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    let ran = ok(env.wharf(&[
+        "run",
+        "-v",
+        &volume,
+        "-w",
+        "/data",
+        component,
+        "chdir",
+        "/data/sub",
+    ]));
+    assert_eq!(
+        ran.stdout, "/data/sub\n",
+        "the guest's own chdir was undone"
+    );
+    let ran = ok(env.wharf(&[
+        "run",
+        "-e",
+        "PWD=/elsewhere",
+        "-w",
+        "/data",
+        component,
+        "env",
+        "PWD",
+    ]));
+    assert_eq!(ran.stdout, "/data\n", "-w did not set the component's PWD");
 
     let id = env.run_d(&[
         "--stop-timeout",
@@ -216,4 +249,23 @@ fn single_files_are_bind_mounted_read_only_or_read_write() {
     );
     let ran = ok(env.wharf(&["run", "-v", &config, "files:1", "ls", "/bin"]));
     assert_eq!(ran.stdout, "files.wasm\n");
+}
+
+#[test]
+fn cpython_reports_the_working_directory_it_was_given() {
+    let env = Env::new();
+    let data = env.root().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "a").unwrap();
+    let volume = format!("{}:/data", data.display());
+    let python = script_guest("python-cli");
+    let python = python.to_str().unwrap();
+    // os.getcwd() and a relative listing agree; a PWD given with -e does not mislead it.
+    for env_args in [&[][..], &["-e", "PWD=/elsewhere"][..]] {
+        let mut args = vec!["run", "--rm", "-v", &volume, "-w", "/data"];
+        args.extend_from_slice(env_args);
+        args.push(python);
+        let ran = ok(env.wharf(&args));
+        assert_eq!(ran.stdout, "cwd /data\nfiles a.txt\n", "{env_args:?}");
+    }
 }
