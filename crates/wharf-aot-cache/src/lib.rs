@@ -178,9 +178,13 @@ impl AotCache {
         kind: GuestKind,
         path: &Path,
     ) -> Result<Option<Compiled>, String> {
-        let expected = match std::fs::read_to_string(checksum_path(path)) {
-            Ok(text) => u128::from_str_radix(text.trim(), 16)
-                .map_err(|_| "its checksum file is malformed".to_string())?,
+        let (expected, verified) = match std::fs::read_to_string(checksum_path(path)) {
+            Ok(text) => {
+                let mut words = text.split_whitespace();
+                let sum = words.next().and_then(|w| u128::from_str_radix(w, 16).ok());
+                let sum = sum.ok_or_else(|| "its checksum file is malformed".to_string())?;
+                (sum, words.next().map(str::to_string))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return match path.exists() {
                     // Code without a checksum: a writer died between its two renames.
@@ -192,13 +196,24 @@ impl AotCache {
         };
         let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
         entries::mark_used(&file);
-        let actual = checksum_of(&mut file).map_err(|e| format!("cannot read it: {e}"))?;
-        if actual != expected {
-            return Err("its checksum does not match (truncated or corrupt)".into());
+        let stamp = file.metadata().ok().map(|meta| verified_stamp(&meta));
+        // Hashing a large artifact on every start costs milliseconds: once its bytes have been
+        // checked, the checksum file also records which file (device, inode, size, mtime) was
+        // checked, and only a different file is hashed again.
+        if stamp.is_none() || stamp != verified {
+            let actual = checksum_of(&mut file).map_err(|e| format!("cannot read it: {e}"))?;
+            if actual != expected {
+                return Err("its checksum does not match (truncated or corrupt)".into());
+            }
+            if let Some(stamp) = stamp {
+                let record = format!("{expected:032x} {stamp}");
+                // A read-only cache hashes again next time.
+                let _ = wharf_root::write_atomic(&checksum_path(path), record.as_bytes());
+            }
         }
         // SAFETY: wasmtime requires that deserialized code comes from a trusted `serialize` of a
         // compatible engine, and that the file is not changed while mapped. The checksum shows
-        // these are the bytes wharf wrote after compiling; wharf only ever replaces entries by
+        // these are the bytes wharf wrote after compiling (or that this same file did); wharf only ever replaces entries by
         // rename, never in place; and wasmtime itself rejects artifacts from an incompatible
         // engine or version.
         let compiled = unsafe {
@@ -220,7 +235,22 @@ impl AotCache {
     }
 }
 
-/// The checksum file that vouches for the artifact at `entry`.
+/// What identifies one file's bytes short of reading them: wharf replaces an entry only by
+/// renaming a new file over it (a new inode), and a change in place moves its mtime.
+fn verified_stamp(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{}:{}:{}:{}.{:09}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    )
+}
+
+/// The checksum file that vouches for the artifact at `entry`: its XXH3-128, then the stamp
+/// of the file last found to match it (see `verified_stamp`).
 fn checksum_path(entry: &Path) -> PathBuf {
     entry.with_extension(CHECKSUM_EXTENSION)
 }

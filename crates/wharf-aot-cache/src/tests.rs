@@ -94,6 +94,44 @@ fn corrupt_truncated_and_foreign_entries_are_rebuilt() {
     }
 }
 
+/// A checked artifact is not hashed again while it is the same file; one changed in place
+/// (its mtime moves) or replaced (a new inode) is checked again.
+#[test]
+fn a_checked_entry_is_stamped_and_a_changed_one_checked_again() {
+    let (_tmp, cache, engine, wasm) = setup();
+    cache.load_or_compile(&engine, &wasm).unwrap();
+    let path = cache.entry_path(&engine, &CacheKey::of(&wasm));
+    let sum_path = checksum_path(&path);
+    let plain = std::fs::read_to_string(&sum_path).unwrap();
+    assert_eq!(plain.split_whitespace().count(), 1, "{plain}");
+    let set_mtime = |when: SystemTime| {
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(when).unwrap();
+    };
+    // The first load checks the bytes and stamps them; the second trusts the stamp.
+    let (_, source) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(source, Source::Cache);
+    let stamped = std::fs::read_to_string(&sum_path).unwrap();
+    assert!(stamped.starts_with(plain.trim()), "{stamped}");
+    assert_eq!(stamped.split_whitespace().count(), 2, "{stamped}");
+    let (_, source) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(source, Source::Cache);
+    assert_eq!(std::fs::read_to_string(&sum_path).unwrap(), stamped);
+
+    // Stamped with an mtime minutes old (recent enough not to be re-marked as used), so that
+    // a bit flipped in place moves it whatever the clock's grain.
+    set_mtime(SystemTime::now() - std::time::Duration::from_secs(120));
+    let (_, source) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(source, Source::Cache);
+    assert_ne!(std::fs::read_to_string(&sum_path).unwrap(), stamped);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let (_, source) = cache.load_or_compile(&engine, &wasm).unwrap();
+    assert_eq!(source, Source::Compiled, "a changed artifact was trusted");
+}
+
 #[test]
 fn components_are_cached_too() {
     let (_tmp, cache, engine, _) = setup();

@@ -143,6 +143,21 @@ const CPU_TICK: Duration = Duration::from_millis(10);
 /// Wasm runs on the native stack of its thread; leave room above wasmtime's 512 KiB wasm stack.
 const GUEST_THREAD_STACK: usize = 8 << 20;
 
+/// The runtime a guest's WASI calls block on. wasmtime-wasi's synchronous calls run on the
+/// runtime they find entered; with none, the first call starts a process-wide one with a
+/// worker per core, counted from cgroup files: two threads and a dozen syscalls before a
+/// hello's first write. One worker drives this guest's I/O and timers. `None` (the
+/// process-wide one is used) only if the thread cannot be started.
+fn guest_io_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("wharf-guest-io")
+        .enable_all()
+        .build()
+        .inspect_err(|e| tracing::debug!("no runtime of the guest's own ({e})"))
+        .ok()
+}
+
 /// Runs `compiled` under `policy` until it ends or `stop` is requested.
 pub fn run(
     engine: &Engine,
@@ -166,7 +181,14 @@ pub fn run(
                 // SAFETY: gettid has no preconditions.
                 tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
             }
-            let _ = tx.send(guest.run());
+            let runtime = guest_io_runtime();
+            let entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
+            let result = guest.run();
+            drop(entered);
+            if let Some(runtime) = runtime {
+                runtime.shutdown_background();
+            }
+            let _ = tx.send(result);
         })
         .map_err(|e| anyhow::anyhow!("cannot start the guest thread: {e}"))?;
 
