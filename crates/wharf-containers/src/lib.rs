@@ -148,15 +148,15 @@ impl Containers {
             return Err(e);
         }
         let _lock = self.lock().map_err(discard)?;
-        let existing = self.list_unlocked().map_err(discard)?;
+        let existing = self.configs_unlocked().map_err(discard)?;
         if config.name.is_empty() {
-            config.name = names::generate(|n| existing.iter().any(|c| c.config.name == n));
+            config.name = names::generate(|n| existing.iter().any(|c| c.name == n));
         } else if !names::valid(&config.name) {
             return Err(discard(Error::BadName(config.name)).into());
-        } else if let Some(other) = existing.iter().find(|c| c.config.name == config.name) {
+        } else if let Some(other) = existing.iter().find(|c| c.name == config.name) {
             return Err(discard(Error::NameInUse {
                 name: config.name,
-                id: short_id(&other.config.id).to_string(),
+                id: short_id(&other.id).to_string(),
             })
             .into());
         }
@@ -181,12 +181,12 @@ impl Containers {
         if !names::valid(name) {
             return Err(Error::BadName(name.to_string()));
         }
-        let existing = self.list_unlocked()?;
-        if let Some(other) = existing.iter().find(|c| c.config.name == name) {
-            if other.config.id != id {
+        let existing = self.configs_unlocked()?;
+        if let Some(other) = existing.iter().find(|c| c.name == name) {
+            if other.id != id {
                 return Err(Error::NameInUse {
                     name: name.to_string(),
-                    id: short_id(&other.config.id).to_string(),
+                    id: short_id(&other.id).to_string(),
                 });
             }
         }
@@ -204,49 +204,55 @@ impl Containers {
     }
 
     fn list_unlocked(&self) -> Result<Vec<Container>, Error> {
-        let entries =
-            fs::read_dir(&self.dir).map_err(io_error(format!("listing {}", self.dir.display())))?;
-        let mut containers = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
-                continue;
-            }
-            match self.load(&name) {
-                Ok(container) => containers.push(container),
-                // Removed between the listing and the read.
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let mut containers = self.each_container(|id| self.load(id))?;
         containers.sort_by(|a, b| {
             (&a.config.created, &a.config.id).cmp(&(&b.config.created, &b.config.id))
         });
         Ok(containers)
     }
 
+    /// Every container's config, unordered: what name checks need, at half a listing's reads.
+    fn configs_unlocked(&self) -> Result<Vec<ContainerConfig>, Error> {
+        self.each_container(|id| {
+            let path = self.dir_of(id).join("config.json");
+            read_json(&path, id)
+        })
+    }
+
+    /// `read` of each container directory's ID, skipping those removed meanwhile.
+    fn each_container<T>(&self, read: impl Fn(&str) -> Result<T, Error>) -> Result<Vec<T>, Error> {
+        let entries =
+            fs::read_dir(&self.dir).map_err(io_error(format!("listing {}", self.dir.display())))?;
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !is_full_id(&name) {
+                continue;
+            }
+            match read(&name) {
+                Ok(item) => found.push(item),
+                // Removed between the listing and the read.
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
+    }
+
     /// Reads container `id`.
     pub fn load(&self, id: &str) -> Result<Container, Error> {
         let dir = self.dir_of(id);
-        let read = |file: &str| -> Result<Vec<u8>, Error> {
-            fs::read(dir.join(file)).map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
-                _ => io_error(format!("reading {}", dir.join(file).display()))(e),
-            })
-        };
-        let corrupt = |file: &str, e: serde_json::Error| Error::Corrupt {
-            path: dir.join(file),
-            reason: e.to_string(),
-        };
-        let config =
-            serde_json::from_slice(&read("config.json")?).map_err(|e| corrupt("config.json", e))?;
-        let state =
-            serde_json::from_slice(&read("state.json")?).map_err(|e| corrupt("state.json", e))?;
+        let config = read_json(&dir.join("config.json"), id)?;
+        let state = read_json(&dir.join("state.json"), id)?;
         Ok(Container { config, state })
     }
 
     /// The ID that `name_or_id` names: a full ID, a name, or a unique ID prefix.
     pub fn resolve(&self, name_or_id: &str) -> Result<String, Error> {
+        // A full ID (what `run -d` and the monitors pass) names its directory: no listing.
+        if is_full_id(name_or_id) && self.dir_of(name_or_id).join("config.json").exists() {
+            return Ok(name_or_id.to_string());
+        }
         let all = self.list_unlocked()?;
         if let Some(c) = all
             .iter()
@@ -348,10 +354,19 @@ impl Containers {
     /// SIGKILLed container. Returns the container as it is now and, when something was fixed,
     /// what was.
     pub fn reconcile(&self, id: &str) -> Result<(Container, Option<Reconciled>), Error> {
-        let container = self.load(id)?;
+        self.reconcile_loaded(self.load(id)?)
+    }
+
+    /// [`Self::reconcile`] of a container just loaded (one of [`Self::list`]'s): it is read
+    /// again only when its monitor is found gone, so a listing reads each container once.
+    pub fn reconcile_loaded(
+        &self,
+        container: Container,
+    ) -> Result<(Container, Option<Reconciled>), Error> {
         if !container.state.status.is_live() {
             return Ok((container, None));
         }
+        let id = &container.config.id.clone();
         let Some(_lock) = self.try_monitor_lock(id)? else {
             return Ok((container, None));
         };
@@ -435,6 +450,24 @@ pub fn new_id() -> String {
     let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
     assert_eq!(n, 32, "getrandom failed");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `name` has the shape of a full container ID (64 hex digits).
+fn is_full_id(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Reads and parses the JSON file at `path` of container `id`; a missing file is the
+/// container's absence.
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path, id: &str) -> Result<T, Error> {
+    let bytes = fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
+        _ => io_error(format!("reading {}", path.display()))(e),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -288,7 +288,7 @@ impl Wharf {
         let mut notes = Vec::new();
         for container in containers.list()? {
             let container = if container.state.status.is_live() {
-                match containers.reconcile(&container.config.id) {
+                match containers.reconcile_loaded(container) {
                     Ok((c, fixed)) => {
                         if let Some(fixed) = &fixed {
                             self.reconciled_event(&c, fixed);
