@@ -118,14 +118,20 @@ impl AotCache {
         engine: &Engine,
         wasm: &WasmBinary,
     ) -> Result<(Compiled, Source), CompileError> {
-        let key = CacheKey::of(wasm);
-        if let Some(compiled) = self.lookup(engine, &key) {
+        self.load_or_compile_keyed(engine, &CacheKey::of(wasm), wasm)
+    }
+
+    /// [`Self::load_or_compile`] of a binary whose key the caller already has.
+    pub fn load_or_compile_keyed(
+        &self,
+        engine: &Engine,
+        key: &CacheKey,
+        wasm: &WasmBinary,
+    ) -> Result<(Compiled, Source), CompileError> {
+        if let Some(compiled) = self.lookup(engine, key) {
             return Ok((compiled, Source::Cache));
         }
-        Ok((
-            self.compile_and_store(engine, &key, wasm)?,
-            Source::Compiled,
-        ))
+        Ok((self.compile_and_store(engine, key, wasm)?, Source::Compiled))
     }
 
     /// The cached code for `key`, if a valid entry exists. An entry that fails its checks is
@@ -156,6 +162,7 @@ impl AotCache {
         // Cleaning up after writers killed mid-write costs a directory listing: cheap beside
         // compiling, so it is done on this cold path only.
         wharf_root::remove_abandoned_temporaries(&self.dir);
+        wharf_root::remove_abandoned_temporaries(&self.dir.join(inputs::INPUTS_DIR));
         let checksum = format!("{:032x}", xxh3_128(&artifact));
         let stored = wharf_root::write_atomic(&path, &artifact)
             .and_then(|()| wharf_root::write_atomic(&checksum_path(&path), checksum.as_bytes()));
@@ -308,6 +315,7 @@ impl Hasher for Sha256Hasher {
 }
 
 mod entries;
+mod inputs;
 pub use entries::CacheEntry;
 
 #[cfg(test)]

@@ -251,3 +251,31 @@ fn a_bounded_cache_evicts_the_least_recently_used_first() {
     assert_eq!((count, bytes > 0), (1, true));
     assert_eq!(bounded.entries().len(), 1);
 }
+
+#[test]
+fn a_remembered_key_holds_while_the_file_is_unchanged() {
+    let (tmp, cache, _engine, wasm) = setup();
+    let file = tmp.path().join("app.wasm");
+    std::fs::write(&file, &wasm.bytes).unwrap();
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(cache.remembered_key(&meta), None);
+    let key = CacheKey::of(&wasm);
+    cache.remember_key(&meta, &key);
+    assert_eq!(cache.remembered_key(&meta), Some(key.clone()));
+    assert_eq!(
+        cache.remembered_key(&std::fs::metadata(&file).unwrap()),
+        Some(key)
+    );
+    // Any write moves the ctime, even one that restores the mtime (past the grain of the
+    // kernel's file clock first, so that it does move).
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let mtime = meta.modified().unwrap();
+    std::fs::write(&file, &wasm.bytes).unwrap();
+    let file_handle = std::fs::File::options().write(true).open(&file).unwrap();
+    file_handle.set_modified(mtime).unwrap();
+    let after = std::fs::metadata(&file).unwrap();
+    assert_eq!(after.modified().unwrap(), mtime);
+    assert_eq!(cache.remembered_key(&after), None);
+    // The cache's own listing is not confused by the remembered inputs.
+    assert!(cache.entries().is_empty());
+}

@@ -583,7 +583,7 @@ impl Wharf {
                     let wasm = wharf_sandbox::WasmBinary::parse(bytes)
                         .map_err(|reason| Error::not_runnable(reference, reason))?;
                     if wasm.exports_http_handler() {
-                        return self.serve_http(Path::new(reference), wasm, &policy, stop);
+                        return self.serve_http(Path::new(reference), &wasm, &policy, stop);
                     }
                     wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Conflict)?;
                 }

@@ -131,16 +131,18 @@ const NOT_WASM: &str = "it is not a WebAssembly file (no \\0asm header, and not 
 
 /// The whole file at `path` if its first bytes say it may be WebAssembly; `None` (having read
 /// only those) if they say it is not, so that a large file of something else costs nothing.
-fn read_if_wasm(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+fn read_if_wasm(path: &Path) -> std::io::Result<Option<(Vec<u8>, std::fs::Metadata)>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
+    // Taken before the bytes are read: see `AotCache::remember_key`.
+    let meta = file.metadata()?;
     let mut bytes = Vec::new();
     (&mut file).take(4096).read_to_end(&mut bytes)?;
     if !WasmBinary::could_be(&bytes) {
         return Ok(None);
     }
     file.read_to_end(&mut bytes)?;
-    Ok(Some(bytes))
+    Ok(Some((bytes, meta)))
 }
 
 impl Wharf {
@@ -180,8 +182,22 @@ impl Wharf {
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
-        let bytes = match read_if_wasm(file) {
-            Ok(Some(bytes)) => bytes,
+        // A file whose code is cached runs without being read. A server (`-p`) is read: how
+        // it is served depends on what it exports.
+        if policy.ports.is_empty() {
+            let key = std::fs::metadata(file)
+                .ok()
+                .and_then(|meta| self.cache.remembered_key(&meta));
+            if let Some(compiled) = key.and_then(|key| self.cache.lookup(&self.engine, &key)) {
+                let source = wharf_aot_cache::Source::Cache;
+                tracing::debug!(?source, "compiled code ready (the file itself not read)");
+                return self.with_file_grants(policy, |policy| {
+                    self.run_compiled(file, &compiled, policy, stop)
+                });
+            }
+        }
+        let (bytes, meta) = match read_if_wasm(file) {
+            Ok(Some(read)) => read,
             Ok(None) => return Err(Error::not_runnable(file, NOT_WASM)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NoSuchFile(file.to_path_buf()))
@@ -189,7 +205,12 @@ impl Wharf {
             Err(_) if file.is_dir() => return Err(Error::not_runnable(file, "it is a directory")),
             Err(e) => return Err(Error::not_runnable(file, format!("cannot read it: {e}"))),
         };
-        self.run_bytes(file, bytes, policy, stop)
+        let wasm = WasmBinary::parse(bytes).map_err(|reason| Error::not_runnable(file, reason))?;
+        let key = wharf_aot_cache::CacheKey::of(&wasm);
+        if !wasm.exports_http_handler() {
+            self.cache.remember_key(&meta, &key);
+        }
+        self.run_wasm(file, &wasm, &key, policy, stop)
     }
 
     /// Runs the WebAssembly binary (or WAT text) `bytes`, named `name` in messages: a module a
@@ -213,16 +234,47 @@ impl Wharf {
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
         let wasm = WasmBinary::parse(bytes).map_err(|reason| Error::not_runnable(name, reason))?;
-        // Copied only to turn single-file mounts into directory grants.
-        let mut with_grants;
-        let (policy, _grants) = match file_mounts::any(&policy.mounts) {
-            true => {
-                with_grants = policy.clone();
-                let grants = self.grant_file_mounts(&mut with_grants)?;
-                (&with_grants, Some(grants))
-            }
-            false => (policy, None),
-        };
+        let key = wharf_aot_cache::CacheKey::of(&wasm);
+        self.run_wasm(name, &wasm, &key, policy, stop)
+    }
+
+    /// `run` of `policy` with its single-file mounts turned into directory grants (held
+    /// while `run` runs); the policy is copied only when it has such mounts.
+    fn with_file_grants<T>(
+        &self,
+        policy: &SandboxPolicy,
+        run: impl FnOnce(&SandboxPolicy) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if !file_mounts::any(&policy.mounts) {
+            return run(policy);
+        }
+        let mut with_grants = policy.clone();
+        let _grants = self.grant_file_mounts(&mut with_grants)?;
+        run(&with_grants)
+    }
+
+    /// Runs the parsed binary `wasm`, whose cache key is `key`.
+    fn run_wasm(
+        &self,
+        name: &Path,
+        wasm: &WasmBinary,
+        key: &wharf_aot_cache::CacheKey,
+        policy: &SandboxPolicy,
+        stop: &StopHandle,
+    ) -> Result<Outcome, Error> {
+        self.with_file_grants(policy, |policy| {
+            self.run_granted(name, wasm, key, policy, stop)
+        })
+    }
+
+    fn run_granted(
+        &self,
+        name: &Path,
+        wasm: &WasmBinary,
+        key: &wharf_aot_cache::CacheKey,
+        policy: &SandboxPolicy,
+        stop: &StopHandle,
+    ) -> Result<Outcome, Error> {
         if !policy.ports.is_empty() {
             if wasm.exports_http_handler() {
                 return self.serve_http(name, wasm, policy, stop);
@@ -232,11 +284,12 @@ impl Wharf {
             // Said before compiling: a cold compile of a server takes seconds.
             return Err(Error::not_runnable(name, wharf_sandbox::NEEDS_A_PORT));
         }
-        let (compiled, source) = self.cache.load_or_compile(&self.engine, &wasm).map_err(
-            |CompileError::Invalid(e)| {
+        let (compiled, source) = self
+            .cache
+            .load_or_compile_keyed(&self.engine, key, wasm)
+            .map_err(|CompileError::Invalid(e)| {
                 Error::not_runnable(name, format!("invalid WebAssembly: {e}"))
-            },
-        )?;
+            })?;
         tracing::debug!(?source, kind = wasm.kind.name(), "compiled code ready");
         self.run_compiled(name, &compiled, policy, stop)
     }

@@ -21,7 +21,7 @@ impl Wharf {
     pub(crate) fn serve_http(
         &self,
         name: &Path,
-        wasm: WasmBinary,
+        wasm: &WasmBinary,
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
@@ -30,7 +30,7 @@ impl Wharf {
         let engine = wharf_sandbox::new_pooled_engine(MAX_CONCURRENCY, memory)?;
         let (compiled, _) =
             self.cache
-                .load_or_compile(&engine, &wasm)
+                .load_or_compile(&engine, wasm)
                 .map_err(|CompileError::Invalid(e)| {
                     not_runnable(format!("invalid WebAssembly: {e}"))
                 })?;

@@ -79,13 +79,23 @@ fn parallel_first_runs_share_one_entry_safely() {
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("hello from wasm\n"));
     }
-    let files = std::fs::read_dir(root.path().join("cache/aot"))
-        .unwrap()
-        .count();
+    let names = |dir: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.path().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = names("cache/aot");
     assert_eq!(
-        files, 2,
-        "temporaries left behind (expected one .cwasm and its .xxh3)"
+        files.len(),
+        3,
+        "temporaries left behind (expected one .cwasm, its .xxh3 and inputs/): {files:?}"
     );
+    assert!(files.contains(&"inputs".to_string()), "{files:?}");
+    let inputs = names("cache/aot/inputs");
+    assert_eq!(inputs.len(), 1, "one memo for the one file: {inputs:?}");
     let ran = run_hello(root.path());
     assert!(ran.stderr.contains("source=Cache"), "{ran:?}");
 }
@@ -121,4 +131,35 @@ fn the_root_flag_wins_over_the_environment() {
         "the cache is not under --root"
     );
     assert!(!env_root.exists(), "WHARF_ROOT was used despite --root");
+}
+
+/// A warm run of a file takes its key from what the cache remembers of it without reading it;
+/// the file changed in place (same inode) runs as it is now.
+#[test]
+fn a_file_changed_in_place_runs_as_it_is_now() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("app.wasm");
+    std::fs::copy(guest("hello.wasm"), &file).unwrap();
+    let run = || -> Ran {
+        wharf_in(root.path())
+            .env("WHARF_LOG", "warn,wharf_core=debug")
+            .arg("run")
+            .arg(&file)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let first = run();
+    assert!(first.stderr.contains("source=Compiled"), "{first:?}");
+    let second = run();
+    assert!(second.stderr.contains("file itself not read"), "{second:?}");
+    assert!(second.stdout.starts_with("hello from wasm\n"), "{second:?}");
+    // Rewritten in place with another module.
+    std::fs::write(&file, std::fs::read(guest("exit3.wasm")).unwrap()).unwrap();
+    let changed = run();
+    assert_eq!(changed.code, 3, "{changed:?}");
+    assert!(changed.stderr.contains("source=Compiled"), "{changed:?}");
+    let again = run();
+    assert_eq!(again.code, 3, "{again:?}");
+    assert!(again.stderr.contains("file itself not read"), "{again:?}");
 }

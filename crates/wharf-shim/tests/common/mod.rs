@@ -359,8 +359,9 @@ impl Services {
         });
     }
 
-    /// The shim's compiled-code cache: each file with its inode and modification time (a
-    /// compile writes a new file, so a run that compiled changes this).
+    /// The shim's compiled code: each artifact (`.cwasm`) with its inode and modification time
+    /// (a compile writes a new file, so a run that compiled changes this; a load may add its
+    /// check's stamp to the checksum file beside it, which is left out).
     pub fn cache_entries(
         &self,
     ) -> std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
@@ -372,7 +373,7 @@ impl Services {
                 let meta = entry.metadata().unwrap();
                 if meta.is_dir() {
                     dirs.push(entry.path());
-                } else {
+                } else if entry.path().extension().is_some_and(|e| e == "cwasm") {
                     entries.insert(entry.path(), (meta.ino(), meta.modified().unwrap()));
                 }
             }
