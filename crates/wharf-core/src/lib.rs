@@ -263,35 +263,24 @@ impl Wharf {
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
         self.with_file_grants(policy, |policy| {
-            self.run_granted(name, wasm, key, policy, stop)
-        })
-    }
-
-    fn run_granted(
-        &self,
-        name: &Path,
-        wasm: &WasmBinary,
-        key: &wharf_aot_cache::CacheKey,
-        policy: &SandboxPolicy,
-        stop: &StopHandle,
-    ) -> Result<Outcome, Error> {
-        if !policy.ports.is_empty() {
-            if wasm.exports_http_handler() {
-                return self.serve_http(name, wasm, policy, stop);
+            if !policy.ports.is_empty() {
+                if wasm.exports_http_handler() {
+                    return self.serve_http(name, wasm, policy, stop);
+                }
+                wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Conflict)?;
+            } else if wasm.exports_http_handler() {
+                // Said before compiling: a cold compile of a server takes seconds.
+                return Err(Error::not_runnable(name, wharf_sandbox::NEEDS_A_PORT));
             }
-            wharf_sandbox::ensure_ports_free(&policy.ports).map_err(Error::Conflict)?;
-        } else if wasm.exports_http_handler() {
-            // Said before compiling: a cold compile of a server takes seconds.
-            return Err(Error::not_runnable(name, wharf_sandbox::NEEDS_A_PORT));
-        }
-        let (compiled, source) = self
-            .cache
-            .load_or_compile_keyed(&self.engine, key, wasm)
-            .map_err(|CompileError::Invalid(e)| {
-                Error::not_runnable(name, format!("invalid WebAssembly: {e}"))
-            })?;
-        tracing::debug!(?source, kind = wasm.kind.name(), "compiled code ready");
-        self.run_compiled(name, &compiled, policy, stop)
+            let (compiled, source) = self
+                .cache
+                .load_or_compile_keyed(&self.engine, key, wasm)
+                .map_err(|CompileError::Invalid(e)| {
+                    Error::not_runnable(name, format!("invalid WebAssembly: {e}"))
+                })?;
+            tracing::debug!(?source, kind = wasm.kind.name(), "compiled code ready");
+            self.run_compiled(name, &compiled, policy, stop)
+        })
     }
 
     /// Turns the single-file mounts of `policy` into directory grants for this run.

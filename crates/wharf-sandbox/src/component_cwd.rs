@@ -21,7 +21,9 @@ use std::borrow::Cow;
 
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{Function, MemArg, SectionId};
-use wasmparser::{BinaryReader, Name, Parser, Payload, TypeRef, ValType};
+use wasmparser::{BinaryReader, Parser, ValType};
+
+use crate::module_functions::ModuleFunctions;
 
 /// The environment variable the `getcwd` replacement reads the working directory from.
 pub const WORKDIR_ENV: &str = "PWD";
@@ -118,85 +120,20 @@ fn hook_module(module: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn survey(module: &[u8]) -> Option<Survey> {
-    let mut types: Vec<Option<wasmparser::FuncType>> = Vec::new();
-    let mut func_types: Vec<u32> = Vec::new();
-    let mut imported_globals = 0u32;
-    let mut defined_globals = 0u32;
-    let mut has_globals = false;
-    let mut names: [Option<u32>; 3] = [None; 3];
-    for payload in Parser::new(0).parse_all(module) {
-        match payload.ok()? {
-            Payload::TypeSection(reader) => {
-                for group in reader {
-                    for ty in group.ok()?.into_types() {
-                        types.push(match &ty.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(f) => Some(f.clone()),
-                            _ => None,
-                        });
-                    }
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    match import.ok()?.ty {
-                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => func_types.push(ty),
-                        TypeRef::Global(_) => imported_globals += 1,
-                        _ => {}
-                    }
-                }
-            }
-            Payload::FunctionSection(reader) => {
-                for ty in reader {
-                    func_types.push(ty.ok()?);
-                }
-            }
-            Payload::GlobalSection(reader) => {
-                has_globals = true;
-                defined_globals = reader.count();
-            }
-            Payload::CustomSection(reader) if reader.name() == "name" => {
-                let wasmparser::KnownCustom::Name(subsections) = reader.as_known() else {
-                    continue;
-                };
-                for subsection in subsections {
-                    let Ok(Name::Function(map)) = subsection else {
-                        continue;
-                    };
-                    for naming in map.into_iter().flatten() {
-                        let slot = ["getcwd", "chdir", "getenv"]
-                            .iter()
-                            .position(|n| *n == naming.name);
-                        if let Some(slot) = slot {
-                            names[slot] = Some(naming.index);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let [getcwd, chdir, getenv] = names;
-    let (getcwd, chdir, getenv) = (getcwd?, chdir?, getenv?);
-    let signature = |func: u32| {
-        let ty = *func_types.get(func as usize)?;
-        let f = types.get(ty as usize)?.as_ref()?;
-        Some((ty, f.params().to_vec(), f.results().to_vec()))
-    };
-    let (getcwd_type, params, results) = signature(getcwd)?;
-    (params == [ValType::I32, ValType::I32] && results == [ValType::I32]).then_some(())?;
-    let (chdir_type, params, results) = signature(chdir)?;
-    (params == [ValType::I32] && results == [ValType::I32]).then_some(())?;
-    let (_, params, results) = signature(getenv)?;
-    (params == [ValType::I32] && results == [ValType::I32]).then_some(())?;
+    let functions = ModuleFunctions::read(module, &["getcwd", "chdir", "getenv"], |_| Some(()))?;
+    let i32 = ValType::I32;
+    let (getcwd, getcwd_type) = functions.typed("getcwd", &[i32, i32], &[i32])?;
+    let (chdir, chdir_type) = functions.typed("chdir", &[i32], &[i32])?;
+    let (getenv, _) = functions.typed("getenv", &[i32], &[i32])?;
     Some(Survey {
         getcwd,
         chdir,
         getenv,
         getcwd_type,
         chdir_type,
-        next_func: func_types.len() as u32,
-        next_global: imported_globals + defined_globals,
-        has_globals,
+        next_func: functions.count(),
+        next_global: functions.globals,
+        has_globals: functions.has_global_section,
     })
 }
 

@@ -15,6 +15,7 @@ mod engine;
 mod guest;
 mod imports;
 mod limits;
+mod module_functions;
 mod network;
 mod output;
 mod p1_listeners;

@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use wasmtime::{Caller, Extern, Linker};
 
+use crate::module_functions::ModuleFunctions;
+
 /// The export wharf gives a module's `chdir`.
 pub const CHDIR_EXPORT: &str = "wharf:chdir";
 
@@ -36,82 +38,34 @@ pub fn export_chdir(module: &[u8]) -> Cow<'_, [u8]> {
 }
 
 fn with_chdir_export(module: &[u8]) -> Option<Vec<u8>> {
-    use wasmparser::{Name, Parser, Payload, TypeRef};
-    let mut types: Vec<Option<wasmparser::FuncType>> = Vec::new();
-    let mut imported_funcs = 0u32;
-    let mut defined: Vec<u32> = Vec::new();
+    use wasmparser::Payload;
     let mut exports: Vec<(String, wasm_encoder::ExportKind, u32)> = Vec::new();
     let mut export_range: Option<(usize, usize)> = None;
-    let mut chdir = None;
     let mut section_start = 8;
-    for payload in Parser::new(0).parse_all(module) {
-        let payload = payload.ok()?;
+    let functions = ModuleFunctions::read(module, &["chdir"], |payload| {
         let this_start = section_start;
         if let Some((_, range)) = payload.as_section() {
             section_start = range.end;
         }
-        match payload {
-            Payload::TypeSection(reader) => {
-                for group in reader {
-                    for ty in group.ok()?.into_types() {
-                        types.push(match &ty.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(f) => Some(f.clone()),
-                            _ => None,
-                        });
-                    }
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    if matches!(import.ok()?.ty, TypeRef::Func(_)) {
-                        imported_funcs += 1;
-                    }
-                }
-            }
-            Payload::FunctionSection(reader) => {
-                for ty in reader {
-                    defined.push(ty.ok()?);
-                }
-            }
-            Payload::ExportSection(reader) => {
-                for export in reader {
-                    let export = export.ok()?;
-                    let kind = match export.kind {
-                        wasmparser::ExternalKind::Func => wasm_encoder::ExportKind::Func,
-                        wasmparser::ExternalKind::Table => wasm_encoder::ExportKind::Table,
-                        wasmparser::ExternalKind::Memory => wasm_encoder::ExportKind::Memory,
-                        wasmparser::ExternalKind::Global => wasm_encoder::ExportKind::Global,
-                        wasmparser::ExternalKind::Tag => wasm_encoder::ExportKind::Tag,
-                        _ => return None,
-                    };
-                    exports.push((export.name.to_string(), kind, export.index));
-                }
-                export_range = Some((this_start, section_start));
-            }
-            Payload::CustomSection(reader) if reader.name() == "name" => {
-                let wasmparser::KnownCustom::Name(names) = reader.as_known() else {
-                    continue;
+        if let Payload::ExportSection(reader) = payload {
+            for export in reader.clone() {
+                let export = export.ok()?;
+                let kind = match export.kind {
+                    wasmparser::ExternalKind::Func => wasm_encoder::ExportKind::Func,
+                    wasmparser::ExternalKind::Table => wasm_encoder::ExportKind::Table,
+                    wasmparser::ExternalKind::Memory => wasm_encoder::ExportKind::Memory,
+                    wasmparser::ExternalKind::Global => wasm_encoder::ExportKind::Global,
+                    wasmparser::ExternalKind::Tag => wasm_encoder::ExportKind::Tag,
+                    _ => return None,
                 };
-                for name in names {
-                    if let Ok(Name::Function(map)) = name {
-                        chdir = map
-                            .into_iter()
-                            .flatten()
-                            .find(|n| n.name == "chdir")
-                            .map(|n| n.index);
-                    }
-                }
+                exports.push((export.name.to_string(), kind, export.index));
             }
-            _ => {}
+            export_range = Some((this_start, section_start));
         }
-    }
-    let index = chdir?;
-    let ty = defined.get(index.checked_sub(imported_funcs)? as usize)?;
-    let ty = types.get(*ty as usize)?.as_ref()?;
+        Some(())
+    })?;
     let i32_only = [wasmparser::ValType::I32];
-    if ty.params() != i32_only || ty.results() != i32_only {
-        return None;
-    }
+    let (index, _) = functions.typed("chdir", &i32_only, &i32_only)?;
     if exports.iter().any(|(name, _, _)| name == CHDIR_EXPORT) {
         return None;
     }
