@@ -98,3 +98,9 @@ echo
 echo "per-request path (crates/wharf-http/benches/per_request.rs):"
 WHARF_BENCH_HTTP_COMPONENT=$work/server.wasm cargo bench --locked -p wharf-http --bench per_request \
   -- --noplot 2>/dev/null | grep -E '^per_request|time:'
+
+# The same path phase by phase, on one thread: what the instance's life costs against the rest.
+echo
+echo "per-request phases (crates/wharf-http/examples/request_phases.rs):"
+WHARF_BENCH_HTTP_COMPONENT=$work/server.wasm cargo run -q --release --locked -p wharf-http \
+  --example request_phases
