@@ -366,7 +366,8 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
     notes.iter().for_each(|n| eprintln!("wharf: {n}"));
     if args.quiet {
         for c in &shown {
-            println!("{}", ps_row(c, args.no_trunc)["ID"]);
+            let id = &c.config.id;
+            println!("{}", if args.no_trunc { id } else { wharf_core::short_id(id) });
         }
         return 0;
     }

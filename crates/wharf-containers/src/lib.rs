@@ -288,10 +288,8 @@ impl Containers {
     /// nobody can see.
     pub fn try_monitor_lock(&self, id: &str) -> Result<Option<FileLock>, Error> {
         use std::os::unix::fs::MetadataExt;
+        // A container removed meanwhile has no directory to open the lock file in: NotFound.
         let path = self.dir_of(id).join("monitor.lock");
-        if !self.dir_of(id).is_dir() {
-            return Err(Error::NotFound(id.to_string()));
-        }
         let lock = match FileLock::try_exclusive(&path) {
             Ok(Some(lock)) => lock,
             Ok(None) => return Ok(None),
@@ -460,10 +458,15 @@ fn is_full_id(name: &str) -> bool {
 /// Reads and parses the JSON file at `path` of container `id`; a missing file is the
 /// container's absence.
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path, id: &str) -> Result<T, Error> {
-    let bytes = fs::read(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
-        _ => io_error(format!("reading {}", path.display()))(e),
-    })?;
+    // Not fs::read: it asks the file's size first, a statx per file that a listing of 1,000
+    // containers pays 2,000 times for files of under a kilobyte.
+    let mut bytes = Vec::with_capacity(1024);
+    fs::File::open(path)
+        .and_then(|mut file| io::Read::read_to_end(&mut file, &mut bytes))
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
+            _ => io_error(format!("reading {}", path.display()))(e),
+        })?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
         path: path.to_path_buf(),
         reason: e.to_string(),
