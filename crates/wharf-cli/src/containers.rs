@@ -367,7 +367,14 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
     if args.quiet {
         for c in &shown {
             let id = &c.config.id;
-            println!("{}", if args.no_trunc { id } else { wharf_core::short_id(id) });
+            println!(
+                "{}",
+                if args.no_trunc {
+                    id
+                } else {
+                    wharf_core::short_id(id)
+                }
+            );
         }
         return 0;
     }
