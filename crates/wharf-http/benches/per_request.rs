@@ -54,7 +54,8 @@ async fn one_request(handler: &Handler, method: &str, path: &str, body: Bytes) -
 
 fn per_request(c: &mut Criterion) {
     let bytes = component_bytes();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Single-threaded, as each of the server's connection threads is (serve.rs).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
