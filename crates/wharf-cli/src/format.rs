@@ -1,6 +1,7 @@
 //! `--format`, as Docker's: a Go template (`{{.Names}}`, `{{json .}}`, `table {{.ID}}\t...`),
 //! `json` (a JSON object a line), or the listing's default table. Templates run on the `gtmpl`
-//! crate (Go's text/template in Rust) with Docker's extra functions; tables are aligned as
+//! crate (Go's text/template in Rust) with Docker's extra functions, except a row template that
+//! only prints fields, which is filled in directly (`RowTemplate`); tables are aligned as
 //! Docker's tabwriter aligns them (cells padded by 3, at least 10 wide).
 
 use std::collections::{BTreeMap, HashMap};

@@ -148,7 +148,7 @@ impl Containers {
             return Err(e);
         }
         let _lock = self.lock().map_err(discard)?;
-        let existing = self.configs_unlocked().map_err(discard)?;
+        let existing = self.names_unlocked().map_err(discard)?;
         if config.name.is_empty() {
             config.name = names::generate(|n| existing.iter().any(|c| c.name == n));
         } else if !names::valid(&config.name) {
@@ -181,7 +181,7 @@ impl Containers {
         if !names::valid(name) {
             return Err(Error::BadName(name.to_string()));
         }
-        let existing = self.configs_unlocked()?;
+        let existing = self.names_unlocked()?;
         if let Some(other) = existing.iter().find(|c| c.name == name) {
             if other.id != id {
                 return Err(Error::NameInUse {
@@ -211,8 +211,9 @@ impl Containers {
         Ok(containers)
     }
 
-    /// Every container's config, unordered: what name checks need, at half a listing's reads.
-    fn configs_unlocked(&self) -> Result<Vec<ContainerConfig>, Error> {
+    /// Every container's ID and name, unordered: what name checks need, at half a listing's
+    /// reads, and only two fields of each config parsed into values.
+    fn names_unlocked(&self) -> Result<Vec<NameOfContainer>, Error> {
         self.each_container(|id| {
             let path = self.dir_of(id).join("config.json");
             read_json(&path, id)
@@ -448,6 +449,13 @@ pub fn new_id() -> String {
     let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
     assert_eq!(n, 32, "getrandom failed");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fields of a container's `config.json` that name checks read.
+#[derive(serde::Deserialize)]
+struct NameOfContainer {
+    id: String,
+    name: String,
 }
 
 /// Whether `name` has the shape of a full container ID (64 hex digits).
