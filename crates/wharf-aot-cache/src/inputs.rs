@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use wharf_sandbox::GuestKind;
 
-use crate::{AotCache, CacheKey};
+use crate::{file_stamp, AotCache, CacheKey};
 
 /// The directory, inside the cache's, that holds one small file per remembered input.
 pub(crate) const INPUTS_DIR: &str = "inputs";
@@ -22,7 +22,7 @@ impl AotCache {
     pub fn remembered_key(&self, meta: &std::fs::Metadata) -> Option<CacheKey> {
         let text = std::fs::read_to_string(self.memo_path(meta)).ok()?;
         let mut words = text.split_whitespace();
-        if words.next()? != stamp(meta) {
+        if words.next()? != file_stamp(meta) {
             return None;
         }
         let kind = match words.next()? {
@@ -44,7 +44,12 @@ impl AotCache {
     /// that cannot be written only forgets.
     pub fn remember_key(&self, meta: &std::fs::Metadata, key: &CacheKey) {
         let path = self.memo_path(meta);
-        let record = format!("{} {} {}\n", stamp(meta), key.kind.name(), key.sha256_hex);
+        let record = format!(
+            "{} {} {}\n",
+            file_stamp(meta),
+            key.kind.name(),
+            key.sha256_hex
+        );
         let written = std::fs::create_dir_all(self.dir.join(INPUTS_DIR))
             .and_then(|()| wharf_root::write_atomic(&path, record.as_bytes()));
         if let Err(e) = written {
@@ -57,16 +62,4 @@ impl AotCache {
             .join(INPUTS_DIR)
             .join(format!("{}-{}", meta.dev(), meta.ino()))
     }
-}
-
-/// Size, mtime and ctime (both to the nanosecond) of a file, as one word.
-fn stamp(meta: &std::fs::Metadata) -> String {
-    format!(
-        "{}:{}.{:09}:{}.{:09}",
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec()
-    )
 }

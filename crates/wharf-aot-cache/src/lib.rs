@@ -203,7 +203,7 @@ impl AotCache {
         };
         let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
         entries::mark_used(&file);
-        let stamp = file.metadata().ok().map(|meta| verified_stamp(&meta));
+        let stamp = file.metadata().ok().map(|meta| file_stamp(&meta));
         // Hashing a large artifact on every start costs milliseconds: once its bytes have been
         // checked, the checksum file also records which file (device, inode, size, mtime) was
         // checked, and only a different file is hashed again.
@@ -220,9 +220,9 @@ impl AotCache {
         }
         // SAFETY: wasmtime requires that deserialized code comes from a trusted `serialize` of a
         // compatible engine, and that the file is not changed while mapped. The checksum shows
-        // these are the bytes wharf wrote after compiling (or that this same file did); wharf only ever replaces entries by
-        // rename, never in place; and wasmtime itself rejects artifacts from an incompatible
-        // engine or version.
+        // these are the bytes wharf wrote after compiling (or that this same, unchanged file
+        // did); wharf only ever replaces entries by rename, never in place; and wasmtime itself
+        // rejects artifacts from an incompatible engine or version.
         let compiled = unsafe {
             match kind {
                 GuestKind::Module => {
@@ -242,22 +242,26 @@ impl AotCache {
     }
 }
 
-/// What identifies one file's bytes short of reading them: wharf replaces an entry only by
-/// renaming a new file over it (a new inode), and a change in place moves its mtime.
-fn verified_stamp(meta: &std::fs::Metadata) -> String {
+/// What identifies one file's bytes short of reading them, as one word: device, inode, size,
+/// mtime and ctime (to the nanosecond). Replacing a file by rename gives a new inode, and a
+/// change in place moves its ctime, which, unlike mtime, cannot be set back. Used for compiled
+/// artifacts (beside their checksum) and for the files run by path (`inputs.rs`).
+fn file_stamp(meta: &std::fs::Metadata) -> String {
     use std::os::unix::fs::MetadataExt;
     format!(
-        "{}:{}:{}:{}.{:09}",
+        "{}:{}:{}:{}.{:09}:{}.{:09}",
         meta.dev(),
         meta.ino(),
         meta.size(),
         meta.mtime(),
-        meta.mtime_nsec()
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
     )
 }
 
 /// The checksum file that vouches for the artifact at `entry`: its XXH3-128, then the stamp
-/// of the file last found to match it (see `verified_stamp`).
+/// of the file last found to match it (see `file_stamp`).
 fn checksum_path(entry: &Path) -> PathBuf {
     entry.with_extension(CHECKSUM_EXTENSION)
 }

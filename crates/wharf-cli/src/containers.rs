@@ -366,15 +366,7 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
     notes.iter().for_each(|n| eprintln!("wharf: {n}"));
     if args.quiet {
         for c in &shown {
-            let id = &c.config.id;
-            println!(
-                "{}",
-                if args.no_trunc {
-                    id
-                } else {
-                    wharf_core::short_id(id)
-                }
-            );
+            println!("{}", listed_id(&c.config.id, args.no_trunc));
         }
         return 0;
     }
@@ -385,19 +377,24 @@ pub fn ps(wharf: &Wharf, args: PsArgs) -> i32 {
     }
 }
 
+/// A container ID as listings show it: Docker's 12 characters unless `no_trunc`.
+fn listed_id(id: &str, no_trunc: bool) -> &str {
+    if no_trunc {
+        id
+    } else {
+        wharf_core::short_id(id)
+    }
+}
+
 /// A container as `ps` shows it: Docker's fields, truncated as Docker's unless `no_trunc`.
 fn ps_row(c: &Container, no_trunc: bool) -> Row {
     let summary = docker::container_summary(c);
     let command = summary.command.unwrap_or_default();
-    let (id, image, command) = if no_trunc {
-        (
-            c.config.id.clone(),
-            c.config.target.display().to_string(),
-            command,
-        )
+    let id = listed_id(&c.config.id, no_trunc).to_string();
+    let (image, command) = if no_trunc {
+        (c.config.target.display().to_string(), command)
     } else {
         (
-            wharf_core::short_id(&c.config.id).to_string(),
             keep_end(c.config.target.display(), 30),
             truncate(&command, 20),
         )
@@ -708,10 +705,7 @@ fn stats_row(r: &wharf_core::ContainerStats, no_trunc: bool) -> Row {
     let percent = r.memory_limit.map_or("-".to_string(), |l| {
         format!("{:.2}%", r.memory as f64 * 100.0 / l as f64)
     });
-    let id = match no_trunc {
-        true => r.id.clone(),
-        false => wharf_core::short_id(&r.id).to_string(),
-    };
+    let id = listed_id(&r.id, no_trunc).to_string();
     Row::from([
         ("ID", id.clone()),
         ("Container", id),

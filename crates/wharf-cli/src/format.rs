@@ -107,7 +107,7 @@ impl RowTemplate {
 /// `text` as text and `{{.Field}}` actions naming `listing`'s fields, or `None` when it has
 /// any other action (a function, a pipeline, whitespace trimming, an unknown field).
 fn fields_only(listing: &Listing, text: &str) -> Option<Vec<Piece>> {
-    let text = text.replace("\\t", "\t").replace("\\n", "\n");
+    let text = unescape(text);
     let mut pieces = Vec::new();
     let mut rest = text.as_str();
     while let Some(start) = rest.find("{{") {
@@ -164,12 +164,15 @@ fn compile(text: &str) -> Result<Template, String> {
         ("pad", pad),
         (GO_PRINT, go_print),
     ]);
-    // Docker's templates take `\t` and `\n` written out, as its shell users type them.
-    let text = text.replace("\\t", "\t").replace("\\n", "\n");
     template
-        .parse(printing_as_go(&text))
+        .parse(printing_as_go(&unescape(text)))
         .map_err(|e| format!("template parsing error: {e}"))?;
     Ok(template)
+}
+
+/// Docker's templates take `\t` and `\n` written out, as its shell users type them.
+fn unescape(text: &str) -> String {
+    text.replace("\\t", "\t").replace("\\n", "\n")
 }
 
 fn render(template: &Template, value: Value) -> Result<String, String> {

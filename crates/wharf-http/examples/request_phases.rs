@@ -1,9 +1,9 @@
 //! Where one request's time goes on wharf's per-request path, phase by phase, on one thread
-//! (no sockets, no HTTP parsing): the WASI context, the store and the request's resources, the
-//! instantiation, the guest's handler, reading the body, and dropping the store (which resets
-//! the instance's memory and tables in the pool). It builds the per-request state the way
-//! `Handler::call_guest` does, with the engine wharf serves with. `bench/http.sh` runs it;
-//! by hand:
+//! (no sockets, no HTTP parsing): the store (WASI context, limits, timeout), the request's
+//! resources, the instantiation, the guest's handler, reading the body, and dropping the store
+//! (which resets the instance's memory and tables in the pool). The store and the
+//! pre-instantiated component are the server's own (`Handler::request_store`), with the
+//! engine wharf serves with. `bench/http.sh` runs it; by hand:
 //!
 //! ```text
 //! WHARF_BENCH_HTTP_COMPONENT=target/bench/http/server.wasm \
@@ -14,55 +14,22 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::WasiHttpView;
+use wharf_http::{Handler, ServeOptions};
 
 const REQUESTS: u32 = 20_000;
 /// Requests run before measuring: the pool's slots and the allocator warm up.
 const WARM_UP: u32 = 1_000;
 const PHASES: [&str; 6] = [
-    "WASI context",
-    "store + request",
+    "store",
+    "request",
     "instantiate",
     "guest handler",
     "read body",
     "drop store",
 ];
-
-struct RequestState {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    hooks: NoOutgoing,
-}
-
-/// The hello route sends no outgoing requests; the default hooks are enough.
-struct NoOutgoing;
-impl WasiHttpHooks for NoOutgoing {}
-
-impl WasiView for RequestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for RequestState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
-}
 
 fn main() {
     let path = std::env::var("WHARF_BENCH_HTTP_COMPONENT")
@@ -70,35 +37,17 @@ fn main() {
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     let engine = wharf_sandbox::new_pooled_engine(128, 256 << 20).unwrap();
     let component = Component::new(&engine, &bytes).expect("the component compiles");
-    let mut linker = Linker::<RequestState>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
-    let pre = ProxyPre::new(linker.instantiate_pre(&component).unwrap()).expect("a proxy");
+    let handler = Handler::new(&engine, &component, ServeOptions::default()).expect("a proxy");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let policy = wharf_sandbox::SandboxPolicy::default();
     let mut spent = [Duration::ZERO; PHASES.len()];
     runtime.block_on(async {
         for n in 0..REQUESTS {
             let mut marks = [Instant::now(); PHASES.len() + 1];
-            let mut wasi = wharf_sandbox::wasi_builder(&policy).unwrap();
-            wasi.allow_blocking_current_thread(false);
-            let state = RequestState {
-                wasi: wasi.build(),
-                http: WasiHttpCtx::new(),
-                table: ResourceTable::new(),
-                limits: StoreLimitsBuilder::new()
-                    .memory_size(256 << 20)
-                    .instances(64)
-                    .build(),
-                hooks: NoOutgoing,
-            };
+            let mut store = handler.request_store().unwrap();
             marks[1] = Instant::now();
-            let mut store = Store::new(&engine, state);
-            store.limiter(|s| &mut s.limits);
-            store.set_epoch_deadline(u64::MAX / 2);
             let request = hyper::Request::builder()
                 .uri("http://localhost/")
                 .header("host", "localhost")
@@ -116,7 +65,11 @@ fn main() {
                 .new_response_outparam(sender)
                 .unwrap();
             marks[2] = Instant::now();
-            let proxy = pre.instantiate_async(&mut store).await.unwrap();
+            let proxy = handler
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await
+                .unwrap();
             marks[3] = Instant::now();
             proxy
                 .wasi_http_incoming_handler()

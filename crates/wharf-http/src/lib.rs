@@ -90,8 +90,8 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
-/// Per-request store data.
-struct RequestState {
+/// What one request's store holds: its WASI and wasi:http contexts, resources and limits.
+pub struct RequestState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
@@ -129,9 +129,6 @@ pub struct Handler {
     /// Failed requests told to the operator, at a bounded rate.
     failures: FailureLog,
 }
-
-/// How often the engine's epoch advances while serving.
-const TICK: Duration = Duration::from_millis(10);
 
 impl Handler {
     /// Resolves `component`'s imports once (wasi:cli, wasi:sockets, wasi:http) and checks that
@@ -206,40 +203,7 @@ impl Handler {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let internal = |e: wasmtime::Error| (500, format!("{e:#}"));
-        let mut wasi =
-            wharf_sandbox::wasi_builder(&self.options.policy).map_err(|e| (500, e.to_string()))?;
-        wasi.allow_blocking_current_thread(false);
-        let state = RequestState {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.options.memory_limit)
-                .instances(64)
-                .build(),
-            outgoing: OutgoingHooks {
-                allowed: self.options.policy.network.allows_outgoing(),
-                peers: self.options.policy.peers.clone(),
-            },
-        };
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|s| &mut s.limits);
-        // At every epoch tick the guest yields its thread, which serves other connections
-        // too, and past the request timeout it traps. tokio's `yield_now` lets the thread
-        // look for I/O before the guest runs again; a plain wake would put the guest back in
-        // the run queue, which tokio polls 61 times between looks at the sockets.
-        let (started, timeout) = (std::time::Instant::now(), self.options.request_timeout);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if started.elapsed() >= timeout {
-                Err(wasmtime::Trap::Interrupt.into())
-            } else {
-                Ok(wasmtime::UpdateDeadline::YieldCustom(
-                    1,
-                    Box::pin(tokio::task::yield_now()),
-                ))
-            }
-        });
+        let mut store = self.request_store().map_err(|e| (500, e))?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store
             .data_mut()
@@ -272,6 +236,52 @@ impl Handler {
                 Err((status, why))
             }
         }
+    }
+
+    /// The pre-instantiated component each request gets a fresh instance of.
+    pub fn instance_pre(&self) -> &ProxyPre<RequestState> {
+        &self.pre
+    }
+
+    /// A new store for one request, with its limits and timeout. Public, with
+    /// [`Self::instance_pre`], so that the per-request path can be timed phase by phase
+    /// (`examples/request_phases.rs`) on the very state the server makes.
+    pub fn request_store(&self) -> Result<Store<RequestState>, String> {
+        let mut wasi =
+            wharf_sandbox::wasi_builder(&self.options.policy).map_err(|e| e.to_string())?;
+        wasi.allow_blocking_current_thread(false);
+        let state = RequestState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.options.memory_limit)
+                .instances(64)
+                .build(),
+            outgoing: OutgoingHooks {
+                allowed: self.options.policy.network.allows_outgoing(),
+                peers: self.options.policy.peers.clone(),
+            },
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        // At every epoch tick the guest yields its thread, which serves other connections
+        // too, and past the request timeout it traps. tokio's `yield_now` lets the thread
+        // look for I/O before the guest runs again; a plain wake would put the guest back in
+        // the run queue, which tokio polls 61 times between looks at the sockets.
+        let (started, timeout) = (std::time::Instant::now(), self.options.request_timeout);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() >= timeout {
+                Err(wasmtime::Trap::Interrupt.into())
+            } else {
+                Ok(wasmtime::UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+        Ok(store)
     }
 }
 

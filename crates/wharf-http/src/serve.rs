@@ -18,7 +18,11 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 use wasmtime_wasi_http::io::TokioIo;
 
-use crate::{Error, Handler, ServeOptions, TICK};
+use crate::{Error, Handler, ServeOptions};
+
+/// How often the engine's epoch advances while serving: how often a guest computing in wasm
+/// yields its thread, and the granularity of the request timeout.
+const TICK: Duration = Duration::from_millis(10);
 
 /// A running server; [`Serving::stop`] drains it.
 pub struct Serving {
@@ -77,7 +81,8 @@ pub fn serve(
                 }),
                 Err(e) => tracing::error!("cannot start the acceptor: {e}"),
             }
-            // The connection threads finish the requests in flight, then end.
+            // The connection threads finish the requests in flight, then end. Every accept
+            // loop has ended and dropped its reference, so `threads` is the last one.
             if let Ok(threads) = Arc::try_unwrap(threads) {
                 threads.finish();
             }
