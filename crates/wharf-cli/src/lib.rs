@@ -38,6 +38,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Run a WebAssembly program (.wasm module or component, or .wat text) in a sandbox.
     Run(run::RunArgs),
@@ -120,6 +121,7 @@ enum Command {
 
 /// `wharf system ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum SystemCommand {
     /// Serve the Docker Engine API on a unix socket (docker, docker-compose, the Docker SDK).
     Service(service::ServiceArgs),
@@ -133,6 +135,7 @@ enum SystemCommand {
 
 /// `wharf container ...`: Docker's management-command spelling of the container verbs.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum ContainerCommand {
     /// List containers.
     #[command(alias = "list")]
@@ -159,6 +162,7 @@ enum ContainerCommand {
 
 /// `wharf image ...`: Docker's management-command spelling of the image verbs.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum ImageCommand {
     /// Show an image's details as JSON.
     Inspect(images::InspectArgs),

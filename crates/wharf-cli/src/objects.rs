@@ -13,6 +13,7 @@ use crate::fail;
 
 /// `wharf volume ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// List volumes.
     #[command(alias = "list")]
@@ -29,6 +30,7 @@ pub enum VolumeCommand {
 
 /// `wharf network ...`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// List networks.
     #[command(alias = "list")]

@@ -643,7 +643,7 @@ impl Wharf {
             sha256_hex: digest.hex().to_string(),
             kind,
         };
-        if let Some(compiled) = self.cache.lookup(&self.engine, &key) {
+        if let Some(compiled) = self.cache.lookup(self.engine()?, &key) {
             return Ok(compiled);
         }
         let bytes = store.read_blob(digest, u64::MAX)?;
@@ -653,7 +653,7 @@ impl Wharf {
             return Err(not_runnable(wharf_sandbox::NEEDS_A_PORT.into()));
         }
         self.cache
-            .compile_and_store(&self.engine, &key, &wasm)
+            .compile_and_store(self.engine()?, &key, &wasm)
             .map_err(|wharf_aot_cache::CompileError::Invalid(e)| {
                 not_runnable(format!("invalid WebAssembly: {e}"))
             })

@@ -83,7 +83,9 @@ use wharf_sandbox::{Engine, RunError, WasmBinary};
 /// - **Errors** carry an [`ErrorKind`] each front end maps once.
 pub struct Wharf {
     root: Root,
-    engine: Engine,
+    /// Made on first use: most commands (`ps`, `run -d`, `images`...) run no guest in this
+    /// process, and an engine costs a millisecond of Cranelift set-up to make.
+    engine: std::sync::OnceLock<Engine>,
     cache: AotCache,
     /// The container monitor binary; `None`: `$WHARF_MONITOR`, or beside the running program.
     monitor: Option<std::path::PathBuf>,
@@ -146,9 +148,8 @@ fn read_if_wasm(path: &Path) -> std::io::Result<Option<(Vec<u8>, std::fs::Metada
 }
 
 impl Wharf {
-    /// Opens wharf at `root`, creating the engine it runs guests with.
+    /// Opens wharf at `root`. The engine guests run with is made when the first one needs it.
     pub fn open(root: Root) -> Result<Wharf, Error> {
-        let engine = wharf_sandbox::new_engine()?;
         let limit = std::env::var("WHARF_AOT_CACHE_SIZE")
             .ok()
             .and_then(|size| parse_size(&size).ok())
@@ -156,7 +157,7 @@ impl Wharf {
         let cache = AotCache::new(root.aot_cache_dir()).with_limit(limit);
         Ok(Wharf {
             root,
-            engine,
+            engine: std::sync::OnceLock::new(),
             cache,
             monitor: None,
         })
@@ -168,6 +169,16 @@ impl Wharf {
     pub fn with_monitor(mut self, path: impl Into<std::path::PathBuf>) -> Wharf {
         self.monitor = Some(path.into());
         self
+    }
+
+    /// The engine guests run with, made on first use.
+    fn engine(&self) -> Result<&Engine, Error> {
+        if let Some(engine) = self.engine.get() {
+            return Ok(engine);
+        }
+        let engine = wharf_sandbox::new_engine()?;
+        // Two threads may both make one; the first stored is the one every guest shares.
+        Ok(self.engine.get_or_init(|| engine))
     }
 
     /// The root directory this wharf keeps its data in.
@@ -188,7 +199,8 @@ impl Wharf {
             let key = std::fs::metadata(file)
                 .ok()
                 .and_then(|meta| self.cache.remembered_key(&meta));
-            if let Some(compiled) = key.and_then(|key| self.cache.lookup(&self.engine, &key)) {
+            let engine = self.engine()?;
+            if let Some(compiled) = key.and_then(|key| self.cache.lookup(engine, &key)) {
                 let source = wharf_aot_cache::Source::Cache;
                 tracing::debug!(?source, "compiled code ready (the file itself not read)");
                 return self.with_file_grants(policy, |policy| {
@@ -274,7 +286,7 @@ impl Wharf {
             }
             let (compiled, source) = self
                 .cache
-                .load_or_compile_keyed(&self.engine, key, wasm)
+                .load_or_compile_keyed(self.engine()?, key, wasm)
                 .map_err(|CompileError::Invalid(e)| {
                     Error::not_runnable(name, format!("invalid WebAssembly: {e}"))
                 })?;
@@ -299,7 +311,7 @@ impl Wharf {
         policy: &SandboxPolicy,
         stop: &StopHandle,
     ) -> Result<Outcome, Error> {
-        wharf_sandbox::run(&self.engine, compiled, policy, stop).map_err(|e| match e {
+        wharf_sandbox::run(self.engine()?, compiled, policy, stop).map_err(|e| match e {
             RunError::CannotStart(reason) => Error::not_runnable(name, reason),
             RunError::Internal(e) => Error::Internal(e),
         })
