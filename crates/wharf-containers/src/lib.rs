@@ -20,6 +20,7 @@
 
 pub mod logs;
 mod model;
+mod name_index;
 mod names;
 
 use std::fs;
@@ -148,25 +149,31 @@ impl Containers {
             return Err(e);
         }
         let _lock = self.lock().map_err(discard)?;
-        let existing = self.names_unlocked().map_err(discard)?;
+        self.ensure_name_index().map_err(discard)?;
         if config.name.is_empty() {
-            config.name = names::generate(|n| existing.iter().any(|c| c.name == n));
+            // A name whose check fails counts as taken; generate tries a bounded number.
+            config.name = names::generate(|n| !matches!(self.holder_of(n), Ok(None)));
         } else if !names::valid(&config.name) {
             return Err(discard(Error::BadName(config.name)).into());
-        } else if let Some(other) = existing.iter().find(|c| c.name == config.name) {
+        } else if let Some(other) = self.holder_of(&config.name).map_err(discard)? {
             return Err(discard(Error::NameInUse {
                 name: config.name,
-                id: short_id(&other.id).to_string(),
+                id: short_id(&other).to_string(),
             })
             .into());
         }
+        self.claim(&config.name, &config.id).map_err(discard)?;
+        // The staging directory is nobody else's: its files are written in place (no
+        // replace-by-rename), and one sync of the containers' directory makes the container
+        // and its name's claim durable together.
         let write = || -> io::Result<()> {
             let json = serde_json::to_vec_pretty(&config).expect("config serializes");
-            wharf_root::write_atomic_durable(&staging.join("config.json"), &json)?;
+            write_synced(&staging.join("config.json"), &json)?;
             let state = serde_json::to_vec_pretty(&State::default()).expect("state serializes");
-            wharf_root::write_atomic_durable(&staging.join("state.json"), &state)?;
+            write_synced(&staging.join("state.json"), &state)?;
+            fs::File::open(&staging)?.sync_all()?;
             fs::rename(&staging, self.dir_of(&config.id))?;
-            fs::File::open(&self.dir)?.sync_all()
+            self.sync_dir()
         };
         write()
             .map_err(io_error(format!("creating container {}", config.name)))
@@ -181,20 +188,26 @@ impl Containers {
         if !names::valid(name) {
             return Err(Error::BadName(name.to_string()));
         }
-        let existing = self.names_unlocked()?;
-        if let Some(other) = existing.iter().find(|c| c.name == name) {
-            if other.id != id {
+        self.ensure_name_index()?;
+        if let Some(other) = self.holder_of(name)? {
+            if other != id {
                 return Err(Error::NameInUse {
                     name: name.to_string(),
-                    id: short_id(&other.id).to_string(),
+                    id: short_id(&other).to_string(),
                 });
             }
         }
         let mut config = self.load(id)?.config;
         let old = std::mem::replace(&mut config.name, name.to_string());
+        // The new claim is durable before the config says the name: a name in use always
+        // has its claim. The old one goes after (stale meanwhile, so harmless).
+        self.claim(name, id)?;
+        self.sync_dir()
+            .map_err(io_error(format!("renaming container {old}")))?;
         let json = serde_json::to_vec_pretty(&config).expect("config serializes");
         wharf_root::write_atomic_durable(&self.dir_of(id).join("config.json"), &json)
             .map_err(io_error(format!("renaming container {old}")))?;
+        self.release(&old, id);
         Ok(old)
     }
 
@@ -209,15 +222,6 @@ impl Containers {
             (&a.config.created, &a.config.id).cmp(&(&b.config.created, &b.config.id))
         });
         Ok(containers)
-    }
-
-    /// Every container's ID and name, unordered: what name checks need, at half a listing's
-    /// reads, and only two fields of each config parsed into values.
-    fn names_unlocked(&self) -> Result<Vec<NameOfContainer>, Error> {
-        self.each_container(|id| {
-            let path = self.dir_of(id).join("config.json");
-            read_json(&path, id)
-        })
     }
 
     /// `read` of each container directory's ID, skipping those removed meanwhile.
@@ -253,6 +257,12 @@ impl Containers {
         // A full ID (what `run -d` and the monitors pass) names its directory: no listing.
         if is_full_id(name_or_id) && self.dir_of(name_or_id).join("config.json").exists() {
             return Ok(name_or_id.to_string());
+        }
+        // A name (what users type most) is looked up by its claim: no listing either.
+        if names::valid(name_or_id) {
+            if let Some(id) = self.holder_of(name_or_id)? {
+                return Ok(id);
+            }
         }
         let all = self.list_unlocked()?;
         if let Some(c) = all
@@ -395,6 +405,7 @@ impl Containers {
     pub fn remove(&self, id: &str, _monitor: &FileLock) -> Result<(), Error> {
         let _lock = self.lock()?;
         let dir = self.dir_of(id);
+        let name = read_json::<NameOfContainer>(&dir.join("config.json"), id).map(|c| c.name);
         let doomed = self
             .dir
             .join(wharf_root::temporary_name(&format!("removed-{id}")));
@@ -405,7 +416,10 @@ impl Containers {
             }
             Err(e) => return Err(io_error(format!("removing {}", dir.display()))(e)),
         }
-        let _ = fs::File::open(&self.dir).and_then(|d| d.sync_all());
+        let _ = self.sync_dir();
+        if let Ok(name) = name {
+            self.release(&name, id);
+        }
         fs::remove_dir_all(&doomed).map_err(io_error(format!("removing {}", doomed.display())))?;
         wharf_root::remove_abandoned_temporaries(&self.dir);
         Ok(())
@@ -461,6 +475,13 @@ struct NameOfContainer {
 /// Whether `name` has the shape of a full container ID (64 hex digits).
 fn is_full_id(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Writes a new file at `path` and syncs its data.
+fn write_synced(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = fs::File::create_new(path)?;
+    io::Write::write_all(&mut file, bytes)?;
+    file.sync_data()
 }
 
 /// Reads and parses the JSON file at `path` of container `id`; a missing file is the

@@ -11,22 +11,31 @@ const SURNAMES: &[&str] = &[
     "turing", "wirth", "wozniak",
 ];
 
-/// A free name: a random pair, with a number added when every pair tried is taken.
+/// A free name: a random pair; once 16 pairs are taken, a random pair with a random number
+/// (as Docker adds a digit on retry); after that, a pair with random hex that nobody has.
+/// Each check costs a read, so the tries are random and few rather than counted from 2.
 pub(crate) fn generate(taken: impl Fn(&str) -> bool) -> String {
     let random = crate::new_id();
     let bytes = random.as_bytes();
+    let pair = |i: usize| {
+        let a = ADJECTIVES[(bytes[i % 32] as usize * 7 + i) % ADJECTIVES.len()];
+        let s = SURNAMES[(bytes[(i + 16) % 32] as usize * 13 + i) % SURNAMES.len()];
+        format!("{a}_{s}")
+    };
     for attempt in 0..16usize {
-        let a = ADJECTIVES[(bytes[attempt] as usize * 7 + attempt) % ADJECTIVES.len()];
-        let s = SURNAMES[(bytes[attempt + 16] as usize * 13 + attempt) % SURNAMES.len()];
-        let name = format!("{a}_{s}");
+        let name = pair(attempt);
         if !taken(&name) {
             return name;
         }
     }
-    (2..)
-        .map(|n| format!("{}_{}{n}", ADJECTIVES[0], SURNAMES[0]))
-        .find(|name| !taken(name))
-        .expect("some number is free")
+    for attempt in 0..16usize {
+        let number = u16::from_str_radix(&random[attempt * 4..attempt * 4 + 4], 16).unwrap_or(0);
+        let name = format!("{}{}", pair(attempt), 2 + u32::from(number) % 9998);
+        if !taken(&name) {
+            return name;
+        }
+    }
+    format!("{}_{}", pair(0), &random[..12])
 }
 
 /// Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.

@@ -169,3 +169,80 @@ fn only_the_process_holding_the_monitor_lock_is_its_monitor() {
     drop(lock);
     assert!(!containers.monitor_holds(&c.id, me));
 }
+
+#[test]
+fn a_name_follows_renames_and_removals() {
+    let (_tmp, containers) = containers();
+    let web = containers.create(config("web")).unwrap();
+    assert_eq!(containers.rename(&web.id, "api").unwrap(), "web");
+    // The old name is free, the new one taken, and both resolve as they should.
+    assert!(matches!(
+        containers.resolve("web").unwrap_err(),
+        Error::NotFound(_)
+    ));
+    assert_eq!(containers.resolve("api").unwrap(), web.id);
+    let other = containers.create(config("web")).unwrap();
+    assert!(matches!(
+        containers.create(config("api")).unwrap_err(),
+        Error::NameInUse { .. }
+    ));
+    assert!(matches!(
+        containers.rename(&other.id, "api").unwrap_err(),
+        Error::NameInUse { .. }
+    ));
+    let lock = containers.try_monitor_lock(&web.id).unwrap().unwrap();
+    containers.remove(&web.id, &lock).unwrap();
+    containers.create(config("api")).unwrap();
+}
+
+#[test]
+fn stale_claims_left_by_a_kill_hold_no_name() {
+    let (_tmp, containers) = containers();
+    let web = containers.create(config("web")).unwrap();
+    // kill -9 after a removal's directory went and before its claim did.
+    fs::remove_dir_all(containers.dir_of(&web.id)).unwrap();
+    let again = containers.create(config("web")).unwrap();
+    assert_eq!(containers.resolve("web").unwrap(), again.id);
+    // kill -9 inside a rename, after the new claim and before the config said the name.
+    containers.claim("db", &again.id).unwrap();
+    assert!(matches!(
+        containers.resolve("db").unwrap_err(),
+        Error::NotFound(_)
+    ));
+    containers.create(config("db")).unwrap();
+}
+
+#[test]
+fn a_root_made_before_claims_keeps_its_names() {
+    let (_tmp, containers) = containers();
+    let web = containers.create(config("web")).unwrap();
+    // As an older wharf left it: containers, no claims, no marker.
+    for entry in fs::read_dir(&containers.dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("name=") || name == "names-indexed" {
+            fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    assert_eq!(
+        containers.resolve("web").unwrap(),
+        web.id,
+        "found by listing"
+    );
+    assert!(matches!(
+        containers.create(config("web")).unwrap_err(),
+        Error::NameInUse { .. }
+    ));
+    assert_eq!(containers.resolve("web").unwrap(), web.id);
+}
+
+#[test]
+fn generated_names_stay_unique_past_every_pair() {
+    let (_tmp, containers) = containers();
+    // 400 adjective_surname pairs: past them, numbered and then hex names are chosen.
+    let mut names = std::collections::HashSet::new();
+    for _ in 0..450 {
+        let created = containers.create(config("")).unwrap();
+        assert!(names::valid(&created.name), "{}", created.name);
+        assert!(names.insert(created.name.clone()), "{} twice", created.name);
+    }
+}
