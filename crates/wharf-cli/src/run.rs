@@ -250,9 +250,7 @@ pub fn run(wharf: &Wharf, args: RunArgs) -> i32 {
     };
     let stop = StopHandle::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) =
-            signal_hook::flag::register_usize(signal, stop.signal_flag(), signal as usize)
-        {
+        if let Err(e) = stop.stop_on_signal(signal) {
             let error = format!("cannot install a handler for signal {signal}: {e}");
             return fail(error, ENGINE_FAILED);
         }

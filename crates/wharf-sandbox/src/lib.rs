@@ -22,6 +22,7 @@ mod p1_listeners;
 mod peers;
 mod policy;
 mod run;
+mod stop;
 mod workdir;
 
 pub use component_cwd::{hook_component_getcwd, WORKDIR_ENV};
@@ -31,6 +32,7 @@ pub use network::{assign_free_ports, ensure_ports_free, NetworkMode};
 pub use output::{GuestStream, Output, OutputSink};
 pub use peers::{Peers, Route, SharedPeers};
 pub use policy::{Mount, PortMapping, SandboxPolicy, StartHook, Stdin};
-pub use run::{run, wasi_builder, Outcome, RunError, StopHandle, StopReason};
+pub use run::{run, wasi_builder, Outcome, RunError, StopReason};
+pub use stop::StopHandle;
 pub use wasmtime::Engine;
 pub use workdir::{export_chdir, CHDIR_EXPORT};

@@ -7,8 +7,8 @@
 //! anyway and leaves the thread to die with the process.
 
 use crate::output::{GuestStream, Output, SinkStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use crate::imports::wanted_wasi;
 use crate::limits::MemoryLimiter;
 use crate::network::{self, add_port_space_to_linker, HasPortSpace, NetworkMode, PortSpace};
 use crate::p1_listeners::{self, P1Sockets};
-use crate::{Compiled, SandboxPolicy, Stdin};
+use crate::{Compiled, SandboxPolicy, Stdin, StopHandle};
 
 /// How a guest ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,61 +80,13 @@ impl From<wasmtime::Error> for RunError {
     }
 }
 
-/// Asks a running guest to stop. Cheap to clone; every clone controls the same run.
-#[derive(Debug, Clone, Default)]
-pub struct StopHandle {
-    /// 0 while running; otherwise the signal number that asked for the stop, or [`TIMEOUT`].
-    requested: Arc<AtomicUsize>,
-}
-
-const TIMEOUT: usize = usize::MAX;
-
-impl StopHandle {
-    /// A handle for a run that nothing has asked to stop yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks the guest to stop because of `signal`. The first request wins.
-    pub fn request(&self, signal: i32) {
-        let _ =
-            self.requested
-                .compare_exchange(0, signal as usize, Ordering::SeqCst, Ordering::SeqCst);
-    }
-
-    /// The flag a signal handler sets: storing a signal number in it is the same as [`request`].
-    ///
-    /// [`request`]: StopHandle::request
-    pub fn signal_flag(&self) -> Arc<AtomicUsize> {
-        self.requested.clone()
-    }
-
-    /// The signal that asked for the stop, if a signal did.
-    pub fn signal_number(&self) -> Option<i32> {
-        match self.requested.load(Ordering::SeqCst) {
-            0 | TIMEOUT => None,
-            signal => Some(signal as i32),
-        }
-    }
-
-    /// Whether a stop has been asked for.
-    pub fn is_requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst) != 0
-    }
-
-    fn reason(&self, timeout: Option<Duration>) -> StopReason {
-        match self.requested.load(Ordering::SeqCst) {
-            TIMEOUT => StopReason::Timeout(timeout.unwrap_or_default()),
-            signal => StopReason::Signal(signal as i32),
-        }
-    }
-}
-
 /// How often the supervisor checks the stop flag once a stop is under way.
 const POLL: Duration = Duration::from_millis(5);
-/// How often it checks for a stop request otherwise (signal handlers can only set a flag).
-/// Longer means fewer wakeups for idle guests (200 detached containers at 5 ms kept a core
-/// busy); a stop is noticed within this. The timeout is waited for exactly.
+/// How long it sleeps at most while nothing is under way. Requests, signals and the guest's
+/// end wake it at once (see [`StopHandle`]); this only bounds a wake-up that went missing.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// How often it checks for a stop request when its handle has no wake-up (no descriptors
+/// were left to make one): a stop is noticed within this.
 const IDLE_POLL: Duration = Duration::from_millis(50);
 /// How long a guest gets to notice an interruption before it is reported stopped regardless.
 const GRACE: Duration = Duration::from_millis(100);
@@ -173,6 +125,7 @@ pub fn run(
         policy: policy.clone(),
         stop: stop.clone(),
     };
+    let guest_stop = stop.clone();
     thread::Builder::new()
         .name("wharf-guest".into())
         .stack_size(GUEST_THREAD_STACK)
@@ -189,6 +142,7 @@ pub fn run(
                 runtime.shutdown_background();
             }
             let _ = tx.send(result);
+            guest_stop.wake();
         })
         .map_err(|e| anyhow::anyhow!("cannot start the guest thread: {e}"))?;
 
@@ -198,7 +152,7 @@ pub fn run(
         let wait = if stop.is_requested() {
             POLL
         } else {
-            let idle = if throttled { CPU_TICK } else { IDLE_POLL };
+            let idle = if throttled { CPU_TICK } else { IDLE_WAIT };
             deadline.map_or(idle, |d| {
                 d.saturating_duration_since(Instant::now()).min(idle)
             })
@@ -207,21 +161,31 @@ pub fn run(
             // The guest's deadline callback weighs its CPU time at each tick.
             engine.increment_epoch();
         }
-        match rx.recv_timeout(wait) {
+        // Asleep until something happens (1,000 idle containers polling 20 times a second
+        // kept half a core busy), or until `wait` is up.
+        let received = match rx.try_recv() {
+            Err(mpsc::TryRecvError::Empty) if stop.sleep(wait) => rx.try_recv(),
+            Err(mpsc::TryRecvError::Empty) => {
+                rx.recv_timeout(wait.min(IDLE_POLL)).map_err(|e| match e {
+                    mpsc::RecvTimeoutError::Timeout => mpsc::TryRecvError::Empty,
+                    mpsc::RecvTimeoutError::Disconnected => mpsc::TryRecvError::Disconnected,
+                })
+            }
+            other => other,
+        };
+        match received {
             Ok(Ok(Interruptible::Finished(outcome))) => return Ok(outcome),
             Ok(Ok(Interruptible::Interrupted)) => {
                 return Ok(Outcome::Stopped(stop.reason(policy.timeout)))
             }
             Ok(Err(e)) => return Err(e),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(mpsc::TryRecvError::Disconnected) => {
                 return Err(anyhow::anyhow!("the guest thread ended without a result").into())
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::TryRecvError::Empty) => {}
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            stop.requested
-                .compare_exchange(0, TIMEOUT, Ordering::SeqCst, Ordering::SeqCst)
-                .ok();
+            stop.request_timeout();
         }
         if stop.is_requested() {
             // Keep bumping: the guest's deadline callback may have re-armed for another store.

@@ -177,8 +177,7 @@ fn supervise(
     let dir = containers.dir_of(id);
     let stop = StopHandle::new();
     for signal in [libc::SIGINT, libc::SIGTERM] {
-        signal_hook::flag::register_usize(signal, stop.signal_flag(), signal as usize)
-            .map_err(Error::io)?;
+        stop.stop_on_signal(signal).map_err(Error::io)?;
     }
     let sink = Arc::new(LogSink {
         inner: Mutex::new(LogState {

@@ -30,8 +30,9 @@ use wasmtime::Trap;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::network::{self, NetworkMode};
-use crate::run::{RunError, StopHandle};
+use crate::run::RunError;
 use crate::SandboxPolicy;
+use crate::StopHandle;
 pub(crate) use shadows::add_to_linker;
 
 /// The first descriptor number a listener gets (after stdin, stdout and stderr), as in
