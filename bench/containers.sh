@@ -47,4 +47,19 @@ rss.sort(); pss.sort()
 print(f"idle container (monitor + guest): RSS median {rss[len(rss)//2]/1024:.1f} MiB, "
       f"PSS median {pss[len(pss)//2]/1024:.1f} MiB (PSS shares the mapped binary and code among them)")
 PY
+python3 - $pids <<'PY'
+import os, sys, time
+# CPU the idle containers take: their monitors' user + system time over 3 s, as a share of one core.
+def cpu():
+    total = 0
+    for pid in sys.argv[1:]:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError: pass
+    return total
+before, t = cpu(), time.time(); time.sleep(3)
+used = (cpu() - before) / os.sysconf("SC_CLK_TCK") / (time.time() - t)
+print(f"idle containers' CPU: {used*100:.1f}% of one core for {len(sys.argv)-1} of them")
+PY
 hyperfine -N --warmup 3 --runs 20 "$WHARF ps" "$WHARF ps -a" 2>/dev/null | grep -E "Time|±|ps" | head -6

@@ -10,7 +10,10 @@
 //! - `<id>/monitor.lock`: held by the container's monitor process for as long as it lives.
 //!   The kernel drops the flock when the monitor dies however it dies, so "is it running?" is
 //!   answered by trying the lock, never by trusting a PID;
-//! - `<id>/container.log[.N]`: the guest's output (see [`logs`]).
+//! - `<id>/container.log[.N]`: the guest's output (see [`logs`]);
+//! - `name=<NAME>`: a symlink to the ID of the container that has the name, so that name
+//!   checks read one container, not all (see `name_index.rs`; `names-indexed` marks a root
+//!   whose containers all have one).
 //!
 //! Only the holder of `monitor.lock` writes `state.json`. A state that says running while
 //! nobody holds the lock is reconciled by whoever notices ([`Containers::reconcile`]): the
