@@ -74,14 +74,6 @@ impl StopHandle {
         Ok(())
     }
 
-    /// The flag a signal handler sets: storing a signal number in it is the same as [`request`]
-    /// without the wake-up; prefer [`StopHandle::stop_on_signal`].
-    ///
-    /// [`request`]: StopHandle::request
-    pub fn signal_flag(&self) -> Arc<AtomicUsize> {
-        self.requested.clone()
-    }
-
     /// The signal that asked for the stop, if a signal did.
     pub fn signal_number(&self) -> Option<i32> {
         match self.requested.load(Ordering::SeqCst) {
