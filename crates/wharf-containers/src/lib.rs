@@ -117,6 +117,11 @@ impl Containers {
         self.dir.join(id)
     }
 
+    /// Syncs the directory that holds the containers' directories and the names' claims.
+    fn sync_dir(&self) -> io::Result<()> {
+        wharf_root::sync_dir(&self.dir)
+    }
+
     /// Takes the lock that orders creations, renames and removals.
     pub fn lock(&self) -> Result<FileLock, Error> {
         let path = self.dir.join("lock");
@@ -171,10 +176,10 @@ impl Containers {
         // and its name's claim durable together.
         let write = || -> io::Result<()> {
             let json = serde_json::to_vec_pretty(&config).expect("config serializes");
-            write_synced(&staging.join("config.json"), &json)?;
+            wharf_root::write_new_durable(&staging.join("config.json"), &json)?;
             let state = serde_json::to_vec_pretty(&State::default()).expect("state serializes");
-            write_synced(&staging.join("state.json"), &state)?;
-            fs::File::open(&staging)?.sync_all()?;
+            wharf_root::write_new_durable(&staging.join("state.json"), &state)?;
+            wharf_root::sync_dir(&staging)?;
             fs::rename(&staging, self.dir_of(&config.id))?;
             self.sync_dir()
         };
@@ -478,13 +483,6 @@ struct NameOfContainer {
 /// Whether `name` has the shape of a full container ID (64 hex digits).
 fn is_full_id(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// Writes a new file at `path` and syncs its data.
-fn write_synced(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = fs::File::create_new(path)?;
-    io::Write::write_all(&mut file, bytes)?;
-    file.sync_data()
 }
 
 /// Reads and parses the JSON file at `path` of container `id`; a missing file is the

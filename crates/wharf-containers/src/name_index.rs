@@ -71,11 +71,6 @@ impl Containers {
         }
     }
 
-    /// Syncs the directory that holds the claims and the containers' directories.
-    pub(crate) fn sync_dir(&self) -> io::Result<()> {
-        fs::File::open(&self.dir)?.sync_all()
-    }
-
     /// Gives every container a claim if the root predates claims. The caller holds the lock.
     pub(crate) fn ensure_name_index(&self) -> Result<(), Error> {
         let marker = self.dir.join(INDEXED);

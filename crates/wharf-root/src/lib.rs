@@ -100,6 +100,21 @@ pub fn write_atomic_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_replacing(path, bytes, true)
 }
 
+/// Writes a new file at `path` (an error if one is there) and flushes its data to disk: for a
+/// directory nobody else sees yet, where replacing by rename buys nothing. Its name is durable
+/// once the directory is ([`sync_dir`]).
+pub fn write_new_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = fs::File::create_new(path)?;
+    file.write_all(bytes)?;
+    file.sync_data()
+}
+
+/// Flushes directory `dir`'s entries to disk: names created, renamed or removed in it survive a
+/// machine crash once this returns.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
 fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
@@ -113,7 +128,7 @@ fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
         }
         fs::rename(&tmp, path)?;
         if durable {
-            fs::File::open(dir)?.sync_all()?;
+            sync_dir(dir)?;
         }
         Ok(())
     })();

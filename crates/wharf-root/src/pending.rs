@@ -101,7 +101,7 @@ impl PendingFile {
             let _ = fs::remove_file(&named);
         }
         renamed?;
-        File::open(&self.dir)?.sync_all()
+        crate::sync_dir(&self.dir)
     }
 }
 
