@@ -6,7 +6,8 @@
 //!   unique and a container appears or disappears whole;
 //! - `<id>/config.json`: what to run, written once (the directory is prepared beside and
 //!   renamed into place, so a container is never seen half-created);
-//! - `<id>/state.json`: its lifecycle state, replaced atomically and durably;
+//! - `<id>/state.json`: its lifecycle state, replaced atomically and durably; absent until
+//!   its first start (a container without one is `created`);
 //! - `<id>/monitor.lock`: held by the container's monitor process for as long as it lives.
 //!   The kernel drops the flock when the monitor dies however it dies, so "is it running?" is
 //!   answered by trying the lock, never by trusting a PID;
@@ -177,8 +178,6 @@ impl Containers {
         let write = || -> io::Result<()> {
             let json = serde_json::to_vec_pretty(&config).expect("config serializes");
             wharf_root::write_new_durable(&staging.join("config.json"), &json)?;
-            let state = serde_json::to_vec_pretty(&State::default()).expect("state serializes");
-            wharf_root::write_new_durable(&staging.join("state.json"), &state)?;
             wharf_root::sync_dir(&staging)?;
             fs::rename(&staging, self.dir_of(&config.id))?;
             self.sync_dir()
@@ -256,7 +255,12 @@ impl Containers {
     pub fn load(&self, id: &str) -> Result<Container, Error> {
         let dir = self.dir_of(id);
         let config = read_json(&dir.join("config.json"), id)?;
-        let state = read_json(&dir.join("state.json"), id)?;
+        let state = match read_json(&dir.join("state.json"), id) {
+            // Never started: `create` writes no state (a sync fewer on every `run -d`). Unless
+            // the whole directory went meanwhile (`rm`), which is the container not found.
+            Err(Error::NotFound(_)) if dir.join("config.json").exists() => State::default(),
+            other => other?,
+        };
         Ok(Container { config, state })
     }
 

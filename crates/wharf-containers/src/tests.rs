@@ -236,9 +236,35 @@ fn a_root_made_before_claims_keeps_its_names() {
 }
 
 #[test]
+fn a_new_container_has_no_state_file_and_is_created() {
+    let (_tmp, containers) = containers();
+    let c = containers.create(config("fresh")).unwrap();
+    let dir = containers.dir_of(&c.id);
+    assert!(!dir.join("state.json").exists());
+    assert_eq!(containers.load(&c.id).unwrap().state, State::default());
+    // Gone whole (as `rm` moves it away): not found, not a created container.
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(containers.load(&c.id), Err(Error::NotFound(_))));
+}
+
+#[test]
+fn generated_names_spread_over_every_pair_then_number_then_hex() {
+    // 5,120 pairs: 3,000 draws find about 2,300 of them (random bits, not one hex digit each).
+    let drawn: std::collections::HashSet<String> =
+        (0..3000).map(|_| names::generate(|_| false)).collect();
+    assert!(drawn.len() > 2000, "only {} distinct pairs", drawn.len());
+    let numbered = names::generate(|n| !n.bytes().any(|b| b.is_ascii_digit()));
+    assert!(
+        numbered.bytes().last().unwrap().is_ascii_digit(),
+        "{numbered}"
+    );
+    let hex = names::generate(|_| true);
+    assert!(names::valid(&hex) && hex.len() > 12, "{hex}");
+}
+
+#[test]
 fn generated_names_stay_unique_past_every_pair() {
     let (_tmp, containers) = containers();
-    // 400 adjective_surname pairs: past them, numbered and then hex names are chosen.
     let mut names = std::collections::HashSet::new();
     for _ in 0..450 {
         let created = containers.create(config("")).unwrap();
