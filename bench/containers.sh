@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container benchmark: starts N (default 200) detached containers of a sleeping guest and
 # reports the time to start them all, memory per idle container (RSS of its monitor, which
-# hosts the guest), and the time of `wharf ps` with N containers.
+# hosts the guest), the time of `wharf ps` with N containers, and of one more `run -d`.
 #
 #   bench/containers.sh
 #   N=50 bench/containers.sh
@@ -63,3 +63,6 @@ used = (cpu() - before) / os.sysconf("SC_CLK_TCK") / (time.time() - t)
 print(f"idle containers' CPU: {used*100:.1f}% of one core for {len(sys.argv)-1} of them")
 PY
 hyperfine -N --warmup 3 --runs 20 "$WHARF ps" "$WHARF ps -a" 2>/dev/null | grep -E "Time|±|ps" | head -6
+# One more start with N running, timed by hyperfine (the loop above also counts bash's fork
+# and exec of each `wharf`).
+hyperfine -N --warmup 3 --runs 30 "$WHARF run -d -q $work/sleep.wasm" 2>/dev/null | grep -E "Time|Range"
