@@ -167,6 +167,16 @@ struct FifoSink {
     stderr: Mutex<Option<File>>,
 }
 
+impl FifoSink {
+    /// Closes both FIFOs, as a process's exit closes its descriptors: containerd's reader
+    /// then sees end-of-file before it hears of the exit, and has all the output when the
+    /// client asks for it (`ctr run` printed nothing, now and then, when the exit came first).
+    fn close(&self) {
+        self.stdout.lock().unwrap().take();
+        self.stderr.lock().unwrap().take();
+    }
+}
+
 impl OutputSink for FifoSink {
     fn write(&self, stream: GuestStream, bytes: &[u8]) {
         let file = match stream {
@@ -344,6 +354,7 @@ impl Task for Service {
                         e.start_exit_code()
                     }
                 };
+                sink.close();
                 record_exit(&exit, &events, &id, shim_pid(), code as u32);
             })
             .map_err(|e| internal(format!("cannot start the guest thread: {e}")))?;
