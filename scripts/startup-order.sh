@@ -63,7 +63,8 @@ for step in steps:
         ran.update(re.findall(r"^c?fn=(\S+)", open(path).read(), re.M))
     new = sorted((address[n], n) for n in ran - placed if n in address)
     placed.update(n for _, n in new)
-    print("\n".join(n for _, n in new))
+    for _, name in new:
+        print(name)
 EOF
 echo "crates/wharf-cli/startup.order: $(wc -l <crates/wharf-cli/startup.order) functions"
 cargo build --release --locked -p wharf-cli

@@ -32,8 +32,9 @@ pub(crate) fn generate(taken: impl Fn(&str) -> bool) -> String {
     // 16 random bits per try, from the ID's hex digits (one digit alone has only 16 values).
     let bits = |i: usize| usize::from_str_radix(&random[i * 4..i * 4 + 4], 16).unwrap_or(i);
     let pair = |i: usize| {
-        let a = ADJECTIVES[bits(i) % ADJECTIVES.len()];
-        let s = SURNAMES[bits(i) / ADJECTIVES.len() % SURNAMES.len()];
+        let bits = bits(i);
+        let a = ADJECTIVES[bits % ADJECTIVES.len()];
+        let s = SURNAMES[bits / ADJECTIVES.len() % SURNAMES.len()];
         format!("{a}_{s}")
     };
     for attempt in 0..16usize {

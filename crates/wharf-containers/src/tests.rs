@@ -263,7 +263,7 @@ fn generated_names_spread_over_every_pair_then_number_then_hex() {
 }
 
 #[test]
-fn generated_names_stay_unique_past_every_pair() {
+fn generated_names_stay_unique() {
     let (_tmp, containers) = containers();
     let mut names = std::collections::HashSet::new();
     for _ in 0..450 {
